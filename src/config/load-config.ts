@@ -1,0 +1,90 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { parseDocument } from "yaml";
+import type { z } from "zod";
+import { errors } from "../shared/errors.js";
+import { parseDuration } from "../shared/duration.js";
+import { formatPath, interpolate } from "./interpolate.js";
+import { configSchema, type RawConfig, type RawTarget } from "./schema.js";
+
+/** A target as the rest of cicd sees it: paths absolute, durations in milliseconds. */
+export interface Target extends Omit<RawTarget, "timeout" | "run"> {
+  timeoutMs: number;
+  run?: Omit<NonNullable<RawTarget["run"]>, "probation"> & { probationMs?: number };
+}
+
+/** The validated configuration: paths absolute (relative ones resolved against the file's folder). */
+export interface Config extends Omit<RawConfig, "targets" | "shutdownGrace"> {
+  file: string;
+  shutdownGraceMs: number;
+  targets: Target[];
+}
+
+/**
+ * Loads `cicd.yml`: `defaults < file < environment` (PORT overrides `port`). Every error names
+ * the file, the field and what was expected; unknown keys are errors.
+ */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const abs = path.resolve(file);
+  const name = path.basename(abs);
+  if (!existsSync(abs)) throw errors.configNotFound(abs);
+  const doc = parseDocument(readFileSync(abs, "utf8"), { prettyErrors: false });
+  if (doc.errors.length) {
+    const e = doc.errors[0]!;
+    const line = e.linePos?.[0] ? ` (line ${e.linePos[0].line})` : "";
+    throw errors.configInvalid(name, "", `expected valid YAML${line}: ${e.message.split("\n")[0]}`);
+  }
+  return parseConfig(doc.toJS() ?? {}, { file: abs, env });
+}
+
+/** Validates an already-parsed document. Exposed for tests and for configs built in code. */
+export function parseConfig(document: unknown, options: { file: string; env?: NodeJS.ProcessEnv }): Config {
+  const env = options.env ?? process.env;
+  const name = path.basename(options.file);
+  const dir = path.dirname(path.resolve(options.file));
+  const input = interpolate(document, env, name) as Record<string, unknown>;
+  if (input === null || typeof input !== "object" || Array.isArray(input)) {
+    throw errors.configInvalid(name, "", "expected a mapping of settings (port, servicefs, targets, …)");
+  }
+  if (env.PORT) input.port = Number(env.PORT);
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) throw errors.configInvalid(name, ...describeIssue(parsed.error.issues[0]!));
+  const raw = parsed.data;
+  const resolve = (p: string) => path.resolve(dir, p);
+  return {
+    ...raw,
+    file: path.resolve(options.file),
+    servicefs: resolve(raw.servicefs),
+    database: raw.database === ":memory:" ? raw.database : resolve(raw.database),
+    shutdownGraceMs: parseDuration(raw.shutdownGrace, "shutdownGrace"),
+    targets: raw.targets.map(({ timeout, run, ...t }) => ({
+      ...t,
+      url: resolveFileUrl(t.url, dir),
+      secrets: t.secrets === undefined ? undefined : resolve(t.secrets),
+      timeoutMs: parseDuration(timeout, "timeout"),
+      run: run && (({ probation, ...r }) => ({ ...r, probationMs: probation === undefined ? undefined : parseDuration(probation) }))(run),
+    })),
+  };
+}
+
+/** `file://./repo` and `files://repo` are relative to the config file's folder. */
+function resolveFileUrl(url: string, dir: string): string {
+  const m = /^(files?):\/\/(.*)$/.exec(url);
+  if (!m || m[2]!.startsWith("/")) return url;
+  return `${m[1]}://${path.resolve(dir, m[2]!)}`;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): [string, string] {
+  const field = formatPath(issue.path);
+  if (issue.code === "unrecognized_keys") {
+    return [field, `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`];
+  }
+  if (issue.code === "invalid_type" && issue.input === undefined) return [field, "expected a value (the field is required)"];
+  const message = issue.message.startsWith("expected") ? issue.message : `expected ${issue.message.replace(/^Invalid input: expected /i, "")}`;
+  return [field, message];
+}
+
+/** The target named `name`, or undefined. */
+export function findTarget(config: Config, name: string): Target | undefined {
+  return config.targets.find((t) => t.name === name);
+}

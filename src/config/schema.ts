@@ -1,0 +1,101 @@
+import { z } from "zod";
+import { TARGET_NAME } from "../shared/safe-path.js";
+
+/**
+ * The schema of `cicd.yml`. Every message here reads as "expected …" so that the loader can
+ * print `cicd.yml: targets[1].commands: expected a non-empty list of strings`.
+ * schema/cicd.schema.json is generated from this (`npm run schema`) and checked by a test.
+ */
+const duration = z
+  .union([z.string().regex(/^(\d+(\.\d+)?(ms|s|m|h))+$|^\d+$/), z.number().nonnegative()], {
+    error: "expected a duration like 30s, 10m or 1h30m",
+  })
+  .describe("A duration: 500ms, 30s, 30m, 1h30m, or a number of seconds.");
+
+const nonEmptyStrings = (what: string) =>
+  z
+    .array(z.string({ error: `expected ${what} to be strings` }).min(1, { error: `expected non-empty ${what}` }), {
+      error: "expected a non-empty list of strings",
+    })
+    .min(1, { error: "expected a non-empty list of strings" });
+
+const limits = z
+  .strictObject({
+    memory: z
+      .string()
+      .regex(/^\d+(\.\d+)?[kmg]?b?$/i, { error: "expected a size like 512m or 2g" })
+      .optional()
+      .describe("Memory limit of each build container (no swap beyond it)."),
+    cpus: z.number({ error: "expected a number of CPUs" }).positive().optional(),
+    pids: z.number({ error: "expected a whole number" }).int().positive().optional(),
+  })
+  .describe("Resource limits of build and runner containers.");
+
+export const runSchema = z
+  .strictObject({
+    command: z.string({ error: "expected a command containing {file}, e.g. \"java -jar {file}\"" }).min(1),
+    image: z.string().min(1).optional().describe("Image for runner containers (default cicd-runner)."),
+    autoDeploy: z.boolean().default(false).describe("After every good build, move the target's runner to it."),
+    probation: duration.optional().describe("A build that crashes after running longer than this is restarted with back-off instead of marked bad."),
+    watch: z.boolean().default(true).describe("Runners switch to a newer good build when one appears."),
+    ports: z.array(z.string()).default([]).describe("Ports to publish from runner containers, docker style (8080:8080)."),
+  })
+  .describe("How a runner starts this target's builds.");
+
+export const targetSchema = z
+  .strictObject({
+    name: z.string({ error: "expected a name" }).regex(TARGET_NAME, { error: "expected a name matching [a-z0-9][a-z0-9._-]*" }).max(100),
+    repository: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, { error: "expected owner/name of a GitHub repository" })
+      .optional()
+      .describe("GitHub repository whose events trigger this target."),
+    url: z
+      .string({ error: "expected a URL: https://…, ssh://…, git@host:…, file://PATH, files://PATH or servicefs://PATH" })
+      .regex(/^(https?:\/\/|ssh:\/\/|git@|file:\/\/|files:\/\/|servicefs:\/\/)/, {
+        error: "expected a URL: https://…, ssh://…, git@host:…, file://PATH, files://PATH or servicefs://PATH",
+      }),
+    branches: z.array(z.string().min(1)).default([]).describe("Pushes to these branches build (empty: the default branch)."),
+    tags: z.boolean().default(false).describe("Build pushed tags too."),
+    pullRequests: z.boolean().default(true).describe("Build pull requests."),
+    token: z.string().optional().describe("Token for private repositories; ${VAR} reads the environment."),
+    secrets: z.string().optional().describe("Path to a KEY=VALUE file handed to the build as env, masked in output."),
+    commands: nonEmptyStrings("commands"),
+    artifacts: nonEmptyStrings("artifact patterns"),
+    image: z.string().min(1).default("cicd-builder"),
+    timeout: duration.default("30m"),
+    cache: z.array(z.string().regex(/^\//, { error: "expected absolute paths inside the build container" })).default([])
+      .describe("Folders kept between builds of this target (e.g. /root/.m2)."),
+    limits: limits.optional(),
+    run: runSchema.optional(),
+  })
+  .describe("A build target.");
+
+export const configSchema = z
+  .strictObject({
+    port: z.number({ error: "expected a port number" }).int().min(0).max(65535).default(3000),
+    host: z.string().default("0.0.0.0").describe("Address the server listens on."),
+    publicUrl: z.string().url({ error: "expected an absolute URL" }).optional()
+      .describe("URL users reach the server at; used for links in check runs."),
+    callbackHost: z.string().optional()
+      .describe("Address builder containers use to reach the server (default: the Docker bridge gateway)."),
+    servicefs: z.string().min(1).default("./data/servicefs"),
+    database: z.string().min(1).default("./data/cicd.sqlite"),
+    executor: z.enum(["docker", "local"], { error: "expected docker or local" }).default("docker"),
+    concurrency: z.number({ error: "expected a whole number of builds" }).int().min(1).max(64).default(2),
+    maxAttempts: z.number().int().min(1).max(10).default(3).describe("How often a build interrupted by a crash is tried."),
+    shutdownGrace: duration.default("30s"),
+    limits: limits.default({ memory: "2g", pids: 1024 }),
+    targets: z.array(targetSchema, { error: "expected a list of targets" }).default([]),
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    config.targets.forEach((t, i) => {
+      if (seen.has(t.name)) ctx.addIssue({ code: "custom", path: ["targets", i, "name"], message: `expected a unique name; "${t.name}" is used twice` });
+      seen.add(t.name);
+    });
+  });
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type RawConfig = z.output<typeof configSchema>;
+export type RawTarget = z.output<typeof targetSchema>;

@@ -1,0 +1,96 @@
+import type { Logger } from "../shared/logger.js";
+
+/** Which cicd part a container or process runs. */
+export type Role = "builder" | "runner";
+
+/** A host folder made visible to the workload at `container` (the local executor maps it back). */
+export interface Mount {
+  host: string;
+  container: string;
+  readOnly?: boolean;
+}
+
+export interface Limits {
+  /** e.g. "512m", "2g". Swap is not allowed beyond it. */
+  memory?: string;
+  cpus?: number;
+  pids?: number;
+}
+
+/**
+ * What to run, in a form every executor understands: the cicd CLI part and its arguments.
+ * Paths in `args` and `env` are container paths; an executor without containers rewrites any
+ * value that starts with a mount's `container` path to the mount's `host` path.
+ */
+export interface WorkloadSpec {
+  /** Unique id chosen by the manager (builder id or runner id); names the container. */
+  id: string;
+  role: Role;
+  target: string;
+  /** Build key, when the workload is for one build (label `cicd.build`). */
+  buildKey?: string;
+  image: string;
+  args: string[];
+  env: Record<string, string>;
+  mounts: Mount[];
+  limits?: Limits;
+  /** Published ports, docker style "8080:8080" (runners only). */
+  ports?: string[];
+  /** Port the workload listens on inside (builders), so the manager can reach it. */
+  listenPort?: number;
+}
+
+export interface ExitInfo {
+  exitCode: number | null;
+  /** The kernel killed it for using more memory than its limit. */
+  oomKilled: boolean;
+  signal?: string | null;
+}
+
+/** A running workload. */
+export interface WorkloadHandle {
+  readonly id: string;
+  /** Host name or IP the manager reaches the workload at (container IP, or 127.0.0.1). */
+  readonly address: string;
+  /**
+   * Streams the workload's output (stdout and stderr, demultiplexed, as text chunks) until it
+   * exits. May be called once; chunks are not masked here.
+   */
+  output(onChunk: (chunk: string) => void): Promise<void>;
+  /** Resolves when the workload exits. Abort `signal` to stop waiting (the workload keeps running). */
+  wait(signal?: AbortSignal): Promise<ExitInfo>;
+  /** SIGTERM, then SIGKILL after `graceMs`. Safe to call on an exited workload. */
+  stop(graceMs?: number): Promise<void>;
+  /** Removes everything of the workload. Idempotent; safe after a failed start. */
+  destroy(): Promise<void>;
+}
+
+/** A workload found by its labels (after a manager restart). */
+export interface FoundWorkload {
+  id: string;
+  role: Role;
+  target: string;
+  buildKey?: string;
+  running: boolean;
+}
+
+/**
+ * Runs builders and runners. Contract, in call order:
+ *  1. `prepareImage(image)` before the first `start` with that image (builds it from docker/
+ *     when missing; progress goes to `log`). Idempotent and cheap when the image exists.
+ *  2. `start(spec)` creates and starts the workload; on failure nothing is left behind.
+ *  3. `handle.output`, `handle.wait`, `handle.stop` in any order; `handle.destroy` last, any
+ *     number of times. Exit code and OOM are read before removal (no auto-remove).
+ * `find` lists workloads this manager started (by label), running or not; `attach` returns a
+ * handle to one of them; `sweep` removes exited ones that no build claims.
+ */
+export interface Executor {
+  readonly kind: "docker" | "local";
+  prepareImage(image: string, log: Logger): Promise<void>;
+  start(spec: WorkloadSpec): Promise<WorkloadHandle>;
+  find(): Promise<FoundWorkload[]>;
+  attach(id: string): Promise<WorkloadHandle | undefined>;
+  /** Host address workloads use to reach the manager (docker: host gateway name; local: 127.0.0.1). */
+  readonly managerHost: string;
+  close(): Promise<void>;
+}

@@ -1,0 +1,98 @@
+/**
+ * The manager's public surface, used by the REST API, the GitHub handlers and the CLI.
+ * Nothing outside manager/ reaches into the queue or the store directly.
+ */
+export type BuildStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled" | "error";
+export const FINAL_STATUSES: readonly BuildStatus[] = ["succeeded", "failed", "cancelled", "error"];
+
+export type TriggerKind = "api" | "push" | "pull_request" | "comment" | "rerun" | "retry";
+
+export interface CommandResult {
+  command: string;
+  exitCode: number | null;
+  durationMs: number;
+}
+
+/** A build as stored and served by the API. Never holds a token or secret. */
+export interface Build {
+  key: string;
+  target: string;
+  status: BuildStatus;
+  ref: string | null;
+  /** The commit asked for (may be null: the branch head at build time). */
+  sha: string | null;
+  /** The exact commit that was built (known once the builder fetched it). */
+  commit: string | null;
+  trigger: TriggerKind;
+  attempts: number;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  exitCode: number | null;
+  /** Why the build ended as it did ("command 2 failed with exit code 1", "timed out after 30m", …). */
+  reason: string | null;
+  artifacts: string[];
+  sizes: Record<string, number>;
+  commands: CommandResult[];
+  /** GitHub context, when the build came from GitHub. */
+  repository: string | null;
+  installationId: number | null;
+  pullRequest: number | null;
+  /** Fork pull request: built without the target's secrets and token. */
+  untrusted: boolean;
+  /** Free-form data other parts keep with the build (e.g. the check run id). */
+  meta: Record<string, unknown>;
+}
+
+export interface TriggerRequest {
+  target: string;
+  ref?: string;
+  sha?: string;
+  trigger: TriggerKind;
+  /** Deduplication: the same target + sha (or ref) + delivery id is never queued twice. */
+  deliveryId?: string;
+  repository?: string;
+  installationId?: number;
+  pullRequest?: number;
+  untrusted?: boolean;
+  meta?: Record<string, unknown>;
+}
+
+export interface BuildFilter {
+  target?: string;
+  status?: BuildStatus;
+  limit?: number;
+}
+
+/** Emitted on every status change of a build (after the store has it). */
+export interface BuildEvent {
+  build: Build;
+  previous: BuildStatus | null;
+}
+
+export interface BuildService {
+  /**
+   * Durably queues a build (written to SQLite before this resolves) and returns it. With a
+   * `deliveryId` seen before for the same target and commit, returns the existing build and
+   * `duplicate: true` instead.
+   */
+  trigger(request: TriggerRequest): Promise<{ build: Build; duplicate: boolean }>;
+  get(key: string): Build | undefined;
+  list(filter?: BuildFilter): Build[];
+  /** Cancels a queued or running build. Throws CONFLICT for a finished one, NOT_FOUND for none. */
+  cancel(key: string): Promise<Build>;
+  /** Merges `patch` into the build's meta (e.g. check run id). */
+  setMeta(key: string, patch: Record<string, unknown>): void;
+  /** Absolute path of the build's log file (may not exist yet). */
+  logPath(key: string): string;
+  /** Subscribes to status changes; returns an unsubscribe function. */
+  onChange(listener: (event: BuildEvent) => void): () => void;
+  /** Subscribes to masked log output of a build as it arrives. */
+  onLog(key: string, listener: (chunk: string) => void): () => void;
+}
+
+/**
+ * A hook the GitHub part gives the manager: the token to clone with for a build of a GitHub
+ * repository (a fresh installation token), or undefined.
+ */
+export type CloneTokenProvider = (build: Build) => Promise<string | undefined>;

@@ -1,0 +1,106 @@
+import { copyFile, link, mkdir, stat, unlink } from "node:fs/promises";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { assertRelativePath, assertTargetName, resolveInside } from "../shared/safe-path.js";
+import { errors } from "../shared/errors.js";
+import { artifactName } from "./artifact-name.js";
+import { BuildsFile, type BuildRecord } from "./builds-file.js";
+import { fsyncDir } from "./atomic-write.js";
+
+export interface PublishInput {
+  key: string;
+  commit: string | null;
+  ref: string | null;
+  durationMs?: number;
+  /** Absolute paths of the files the build produced (already checked to be in the workspace). */
+  files: string[];
+  /** Extra fields kept in the build record (trigger, builder host, …). */
+  extra?: Record<string, unknown>;
+  /** Publication time; defaults to now. */
+  now?: Date;
+}
+
+/**
+ * The service file system: `<root>/<target>/builds.json` and the artifacts beside it. The one
+ * place that knows this layout; builders publish through it and runners read through it.
+ */
+export class ServiceFs {
+  constructor(readonly root: string) {}
+
+  targetDir(target: string): string {
+    return path.join(this.root, assertTargetName(target));
+  }
+
+  builds(target: string): BuildsFile {
+    return new BuildsFile(this.targetDir(target), target);
+  }
+
+  /**
+   * Publishes a good build: copies each file in under `<stem>-<UTC timestamp>.<ext>` and appends
+   * the record, all under the target's lock. Two builds publishing in the same millisecond get
+   * distinct names (the later one's timestamp moves on by a millisecond). Files are copied to a
+   * hidden temp name first, so a reader never sees half an artifact.
+   */
+  async publish(target: string, input: PublishInput): Promise<BuildRecord> {
+    const dir = this.targetDir(target);
+    await mkdir(dir, { recursive: true });
+    const staged: { tmp: string; source: string; size: number }[] = [];
+    try {
+      for (const source of input.files) {
+        const tmp = path.join(dir, `.incoming-${randomBytes(6).toString("hex")}`);
+        await copyFile(source, tmp);
+        staged.push({ tmp, source, size: (await stat(tmp)).size });
+      }
+      const file = this.builds(target);
+      return await file.locked(async () => {
+        let when = input.now ?? new Date();
+        const names: string[] = [];
+        const sizes: Record<string, number> = {};
+        for (const s of staged) {
+          // link() fails with EEXIST instead of overwriting, so a name is never reused.
+          for (;;) {
+            const name = artifactName(s.source, when);
+            try {
+              await link(s.tmp, path.join(dir, name));
+              names.push(name);
+              sizes[name] = s.size;
+              break;
+            } catch (error) {
+              if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+              when = new Date(when.getTime() + 1);
+            }
+          }
+        }
+        await fsyncDir(dir);
+        const record: BuildRecord = {
+          key: input.key,
+          status: "good",
+          createdAt: when.toISOString(),
+          commit: input.commit,
+          ref: input.ref,
+          artifacts: names,
+          sizes,
+          ...(input.durationMs === undefined ? {} : { durationMs: input.durationMs }),
+          ...input.extra,
+        };
+        // Same lock is held: write the document directly rather than re-entering update().
+        await file.updateUnlocked((doc) => void doc.builds.push(record));
+        return record;
+      });
+    } finally {
+      await Promise.all(staged.map((s) => unlink(s.tmp).catch(() => undefined)));
+    }
+  }
+
+  /** Absolute path of an artifact of `target`, refusing names that escape the target folder. */
+  async artifactPath(target: string, file: string): Promise<string> {
+    const clean = assertRelativePath("artifact", file);
+    if (clean.includes("/") || clean.startsWith(".")) throw errors.unsafePath("artifact", file, "expected a file name from builds.json");
+    return resolveInside(this.targetDir(target), clean, "artifact");
+  }
+
+  /** Absolute path of `rel` inside the root (for `servicefs://` sources), symlinks checked. */
+  async resolve(rel: string): Promise<string> {
+    return resolveInside(this.root, rel, "servicefs path");
+  }
+}

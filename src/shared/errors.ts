@@ -1,0 +1,132 @@
+/**
+ * The one error catalogue of cicd. Every error a user can meet has a stable `code` (for
+ * scripts and the REST API), an HTTP `status` (used by the API), and a message that says what
+ * went wrong and what to do. Messages never contain secrets: callers pass masked text only.
+ */
+export type ErrorCode =
+  | "CONFIG_NOT_FOUND"
+  | "CONFIG_INVALID"
+  | "INVALID_ARGUMENT"
+  | "UNSAFE_PATH"
+  | "SOURCE_FETCH_FAILED"
+  | "COMMAND_FAILED"
+  | "ARTIFACT_NOT_FOUND"
+  | "BUILDER_BUSY"
+  | "LOCK_TIMEOUT"
+  | "METADATA_CORRUPT"
+  | "NOT_FOUND"
+  | "UNAUTHORIZED"
+  | "CONFLICT"
+  | "PAYLOAD_TOO_LARGE"
+  | "UNPROCESSABLE"
+  | "NO_GOOD_BUILD"
+  | "EXECUTOR_FAILED"
+  | "TIMED_OUT"
+  | "CANCELLED"
+  | "INTERNAL";
+
+const statusOf: Record<ErrorCode, number> = {
+  CONFIG_NOT_FOUND: 400,
+  CONFIG_INVALID: 400,
+  INVALID_ARGUMENT: 400,
+  UNSAFE_PATH: 400,
+  SOURCE_FETCH_FAILED: 422,
+  COMMAND_FAILED: 422,
+  ARTIFACT_NOT_FOUND: 422,
+  BUILDER_BUSY: 409,
+  LOCK_TIMEOUT: 503,
+  METADATA_CORRUPT: 500,
+  NOT_FOUND: 404,
+  UNAUTHORIZED: 401,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNPROCESSABLE: 422,
+  NO_GOOD_BUILD: 409,
+  EXECUTOR_FAILED: 500,
+  TIMED_OUT: 504,
+  CANCELLED: 409,
+  INTERNAL: 500,
+};
+
+export class CicdError extends Error {
+  override readonly name = "CicdError";
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.status = statusOf[code];
+  }
+}
+
+export function isCicdError(error: unknown, code?: ErrorCode): error is CicdError {
+  return error instanceof CicdError && (code === undefined || error.code === code);
+}
+
+/** Text of any thrown value, for logs and messages. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Factories, so every place that raises an error says it the same way. */
+export const errors = {
+  configNotFound: (file: string) =>
+    new CicdError("CONFIG_NOT_FOUND", `${file}: file not found. Pass --config FILE or set CICD_CONFIG.`, { file }),
+  configInvalid: (file: string, field: string, expected: string) =>
+    new CicdError("CONFIG_INVALID", `${file}: ${field ? `${field}: ` : ""}${expected}`, { file, field }),
+  invalidArgument: (name: string, expected: string, got?: unknown) =>
+    new CicdError(
+      "INVALID_ARGUMENT",
+      `Expected \`${name}\` to be ${expected}${got === undefined ? "" : `, got ${describe(got)}`}`,
+      { name },
+    ),
+  unsafePath: (what: string, path: string, why: string) =>
+    new CicdError("UNSAFE_PATH", `Refused ${what} "${path}": ${why}`, { path }),
+  sourceFetchFailed: (url: string, why: string) =>
+    new CicdError("SOURCE_FETCH_FAILED", `Could not fetch the source ${url}: ${why}`, { url }),
+  commandFailed: (index: number, command: string, exitCode: number | null, signal?: string | null) =>
+    new CicdError(
+      "COMMAND_FAILED",
+      `Command ${index + 1} failed (${signal ? `killed by ${signal}` : `exit code ${exitCode}`}): ${command}`,
+      { index, command, exitCode, signal },
+    ),
+  artifactNotFound: (pattern: string) =>
+    new CicdError(
+      "ARTIFACT_NOT_FOUND",
+      `The artifact pattern "${pattern}" matched no file in the workspace. Check the target's artifacts and that the build writes them.`,
+      { pattern },
+    ),
+  builderBusy: (key: string) => new CicdError("BUILDER_BUSY", `The builder is busy with build ${key}.`, { key }),
+  lockTimeout: (path: string, ms: number) =>
+    new CicdError("LOCK_TIMEOUT", `Timed out after ${ms} ms waiting for the lock ${path}. If no cicd process holds it, remove the file.`, { path }),
+  metadataCorrupt: (path: string, why: string) =>
+    new CicdError("METADATA_CORRUPT", `${path} is not a valid builds file: ${why}. It was left untouched; fix or move it.`, { path }),
+  notFound: (what: string, id: string) => new CicdError("NOT_FOUND", `No ${what} named "${id}".`, { what, id }),
+  unauthorized: () =>
+    new CicdError("UNAUTHORIZED", "Missing or wrong bearer token. Send `Authorization: Bearer <CICD_API_TOKEN>`."),
+  conflict: (message: string, details: Record<string, unknown> = {}) => new CicdError("CONFLICT", message, details),
+  payloadTooLarge: (limit: string) => new CicdError("PAYLOAD_TOO_LARGE", `Request body larger than ${limit}.`),
+  unprocessable: (message: string, details: Record<string, unknown> = {}) =>
+    new CicdError("UNPROCESSABLE", message, details),
+  noGoodBuild: (dir: string, tried: string[]) =>
+    new CicdError(
+      "NO_GOOD_BUILD",
+      tried.length
+        ? `No good build left in ${dir}; tried ${tried.join(", ")} and every one failed.`
+        : `No good build in ${dir}; nothing to run.`,
+      { dir, tried },
+    ),
+  executorFailed: (why: string) => new CicdError("EXECUTOR_FAILED", why),
+  timedOut: (what: string, ms: number) => new CicdError("TIMED_OUT", `${what} timed out after ${ms} ms.`),
+  cancelled: (what: string) => new CicdError("CANCELLED", `${what} was cancelled.`),
+};
+
+function describe(value: unknown): string {
+  if (typeof value === "string") return `"${value.length > 80 ? `${value.slice(0, 77)}...` : value}"`;
+  if (Array.isArray(value)) return "an array";
+  if (value === null) return "null";
+  return typeof value === "object" ? "an object" : String(value);
+}
