@@ -47,7 +47,7 @@ export function parseConfig(document: unknown, options: { file: string; env?: No
     throw errors.configInvalid(name, "", "expected a mapping of settings (port, servicefs, targets, …)");
   }
   if (env.PORT) input.port = Number(env.PORT);
-  const parsed = configSchema.safeParse(input);
+  const parsed = configSchema.safeParse(input, { reportInput: true });
   if (!parsed.success) throw errors.configInvalid(name, ...describeIssue(parsed.error.issues[0]!));
   const raw = parsed.data;
   const resolve = (p: string) => path.resolve(dir, p);

@@ -7,7 +7,7 @@ import { TARGET_NAME } from "../shared/safe-path.js";
  * schema/cicd.schema.json is generated from this (`npm run schema`) and checked by a test.
  */
 const duration = z
-  .union([z.string().regex(/^(\d+(\.\d+)?(ms|s|m|h))+$|^\d+$/), z.number().nonnegative()], {
+  .union([z.string().regex(/^(\d+(\.\d+)?(ms|s|m|h))+$|^\d+$/, { error: "expected a duration like 30s, 10m or 1h30m" }), z.number().nonnegative()], {
     error: "expected a duration like 30s, 10m or 1h30m",
   })
   .describe("A duration: 500ms, 30s, 30m, 1h30m, or a number of seconds.");
@@ -78,7 +78,7 @@ export const configSchema = z
     publicUrl: z.string().url({ error: "expected an absolute URL" }).optional()
       .describe("URL users reach the server at; used for links in check runs."),
     callbackHost: z.string().optional()
-      .describe("Address builder containers use to reach the server (default: the Docker bridge gateway)."),
+      .describe("Address builders use to reach the server (default: host.docker.internal with Docker, 127.0.0.1 with the local executor)."),
     servicefs: z.string().min(1).default("./data/servicefs"),
     database: z.string().min(1).default("./data/cicd.sqlite"),
     executor: z.enum(["docker", "local"], { error: "expected docker or local" }).default("docker"),

@@ -1,0 +1,30 @@
+import { Router, json } from "express";
+import type { Config } from "../config/load-config.js";
+import type { Manager } from "../manager/manager.js";
+import type { Logger } from "../shared/logger.js";
+import { artifactsRoutes } from "./artifacts-routes.js";
+import { bearerAuth } from "./bearer-auth.js";
+import { buildsRoutes } from "./builds-routes.js";
+import { errorHandler, notFoundRoute } from "./http-errors.js";
+
+export interface ApiDeps {
+  config: Config;
+  manager: Manager;
+  apiToken: string;
+  logger: Logger;
+  /** Extra routers mounted under /api/v1 after auth (runners). */
+  extra?: Router[];
+}
+
+/** The REST API under `/api/v1`: bearer auth, JSON bodies up to 1 MB, JSON errors. */
+export function createApi(deps: ApiDeps): Router {
+  const api = Router();
+  api.use(bearerAuth(deps.apiToken));
+  api.use(json({ limit: "1mb", strict: true }));
+  api.use(buildsRoutes(deps.manager));
+  api.use(artifactsRoutes(deps.config, deps.manager.servicefs));
+  for (const router of deps.extra ?? []) api.use(router);
+  api.use(notFoundRoute);
+  api.use(errorHandler(deps.logger));
+  return api;
+}

@@ -1,0 +1,68 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { BuilderEvent } from "../shared/protocol.js";
+
+type Waiter = { type: BuilderEvent["type"] | "final"; resolve: (event: BuilderEvent) => void };
+
+interface Entry {
+  tokenHash: string;
+  events: BuilderEvent[];
+  waiters: Waiter[];
+}
+
+export function hashToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
+
+export function newToken(): string {
+  return randomBytes(24).toString("base64url");
+}
+
+/**
+ * Routes builder broadcasts to the dispatch waiting for them. Each builder gets its own
+ * callback token; only its hash is kept (in memory and in the store), so a builder can only
+ * speak for itself and a leaked database holds no usable token.
+ */
+export class BuilderCallbacks {
+  private readonly builders = new Map<string, Entry>();
+
+  register(builderId: string, tokenHash: string): void {
+    if (!this.builders.has(builderId)) this.builders.set(builderId, { tokenHash, events: [], waiters: [] });
+  }
+
+  unregister(builderId: string): void {
+    this.builders.delete(builderId);
+  }
+
+  /** Records an event. Returns false when the builder is unknown or the token is wrong. */
+  receive(token: string, event: BuilderEvent): boolean {
+    const entry = this.builders.get(event.builderId);
+    if (!entry || !sameHash(entry.tokenHash, hashToken(token))) return false;
+    entry.events.push(event);
+    entry.waiters = entry.waiters.filter((w) => {
+      const hit = w.type === event.type || (w.type === "final" && (event.type === "success" || event.type === "failure"));
+      if (hit) w.resolve(event);
+      return !hit;
+    });
+    return true;
+  }
+
+  /** Resolves with the first event of `type` ("final" = success or failure), past or future. */
+  next(builderId: string, type: Waiter["type"]): Promise<BuilderEvent> {
+    const entry = this.builders.get(builderId);
+    if (!entry) return Promise.reject(new Error(`builder ${builderId} is not registered`));
+    const seen = entry.events.find((e) => e.type === type || (type === "final" && (e.type === "success" || e.type === "failure")));
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve) => entry.waiters.push({ type, resolve }));
+  }
+
+  /** The final event if it has arrived. */
+  final(builderId: string): BuilderEvent | undefined {
+    return this.builders.get(builderId)?.events.find((e) => e.type === "success" || e.type === "failure");
+  }
+}
+
+function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a, "hex");
+  const y = Buffer.from(b, "hex");
+  return x.length === y.length && timingSafeEqual(x, y);
+}

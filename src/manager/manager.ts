@@ -1,0 +1,249 @@
+import { randomBytes } from "node:crypto";
+import { EventEmitter } from "node:events";
+import PQueue from "p-queue";
+import type { Config } from "../config/load-config.js";
+import type { Executor } from "../executor/types.js";
+import { errors } from "../shared/errors.js";
+import type { Logger } from "../shared/logger.js";
+import type { BuilderEvent } from "../shared/protocol.js";
+import { ServiceFs } from "../servicefs/service-fs.js";
+import type { BuildPatch, BuildStore } from "../store/build-store.js";
+import { BuilderCallbacks } from "./builder-callbacks.js";
+import { BuildLogs } from "./build-logs.js";
+import { recover } from "./recover.js";
+import { runBuild, resumeBuild, type BuildControl, type DispatchDeps, type StopReason } from "./run-build.js";
+import {
+  FINAL_STATUSES,
+  type Build,
+  type BuildEvent,
+  type BuildFilter,
+  type BuildService,
+  type BuildStatus,
+  type CloneTokenProvider,
+  type TriggerRequest,
+} from "./types.js";
+
+export interface ManagerOptions {
+  config: Config;
+  store: BuildStore;
+  executor: Executor;
+  logger: Logger;
+  /** Folder for build logs. */
+  logDir: string;
+  /** URL builders POST their events to; known once the HTTP server listens. */
+  callbackUrl: () => string;
+  cloneToken?: CloneTokenProvider;
+}
+
+interface Running {
+  controller: AbortController;
+  reason?: StopReason;
+}
+
+/**
+ * The build service: a p-queue in memory over the durable queue in SQLite. Every change is
+ * written to the store before it is acted on, so a restart rebuilds the same queue. Dispatch of
+ * one build is in run-build.ts; this class owns ordering, cancel, timeouts and shutdown.
+ */
+export class Manager implements BuildService {
+  readonly callbacks = new BuilderCallbacks();
+  readonly logs: BuildLogs;
+  readonly servicefs: ServiceFs;
+  private readonly queue: PQueue;
+  private readonly events = new EventEmitter();
+  private readonly running = new Map<string, Running>();
+  private readonly scheduled = new Set<string>();
+  private readonly deps: DispatchDeps;
+  private stopping = false;
+
+  constructor(private readonly options: ManagerOptions) {
+    this.events.setMaxListeners(0);
+    this.logs = new BuildLogs(options.logDir);
+    this.servicefs = new ServiceFs(options.config.servicefs);
+    this.queue = new PQueue({ concurrency: options.config.concurrency, autoStart: false });
+    this.deps = {
+      ...options,
+      callbacks: this.callbacks,
+      logs: this.logs,
+      servicefs: this.servicefs,
+      change: (key, patch, how) => this.change(key, patch, how),
+      requeueFront: (key) => {
+        this.change(key, {}, "requeue-front");
+        this.schedule(key, true);
+      },
+    };
+  }
+
+  /** Recovers builds interrupted by a restart, rebuilds the queue from SQLite, starts work. */
+  async start(): Promise<void> {
+    const resumed = await recover({ ...this.deps, maxAttempts: this.options.config.maxAttempts, requeue: (key, patch) => this.change(key, patch, "requeue-back") });
+    for (const r of resumed) this.track(r.build.key, true, (control) => resumeBuild(this.deps, r.build, r.handle, r.builderId, control));
+    for (const key of this.options.store.queuedKeys()) this.schedule(key);
+    this.queue.start();
+  }
+
+  async trigger(request: TriggerRequest): Promise<{ build: Build; duplicate: boolean }> {
+    if (this.stopping) throw errors.conflict("The server is shutting down and takes no new builds; try again shortly.");
+    const target = this.options.config.targets.find((t) => t.name === request.target);
+    if (!target) throw errors.notFound("target", request.target);
+    const key = randomBytes(9).toString("base64url");
+    const result = this.options.store.insertQueued({
+      key,
+      target: target.name,
+      ref: request.ref ?? null,
+      sha: request.sha ?? null,
+      trigger: request.trigger,
+      deliveryId: request.deliveryId ?? null,
+      repository: request.repository ?? target.repository ?? null,
+      installationId: request.installationId ?? null,
+      pullRequest: request.pullRequest ?? null,
+      untrusted: request.untrusted ?? false,
+      meta: request.meta ?? {},
+      logPath: this.logs.path(key),
+      createdAt: new Date().toISOString(),
+    });
+    if (!result.duplicate) {
+      this.emit(result.build, null);
+      this.schedule(result.build.key);
+    }
+    return result;
+  }
+
+  get(key: string): Build | undefined {
+    return this.options.store.get(key);
+  }
+
+  list(filter?: BuildFilter): Build[] {
+    return this.options.store.list(filter);
+  }
+
+  async cancel(key: string): Promise<Build> {
+    const build = this.get(key);
+    if (!build) throw errors.notFound("build", key);
+    if (FINAL_STATUSES.includes(build.status)) throw errors.conflict(`Build ${key} already finished (${build.status}); nothing to cancel.`, { status: build.status });
+    const running = this.running.get(key);
+    if (running) {
+      running.reason = "cancelled";
+      running.controller.abort();
+      await this.waitFor(key, (b) => FINAL_STATUSES.includes(b.status), 30_000);
+      return this.get(key)!;
+    }
+    return this.change(key, { status: "cancelled", reason: "cancelled before it started", finishedAt: new Date().toISOString() }, "dequeue");
+  }
+
+  setMeta(key: string, patch: Record<string, unknown>): void {
+    this.options.store.setMeta(key, patch);
+  }
+
+  logPath(key: string): string {
+    return this.logs.path(key);
+  }
+
+  onChange(listener: (event: BuildEvent) => void): () => void {
+    this.events.on("change", listener);
+    return () => this.events.off("change", listener);
+  }
+
+  onLog(key: string, listener: (chunk: string) => void, onEnd?: () => void): () => void {
+    return this.logs.onLog(key, listener, onEnd);
+  }
+
+  /** A builder broadcast arrived over HTTP. False when the token does not match the builder. */
+  receiveBuilderEvent(token: string, event: BuilderEvent): boolean {
+    const ok = this.callbacks.receive(token, event);
+    if (ok && event.type === "started") {
+      const build = this.get(event.key);
+      if (build?.status === "queued") this.change(event.key, { status: "running", startedAt: new Date().toISOString() }, "dequeue");
+    }
+    return ok;
+  }
+
+  /** Resolves when the build satisfies `done` (or rejects after `timeoutMs`). */
+  waitFor(key: string, done: (build: Build) => boolean, timeoutMs = 600_000): Promise<Build> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const build = this.get(key);
+        if (build && done(build)) {
+          cleanup();
+          resolve(build);
+        }
+      };
+      const off = this.onChange((e) => e.build.key === key && check());
+      const timer = setTimeout(() => (cleanup(), reject(errors.timedOut(`waiting for build ${key}`, timeoutMs))), timeoutMs);
+      const cleanup = () => (off(), clearTimeout(timer));
+      check();
+    });
+  }
+
+  /**
+   * Stops taking work and lets running builds finish for up to `graceMs`; then interrupts them
+   * without changing their status, so the next start re-attaches or retries them. The queue
+   * stays in SQLite either way.
+   */
+  async shutdown(graceMs: number): Promise<void> {
+    this.stopping = true;
+    this.queue.pause();
+    this.queue.clear();
+    const idle = Promise.all([...this.running.keys()].map((key) => this.waitFor(key, (b) => FINAL_STATUSES.includes(b.status), graceMs).catch(() => undefined)));
+    await Promise.race([idle, new Promise((r) => setTimeout(r, graceMs).unref())]);
+    this.interruptAll();
+  }
+
+  /** Second signal: stop at once. */
+  interruptAll(): void {
+    for (const r of this.running.values()) {
+      r.reason ??= "shutdown";
+      r.controller.abort();
+    }
+  }
+
+  get stats(): { queued: number; running: number } {
+    return { queued: this.queue.size, running: this.running.size };
+  }
+
+  private schedule(key: string, front = false): void {
+    if (this.scheduled.has(key) || this.stopping) return;
+    this.track(key, front, (control) => runBuild(this.deps, key, control));
+  }
+
+  private track(key: string, front: boolean, work: (control: BuildControl) => Promise<void>): void {
+    this.scheduled.add(key);
+    void this.queue.add(async () => {
+      this.scheduled.delete(key);
+      const entry: Running = { controller: new AbortController() };
+      const control: BuildControl = { signal: entry.controller.signal, reason: () => entry.reason };
+      const target = this.options.config.targets.find((t) => t.name === this.get(key)?.target);
+      this.running.set(key, entry);
+      const timer = setTimeout(() => {
+        entry.reason ??= "timeout";
+        entry.controller.abort();
+      }, target?.timeoutMs ?? 30 * 60_000);
+      timer.unref();
+      try {
+        await work(control);
+      } catch (error) {
+        this.options.logger.error("build work failed", { key, error: String(error) });
+      } finally {
+        clearTimeout(timer);
+        this.running.delete(key);
+      }
+    }, { priority: front ? 1 : 0 });
+  }
+
+  private change(key: string, patch: BuildPatch, how: "update" | "dequeue" | "requeue-front" | "requeue-back" = "update"): Build {
+    const store = this.options.store;
+    const previous = store.get(key)?.status ?? null;
+    const build =
+      how === "dequeue" ? store.dequeue(key, patch)
+      : how === "requeue-front" ? store.requeue(key, "front", patch)
+      : how === "requeue-back" ? store.requeue(key, "back", patch)
+      : store.update(key, patch);
+    if (build.status !== previous || FINAL_STATUSES.includes(build.status)) this.emit(build, previous);
+    return build;
+  }
+
+  private emit(build: Build, previous: BuildStatus | null): void {
+    this.options.logger.info(`build ${build.status}`, { key: build.key, target: build.target, reason: build.reason ?? undefined });
+    this.events.emit("change", { build, previous } satisfies BuildEvent);
+  }
+}

@@ -1,0 +1,209 @@
+import { randomBytes } from "node:crypto";
+import type { Config, Target } from "../config/load-config.js";
+import type { Executor, ExitInfo, WorkloadHandle } from "../executor/types.js";
+import { CicdError, errorMessage } from "../shared/errors.js";
+import { formatDuration } from "../shared/duration.js";
+import { createLogger, type Logger } from "../shared/logger.js";
+import { Masker } from "../shared/mask.js";
+import type { BuilderEvent } from "../shared/protocol.js";
+import type { ServiceFs } from "../servicefs/service-fs.js";
+import type { BuildPatch, BuildStore } from "../store/build-store.js";
+import { hashToken, newToken, type BuilderCallbacks } from "./builder-callbacks.js";
+import type { BuildLogs } from "./build-logs.js";
+import { prepareRequest } from "./build-request.js";
+import { postBuild } from "./post-build.js";
+import type { Build, BuildStatus, CloneTokenProvider } from "./types.js";
+
+export interface DispatchDeps {
+  config: Config;
+  store: BuildStore;
+  executor: Executor;
+  callbacks: BuilderCallbacks;
+  logs: BuildLogs;
+  servicefs: ServiceFs;
+  logger: Logger;
+  /** URL builders POST their events to (reachable from inside a workload). */
+  callbackUrl: () => string;
+  cloneToken?: CloneTokenProvider;
+  /** Persists a status change and tells subscribers. */
+  change: (key: string, patch: BuildPatch, how?: "update" | "dequeue") => Build;
+  requeueFront: (key: string) => void;
+}
+
+/** Why a running build was interrupted from outside. */
+export type StopReason = "cancelled" | "timeout" | "shutdown";
+
+export interface BuildControl {
+  signal: AbortSignal;
+  reason(): StopReason | undefined;
+}
+
+const READY_TIMEOUT_MS = 120_000;
+/** After the workload exits, how long a late final broadcast may still arrive. */
+const FINAL_EVENT_GRACE_MS = 2_000;
+
+/**
+ * Runs one queued build through the dispatch protocol: start a builder workload, wait for it to
+ * announce `ready`, hand it the build (`accepted` → running, `busy` → back to the front of the
+ * queue), follow its output into the masked log, wait for it to exit, record the result, and
+ * remove the workload. Never throws: every failure ends as a build status with a reason.
+ */
+export async function runBuild(deps: DispatchDeps, key: string, control: BuildControl): Promise<void> {
+  const build = deps.store.get(key);
+  if (!build || build.status !== "queued") return; // cancelled while waiting
+  const target = deps.config.targets.find((t) => t.name === build.target);
+  if (!target) {
+    deps.change(key, { status: "error", reason: `target "${build.target}" is no longer in the configuration`, finishedAt: now() }, "dequeue");
+    return;
+  }
+  const builderId = randomBytes(8).toString("hex");
+  const token = newToken();
+  deps.callbacks.register(builderId, hashToken(token));
+  deps.store.setBuilder(key, builderId, hashToken(token));
+  deps.store.update(key, { attempts: build.attempts + 1 });
+  let handle: WorkloadHandle | undefined;
+  let masker = new Masker([]);
+  const imageLog = createLogger("image", { write: (line) => deps.logs.append(key, `${line}\n`) });
+  try {
+    deps.logs.note(key, `build ${key} of ${target.name} (${build.trigger}${build.ref ? ` ${build.ref}` : ""}${build.sha ? ` ${build.sha.slice(0, 12)}` : ""}), attempt ${build.attempts + 1}`);
+    const prepared = await prepareRequest(build, target, deps.config.servicefs, deps.cloneToken);
+    masker = new Masker(prepared.secrets);
+    for (const note of prepared.notes) deps.logs.note(key, note);
+    await deps.executor.prepareImage(target.image, imageLog);
+    if (control.signal.aborted) return finishStopped(deps, key, control, target);
+    handle = await deps.executor.start(builderSpec(deps, build, target, builderId, token, prepared.sourceMounts));
+    const output = handle.output((chunk) => deps.logs.append(key, masker.write(chunk)));
+    const exited = handle.wait(control.signal);
+    const ready = await Promise.race([
+      deps.callbacks.next(builderId, "ready"),
+      exited.then(() => undefined),
+      abortable(control.signal),
+      delay(READY_TIMEOUT_MS).then(() => "timeout" as const),
+    ]);
+    if (ready === "aborted") return finishStopped(deps, key, control, target, handle);
+    if (ready === undefined || ready === "timeout" || ready.type !== "ready") {
+      await output.catch(() => undefined);
+      deps.change(key, { status: "error", reason: ready === "timeout" ? "the builder did not start within 2 minutes" : "the builder exited before it was ready", finishedAt: now() }, "dequeue");
+      return;
+    }
+    const answer = await postBuild(`http://${handle.address}:${ready.port}`, token, prepared.request);
+    if (answer.status === "busy") {
+      deps.logs.note(key, `builder busy with ${answer.key}; back to the front of the queue`);
+      deps.requeueFront(key);
+      return;
+    }
+    deps.change(key, { status: "running", startedAt: now() }, "dequeue");
+    const info = await exited.catch((error: unknown) => (control.signal.aborted ? undefined : Promise.reject(error)));
+    if (!info || control.signal.aborted) return finishStopped(deps, key, control, target, handle);
+    await output.catch(() => undefined);
+    await finishExited(deps, key, builderId, info, target);
+  } catch (error) {
+    const message = masker.mask(error instanceof CicdError ? error.message : `the build could not run: ${errorMessage(error)}`);
+    deps.logs.note(key, message);
+    deps.logger.error("dispatch failed", { key, error: message });
+    const current = deps.store.get(key);
+    if (current && current.status !== "cancelled") deps.change(key, { status: "error", reason: message, finishedAt: now() }, "dequeue");
+  } finally {
+    deps.logs.append(key, masker.flush());
+    if (control.reason() !== "shutdown" || deps.executor.kind === "local") {
+      await handle?.destroy().catch((e: unknown) => deps.logger.warn("could not remove builder", { key, error: errorMessage(e) }));
+      deps.callbacks.unregister(builderId);
+    }
+    if (deps.store.get(key)?.status !== "queued") await deps.logs.end(key);
+  }
+}
+
+/**
+ * Follows a build that was already running when the manager restarted: waits for its workload
+ * to exit, then records the result exactly as a live dispatch would.
+ */
+export async function resumeBuild(deps: DispatchDeps, build: Build, handle: WorkloadHandle, builderId: string, control: BuildControl): Promise<void> {
+  const target = deps.config.targets.find((t) => t.name === build.target);
+  try {
+    deps.logs.note(build.key, "manager restarted; re-attached to the running builder");
+    const info = await handle.wait(control.signal).catch(() => undefined);
+    if (!info || control.signal.aborted) return finishStopped(deps, build.key, control, target, handle);
+    await finishExited(deps, build.key, builderId, info, target);
+  } finally {
+    if (control.reason() !== "shutdown") {
+      await handle.destroy().catch(() => undefined);
+      deps.callbacks.unregister(builderId);
+      await deps.logs.end(build.key);
+    }
+  }
+}
+
+async function finishExited(deps: DispatchDeps, key: string, builderId: string, info: ExitInfo, target: Target | undefined): Promise<void> {
+  let final = deps.callbacks.final(builderId);
+  if (!final && !info.oomKilled) final = await Promise.race([deps.callbacks.next(builderId, "final"), delay(FINAL_EVENT_GRACE_MS).then(() => undefined)]).catch(() => undefined);
+  deps.change(key, await resultOf(deps, key, info, final, target));
+}
+
+/** Decides the build's status from the workload's exit, its final broadcast and builds.json. */
+async function resultOf(deps: DispatchDeps, key: string, info: ExitInfo, final: BuilderEvent | undefined, target: Target | undefined): Promise<BuildPatch> {
+  const finishedAt = now();
+  const limit = target?.limits?.memory ?? deps.config.limits.memory;
+  if (info.oomKilled) {
+    return { status: "failed", exitCode: info.exitCode, finishedAt, reason: `killed for running out of memory (limit ${limit ?? "none"}); raise limits.memory or make the build use less` };
+  }
+  if (final?.type === "success") {
+    return { status: "succeeded", exitCode: 0, finishedAt, commit: final.commit, artifacts: final.artifacts, sizes: final.sizes ?? {}, commands: final.commands ?? [] };
+  }
+  if (final?.type === "failure") {
+    return { status: "failed", exitCode: final.exitCode, finishedAt, commit: final.commit, reason: final.reason, commands: final.commands ?? [] };
+  }
+  // No broadcast arrived: builds.json is the record of a good build.
+  const published = target ? (await deps.servicefs.builds(target.name).read().catch(() => undefined))?.builds.find((b) => b.key === key) : undefined;
+  if (published) {
+    return { status: "succeeded", exitCode: 0, finishedAt, commit: published.commit, artifacts: published.artifacts, sizes: published.sizes ?? {} };
+  }
+  return { status: "error", exitCode: info.exitCode, finishedAt, reason: `the builder exited (${info.signal ? `signal ${info.signal}` : `code ${info.exitCode}`}) without reporting a result` };
+}
+
+function finishStopped(deps: DispatchDeps, key: string, control: BuildControl, target: Target | undefined, handle?: WorkloadHandle): Promise<void> | void {
+  const reason = control.reason();
+  if (reason === "shutdown") return; // stays running/queued in the store; recovered on the next start
+  const status: BuildStatus = reason === "timeout" ? "error" : "cancelled";
+  const text = reason === "timeout" ? `timed out after ${formatDuration(target?.timeoutMs ?? 0)}` : "cancelled";
+  deps.logs.note(key, text);
+  return (async () => {
+    await handle?.stop(5_000).catch(() => undefined);
+    deps.change(key, { status, reason: text, finishedAt: now() }, "dequeue");
+  })();
+}
+
+function builderSpec(deps: DispatchDeps, build: Build, target: Target, builderId: string, token: string, sourceMounts: import("../executor/types.js").Mount[]) {
+  const local = deps.executor.kind === "local";
+  const targetDir = deps.servicefs.targetDir(target.name);
+  return {
+    id: builderId,
+    role: "builder" as const,
+    target: target.name,
+    buildKey: build.key,
+    image: target.image,
+    args: ["--once", "--servicefs", deps.config.servicefs, "--port", local ? "0" : "8080", "--host", local ? "127.0.0.1" : "0.0.0.0"],
+    env: {
+      CICD_BUILDER_ID: builderId,
+      CICD_MANAGER_URL: deps.callbackUrl(),
+      CICD_MANAGER_TOKEN: token,
+    },
+    mounts: [{ host: targetDir, container: targetDir }, ...sourceMounts],
+    limits: { ...deps.config.limits, ...target.limits },
+    listenPort: 8080,
+  };
+}
+
+function abortable(signal: AbortSignal): Promise<"aborted"> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve("aborted");
+    else signal.addEventListener("abort", () => resolve("aborted"), { once: true });
+  });
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+function now(): string {
+  return new Date().toISOString();
+}

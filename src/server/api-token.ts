@@ -1,0 +1,26 @@
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { Logger } from "../shared/logger.js";
+
+/**
+ * The REST API token: `CICD_API_TOKEN` when set; otherwise generated on first start and kept in
+ * `<data dir>/api-token` (mode 0600). Only the file's location is ever logged.
+ */
+export function resolveApiToken(env: NodeJS.ProcessEnv, dataDir: string, logger: Logger): string {
+  if (env.CICD_API_TOKEN) return env.CICD_API_TOKEN;
+  const file = path.join(dataDir, "api-token");
+  if (existsSync(file)) {
+    const token = readFileSync(file, "utf8").trim();
+    if (token) {
+      logger.info(`API token read from ${file}`);
+      return token;
+    }
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const token = randomBytes(32).toString("base64url");
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  logger.info(`generated an API token; it is in ${file} (send it as "Authorization: Bearer <token>")`);
+  return token;
+}

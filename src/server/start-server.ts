@@ -1,0 +1,115 @@
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import path from "node:path";
+import express from "express";
+import type { Config } from "../config/load-config.js";
+import { createApi } from "../api/create-api.js";
+import { errorHandler } from "../api/http-errors.js";
+import { internalRoutes } from "../api/internal-routes.js";
+import { createExecutor } from "../executor/index.js";
+import type { Executor } from "../executor/types.js";
+import type { GitHubIntegration } from "../github/mount-github.js";
+import { Manager } from "../manager/manager.js";
+import { createLogger, type Logger } from "../shared/logger.js";
+import { BuildStore } from "../store/build-store.js";
+import { openDatabase, type Db } from "../store/open-database.js";
+import { resolveApiToken } from "./api-token.js";
+
+export interface StartOptions {
+  config: Config;
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  /** Use this executor instead of the configured one (tests). */
+  executor?: Executor;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  apiToken: string;
+  manager: Manager;
+  executor: Executor;
+  github?: GitHubIntegration;
+  /** Graceful stop: no new work, running builds get `graceMs`, then everything closes. */
+  close(graceMs?: number): Promise<void>;
+  /** Second signal: interrupt running builds at once. */
+  interrupt(): void;
+}
+
+/**
+ * The composition root: config → store → executor → manager → HTTP (GitHub webhooks, builder
+ * callbacks, REST API) → recovery and the queue. The numbered steps are the start-up order.
+ */
+export async function startServer(options: StartOptions): Promise<RunningServer> {
+  const { config } = options;
+  const env = options.env ?? process.env;
+  const logger = options.logger ?? createLogger("cicd");
+  const dataDir = config.database === ":memory:" ? path.dirname(config.servicefs) : path.dirname(config.database);
+
+  // 1. Durable state.
+  const db: Db = openDatabase(config.database);
+  const store = new BuildStore(db);
+  const apiToken = resolveApiToken(env, dataDir, logger);
+
+  // 2. Where builds run.
+  const executor = options.executor ?? createExecutor(config.executor, { logger: logger.child("executor") });
+
+  // 3. HTTP: GitHub's middleware first (it reads the raw body to check signatures).
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", "loopback");
+  let port = 0;
+  let cloneToken: GitHubIntegration["cloneToken"] | undefined;
+  const manager = new Manager({
+    config,
+    store,
+    executor,
+    logger: logger.child("manager"),
+    logDir: path.join(dataDir, "logs"),
+    callbackUrl: () => `http://${config.callbackHost ?? executor.managerHost}:${port}/internal/builders/events`,
+    cloneToken: (build) => cloneToken?.(build) ?? Promise.resolve(undefined),
+  });
+  // Probot and Octokit load only when GitHub is configured: a REST-only server stays small.
+  const github = env.APP_ID
+    ? await (await import("../github/mount-github.js")).mountGitHub(app, { service: manager, config, logger: logger.child("github"), env })
+    : undefined;
+  if (!github) logger.info("GitHub settings absent (APP_ID unset); REST triggers only");
+  cloneToken = github?.cloneToken;
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok", ...manager.stats });
+  });
+  app.use(internalRoutes(manager));
+  app.use("/api/v1", createApi({ config, manager, apiToken, logger: logger.child("api") }));
+  app.use(errorHandler(logger));
+
+  // 4. Listen, then recover interrupted builds and start the queue.
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(config.port, config.host, () => resolve(s));
+    s.once("error", reject);
+  });
+  port = (server.address() as AddressInfo).port;
+  const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+  const url = `http://${host}:${port}`;
+  await manager.start();
+  logger.info(`listening on ${url} (executor ${executor.kind}, ${config.targets.length} target(s))`);
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    apiToken,
+    manager,
+    executor,
+    github,
+    interrupt: () => manager.interruptAll(),
+    close: (graceMs = config.shutdownGraceMs) =>
+      (closing ??= (async () => {
+        await manager.shutdown(graceMs);
+        server.closeAllConnections?.();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await github?.close();
+        await executor.close();
+        db.close();
+      })()),
+  };
+}

@@ -1,0 +1,237 @@
+import type { Build, BuildFilter, BuildStatus, CommandResult, TriggerKind } from "../manager/types.js";
+import type { Db } from "./open-database.js";
+
+interface Row {
+  key: string;
+  seq: number;
+  target: string;
+  status: BuildStatus;
+  ref: string | null;
+  sha: string | null;
+  commit_sha: string | null;
+  trigger: TriggerKind;
+  delivery_id: string | null;
+  attempts: number;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  exit_code: number | null;
+  reason: string | null;
+  artifacts: string;
+  sizes: string;
+  commands: string;
+  repository: string | null;
+  installation_id: number | null;
+  pull_request: number | null;
+  untrusted: number;
+  meta: string;
+  log_path: string | null;
+  builder_id: string | null;
+  builder_token_hash: string | null;
+}
+
+export interface NewBuild {
+  key: string;
+  target: string;
+  ref: string | null;
+  sha: string | null;
+  trigger: TriggerKind;
+  deliveryId: string | null;
+  repository: string | null;
+  installationId: number | null;
+  pullRequest: number | null;
+  untrusted: boolean;
+  meta: Record<string, unknown>;
+  logPath: string;
+  createdAt: string;
+}
+
+/** Fields a dispatch or a builder event may change. */
+export interface BuildPatch {
+  status?: BuildStatus;
+  commit?: string | null;
+  attempts?: number;
+  startedAt?: string | null;
+  finishedAt?: string | null;
+  exitCode?: number | null;
+  reason?: string | null;
+  artifacts?: string[];
+  sizes?: Record<string, number>;
+  commands?: CommandResult[];
+}
+
+const columnOf: Record<keyof BuildPatch, keyof Row> = {
+  status: "status",
+  commit: "commit_sha",
+  attempts: "attempts",
+  startedAt: "started_at",
+  finishedAt: "finished_at",
+  exitCode: "exit_code",
+  reason: "reason",
+  artifacts: "artifacts",
+  sizes: "sizes",
+  commands: "commands",
+};
+
+/**
+ * Builds and the durable queue in SQLite. Every method is one transaction, so a crash between
+ * any two calls leaves a consistent state: a build is in the queue table exactly while it waits
+ * for a builder to accept it.
+ */
+export class BuildStore {
+  private readonly stmt;
+
+  constructor(private readonly db: Db) {
+    this.stmt = {
+      get: db.prepare<[string], Row>("SELECT * FROM builds WHERE key = ?"),
+      byDelivery: db.prepare<[string, string, string], Row>(
+        "SELECT * FROM builds WHERE target = ? AND delivery_id = ? AND IFNULL(sha, IFNULL(ref, '')) = ?",
+      ),
+      nextSeq: db.prepare<[], { seq: number }>("SELECT IFNULL(MAX(seq), 0) + 1 AS seq FROM builds"),
+      insert: db.prepare(
+        `INSERT INTO builds (key, seq, target, status, ref, sha, trigger, delivery_id, created_at, repository,
+           installation_id, pull_request, untrusted, meta, log_path)
+         VALUES (@key, @seq, @target, 'queued', @ref, @sha, @trigger, @deliveryId, @createdAt, @repository,
+           @installationId, @pullRequest, @untrusted, @meta, @logPath)`,
+      ),
+      back: db.prepare<[], { p: number }>("SELECT IFNULL(MAX(position), 0) + 1 AS p FROM queue"),
+      front: db.prepare<[], { p: number }>("SELECT IFNULL(MIN(position), 1) - 1 AS p FROM queue"),
+      enqueue: db.prepare<[string, number]>("INSERT OR REPLACE INTO queue (key, position) VALUES (?, ?)"),
+      dequeue: db.prepare<[string]>("DELETE FROM queue WHERE key = ?"),
+      queued: db.prepare<[], { key: string }>("SELECT key FROM queue ORDER BY position"),
+      setMeta: db.prepare<[string, string]>("UPDATE builds SET meta = ? WHERE key = ?"),
+      setBuilder: db.prepare<[string | null, string | null, string]>(
+        "UPDATE builds SET builder_id = ?, builder_token_hash = ? WHERE key = ?",
+      ),
+      byBuilder: db.prepare<[string], Row>("SELECT * FROM builds WHERE builder_id = ?"),
+      active: db.prepare<[], Row>("SELECT * FROM builds WHERE status IN ('queued', 'running') ORDER BY seq"),
+    };
+  }
+
+  /**
+   * Inserts a queued build at the back of the queue. With a delivery id already seen for the
+   * same target and commit, inserts nothing and returns the existing build.
+   */
+  insertQueued(build: NewBuild): { build: Build; duplicate: boolean } {
+    return this.db.transaction(() => {
+      if (build.deliveryId) {
+        const existing = this.stmt.byDelivery.get(build.target, build.deliveryId, build.sha ?? build.ref ?? "");
+        if (existing) return { build: toBuild(existing), duplicate: true };
+      }
+      this.stmt.insert.run({
+        ...build,
+        seq: this.stmt.nextSeq.get()!.seq,
+        untrusted: build.untrusted ? 1 : 0,
+        meta: JSON.stringify(build.meta),
+      });
+      this.stmt.enqueue.run(build.key, this.stmt.back.get()!.p);
+      return { build: this.get(build.key)!, duplicate: false };
+    })();
+  }
+
+  get(key: string): Build | undefined {
+    const row = this.stmt.get.get(key);
+    return row && toBuild(row);
+  }
+
+  /** Newest first. */
+  list(filter: BuildFilter = {}): Build[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (filter.target) (where.push("target = ?"), args.push(filter.target));
+    if (filter.status) (where.push("status = ?"), args.push(filter.status));
+    const limit = Math.min(Math.max(filter.limit ?? 50, 1), 1000);
+    const sql = `SELECT * FROM builds ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ${limit}`;
+    return this.db.prepare<(string | number)[], Row>(sql).all(...args).map(toBuild);
+  }
+
+  /** Keys waiting in the queue, front first. */
+  queuedKeys(): string[] {
+    return this.stmt.queued.all().map((r) => r.key);
+  }
+
+  /** Builds that are queued or running (for recovery after a restart), oldest first. */
+  active(): Build[] {
+    return this.stmt.active.all().map(toBuild);
+  }
+
+  /** Puts a build back at the front (busy builder) or the back (retry) of the queue as `queued`. */
+  requeue(key: string, where: "front" | "back", patch: BuildPatch = {}): Build {
+    return this.db.transaction(() => {
+      this.patchRow(key, { ...patch, status: "queued" });
+      this.stmt.enqueue.run(key, (where === "front" ? this.stmt.front : this.stmt.back).get()!.p);
+      return this.get(key)!;
+    })();
+  }
+
+  /** Takes the build off the queue and applies `patch` (e.g. status running) in one step. */
+  dequeue(key: string, patch: BuildPatch = {}): Build {
+    return this.db.transaction(() => {
+      this.stmt.dequeue.run(key);
+      this.patchRow(key, patch);
+      return this.get(key)!;
+    })();
+  }
+
+  update(key: string, patch: BuildPatch): Build {
+    this.patchRow(key, patch);
+    return this.get(key)!;
+  }
+
+  setMeta(key: string, patch: Record<string, unknown>): void {
+    this.db.transaction(() => {
+      const row = this.stmt.get.get(key);
+      if (!row) return;
+      this.stmt.setMeta.run(JSON.stringify({ ...JSON.parse(row.meta), ...patch }), key);
+    })();
+  }
+
+  /** Records which builder serves the build and the hash of its callback token. */
+  setBuilder(key: string, builderId: string | null, tokenHash: string | null): void {
+    this.stmt.setBuilder.run(builderId, tokenHash, key);
+  }
+
+  builderOf(key: string): { builderId: string | null; tokenHash: string | null } {
+    const row = this.stmt.get.get(key);
+    return { builderId: row?.builder_id ?? null, tokenHash: row?.builder_token_hash ?? null };
+  }
+
+  byBuilder(builderId: string): (Build & { tokenHash: string | null }) | undefined {
+    const row = this.stmt.byBuilder.get(builderId);
+    return row && { ...toBuild(row), tokenHash: row.builder_token_hash };
+  }
+
+  private patchRow(key: string, patch: BuildPatch): void {
+    const entries = Object.entries(patch).filter(([, v]) => v !== undefined) as [keyof BuildPatch, unknown][];
+    if (!entries.length) return;
+    const sets = entries.map(([k]) => `${columnOf[k]} = ?`).join(", ");
+    const values = entries.map(([, v]) => (v !== null && typeof v === "object" ? JSON.stringify(v) : (v as string | number | null)));
+    this.db.prepare(`UPDATE builds SET ${sets} WHERE key = ?`).run(...values, key);
+  }
+}
+
+function toBuild(row: Row): Build {
+  return {
+    key: row.key,
+    target: row.target,
+    status: row.status,
+    ref: row.ref,
+    sha: row.sha,
+    commit: row.commit_sha,
+    trigger: row.trigger,
+    attempts: row.attempts,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    exitCode: row.exit_code,
+    reason: row.reason,
+    artifacts: JSON.parse(row.artifacts) as string[],
+    sizes: JSON.parse(row.sizes) as Record<string, number>,
+    commands: JSON.parse(row.commands) as CommandResult[],
+    repository: row.repository,
+    installationId: row.installation_id,
+    pullRequest: row.pull_request,
+    untrusted: row.untrusted === 1,
+    meta: JSON.parse(row.meta) as Record<string, unknown>,
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * Versioned schema migrations, applied in order inside one transaction each. The version lives
+ * in `PRAGMA user_version`. Append new steps; never edit a released one.
+ */
+export const migrations: string[] = [
+  // 1: builds, the durable queue, log locations, builder callback tokens.
+  `
+  CREATE TABLE builds (
+    key TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    target TEXT NOT NULL,
+    status TEXT NOT NULL,
+    ref TEXT,
+    sha TEXT,
+    commit_sha TEXT,
+    trigger TEXT NOT NULL,
+    delivery_id TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    exit_code INTEGER,
+    reason TEXT,
+    artifacts TEXT NOT NULL DEFAULT '[]',
+    sizes TEXT NOT NULL DEFAULT '{}',
+    commands TEXT NOT NULL DEFAULT '[]',
+    repository TEXT,
+    installation_id INTEGER,
+    pull_request INTEGER,
+    untrusted INTEGER NOT NULL DEFAULT 0,
+    meta TEXT NOT NULL DEFAULT '{}',
+    log_path TEXT,
+    builder_id TEXT,
+    builder_token_hash TEXT
+  );
+  CREATE INDEX builds_by_target ON builds(target, seq);
+  CREATE INDEX builds_by_status ON builds(status, seq);
+  CREATE UNIQUE INDEX builds_by_delivery ON builds(target, delivery_id, IFNULL(sha, IFNULL(ref, '')))
+    WHERE delivery_id IS NOT NULL;
+  CREATE TABLE queue (
+    key TEXT PRIMARY KEY REFERENCES builds(key) ON DELETE CASCADE,
+    position REAL NOT NULL
+  );
+  CREATE INDEX queue_by_position ON queue(position);
+  `,
+  // 2: runners started through the API.
+  `
+  CREATE TABLE runners (
+    id TEXT PRIMARY KEY,
+    target TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    stopped_at TEXT,
+    spec TEXT NOT NULL DEFAULT '{}'
+  );
+  CREATE INDEX runners_by_target ON runners(target);
+  `,
+];

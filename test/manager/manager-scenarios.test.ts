@@ -1,0 +1,173 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { FakeExecutor } from "../helpers/fake-executor.js";
+import { startTestServer, testConfig, type TestServer } from "../helpers/server.js";
+import type { Build } from "../../src/manager/types.js";
+
+const servers: TestServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close(0)));
+});
+
+async function start(targets: Record<string, unknown>[], extra: Record<string, unknown> = {}, executor = new FakeExecutor()) {
+  const server = await startTestServer(testConfig({ targets, ...extra }), { executor });
+  servers.push(server);
+  return { server, executor };
+}
+
+const target = (name: string, commands: string[], more: Record<string, unknown> = {}) => ({ name, url: "files:///nowhere", commands, artifacts: ["artifact.txt"], ...more });
+
+async function trigger(server: TestServer, body: unknown): Promise<Build> {
+  const res = await server.api("/api/v1/builds", { method: "POST", json: body });
+  expect(res.status).toBe(202);
+  return (await res.json()) as Build;
+}
+
+const finished = (b: Build) => ["succeeded", "failed", "cancelled", "error"].includes(b.status);
+
+describe("manager with a scripted executor", () => {
+  it("queues a build over REST, dispatches it, and records the published artifact", async () => {
+    const { server, executor } = await start([target("hello", ["echo compiling", "sleep 20"])]);
+    const queued = await trigger(server, { target: "hello" });
+    expect(queued).toMatchObject({ target: "hello", status: "queued" });
+    expect(queued.key).toMatch(/^[A-Za-z0-9_-]{12}$/);
+    const done = await server.manager.waitFor(queued.key, finished, 10_000);
+    expect(done.status).toBe("succeeded");
+    expect(done.artifacts).toHaveLength(1);
+    expect(done.artifacts[0]).toMatch(/^artifact-\d{8}T\d{9}Z\.txt$/);
+    const spec = executor.started[0]!;
+    expect(spec).toMatchObject({ role: "builder", target: "hello", buildKey: queued.key });
+    const metadata = await (await server.api("/api/v1/targets/hello/artifacts")).json();
+    expect(metadata.builds).toEqual([expect.objectContaining({ key: queued.key, status: "good", artifacts: done.artifacts })]);
+    const log = await (await server.api(`/api/v1/builds/${queued.key}/log`)).text();
+    expect(log).toContain("compiling");
+    const get = await (await server.api(`/api/v1/builds/${queued.key}`)).json();
+    expect(get).toMatchObject({ key: queued.key, status: "succeeded", attempts: 1 });
+  });
+
+  it("puts a build back at the front of the queue when the builder answers busy", async () => {
+    const executor = new FakeExecutor();
+    executor.busyOnce = 1;
+    const { server } = await start([target("hello", ["sleep 10"])], {}, executor);
+    const queued = await trigger(server, { target: "hello" });
+    const done = await server.manager.waitFor(queued.key, finished, 10_000);
+    expect(done.status).toBe("succeeded");
+    expect(executor.started.map((s) => s.buildKey)).toEqual([queued.key, queued.key]);
+    expect(await (await server.api(`/api/v1/builds/${queued.key}/log`)).text()).toContain("busy");
+  });
+
+  it("reports a failing command as failed with its exit code and publishes nothing", async () => {
+    const { server } = await start([target("hello", ["echo one", "exit 3"])]);
+    const done = await server.manager.waitFor((await trigger(server, { target: "hello" })).key, finished, 10_000);
+    expect(done).toMatchObject({ status: "failed", exitCode: 3, reason: "command 2 failed with exit code 3" });
+    expect((await (await server.api("/api/v1/targets/hello/artifacts")).json()).builds).toEqual([]);
+  });
+
+  it("ends a build that runs past its timeout as error, timed out", async () => {
+    const { server, executor } = await start([target("slow", ["sleep 5000"], { timeout: "300ms" })]);
+    const done = await server.manager.waitFor((await trigger(server, { target: "slow" })).key, finished, 10_000);
+    expect(done).toMatchObject({ status: "error", reason: "timed out after 300 ms" });
+    expect([...executor.handles.values()].every((h) => h.destroyed)).toBe(true);
+  });
+
+  it("reports an out-of-memory kill as a failure that says so", async () => {
+    const { server } = await start([target("big", ["oom"], { limits: { memory: "64m" } })]);
+    const done = await server.manager.waitFor((await trigger(server, { target: "big" })).key, finished, 10_000);
+    expect(done.status).toBe("failed");
+    expect(done.reason).toContain("out of memory (limit 64m)");
+  });
+
+  it("cancels queued and running builds; cancelling a finished one is a 409", async () => {
+    const { server } = await start([target("slow", ["sleep 5000"])], { concurrency: 1 });
+    const first = await trigger(server, { target: "slow" });
+    const second = await trigger(server, { target: "slow" });
+    await server.manager.waitFor(first.key, (b) => b.status === "running", 10_000);
+    const cancelQueued = await server.api(`/api/v1/builds/${second.key}/cancel`, { method: "POST" });
+    expect(await cancelQueued.json()).toMatchObject({ status: "cancelled" });
+    const cancelRunning = await server.api(`/api/v1/builds/${first.key}/cancel`, { method: "POST" });
+    expect(await cancelRunning.json()).toMatchObject({ status: "cancelled", reason: "cancelled" });
+    const again = await server.api(`/api/v1/builds/${first.key}/cancel`, { method: "POST" });
+    expect(again.status).toBe(409);
+    expect(await again.json()).toMatchObject({ code: "CONFLICT" });
+  });
+
+  it("hands secrets to the build and masks them in the stored log", async () => {
+    const { server } = await start([target("hello", ["echo the secret is $SECRET"], { secrets: "./hello.env" })]);
+    writeFileSync(path.join(server.dir, "hello.env"), "SECRET=hunter2-very-secret\n");
+    const done = await server.manager.waitFor((await trigger(server, { target: "hello" })).key, finished, 10_000);
+    const log = readFileSync(server.manager.logPath(done.key), "utf8");
+    expect(log).toContain("the secret is ***");
+    expect(log).not.toContain("hunter2");
+  });
+
+  it("never queues the same target and commit twice for one delivery", async () => {
+    const { server } = await start([target("hello", ["sleep 1"])]);
+    const request = { target: "hello", sha: "a".repeat(40), trigger: "push" as const, deliveryId: "delivery-1" };
+    const a = await server.manager.trigger(request);
+    const b = await server.manager.trigger(request);
+    expect(a.duplicate).toBe(false);
+    expect(b).toMatchObject({ duplicate: true, build: { key: a.build.key } });
+    const c = await server.manager.trigger({ ...request, deliveryId: "delivery-2" });
+    expect(c.build.key).not.toBe(a.build.key);
+    expect(server.manager.list({ target: "hello" })).toHaveLength(2);
+  });
+
+  it("runs builds at most `concurrency` at a time, in order", async () => {
+    const { server } = await start([target("hello", ["sleep 100"])], { concurrency: 2 });
+    const builds = await Promise.all([1, 2, 3, 4].map(() => trigger(server, { target: "hello" })));
+    let maxRunning = 0;
+    const off = server.manager.onChange(() => {
+      maxRunning = Math.max(maxRunning, server.manager.list({ status: "running" }).length);
+    });
+    const done = await Promise.all(builds.map((b) => server.manager.waitFor(b.key, finished, 10_000)));
+    off();
+    expect(done.every((b) => b.status === "succeeded")).toBe(true);
+    expect(maxRunning).toBeLessThanOrEqual(2);
+    const starts = done.map((b) => b.startedAt!);
+    expect(starts[0]! <= starts[2]!).toBe(true);
+  });
+});
+
+describe("REST errors", () => {
+  it("answers each bad request with the right status and a JSON error", async () => {
+    const { server } = await start([target("hello", ["sleep 1"])]);
+    const cases: [string, RequestInit & { json?: unknown }, number, string][] = [
+      ["/api/v1/builds", { headers: { authorization: "Bearer wrong" } }, 401, "UNAUTHORIZED"],
+      ["/api/v1/builds", { headers: { authorization: "" } }, 401, "UNAUTHORIZED"],
+      ["/api/v1/builds", { method: "POST", body: "{not json", headers: { "content-type": "application/json" } }, 400, "INVALID_ARGUMENT"],
+      ["/api/v1/builds", { method: "POST", json: { target: 42 } }, 400, "INVALID_ARGUMENT"],
+      ["/api/v1/builds", { method: "POST", json: { target: "hello", sha: "not-a-sha" } }, 400, "INVALID_ARGUMENT"],
+      ["/api/v1/builds", { method: "POST", json: { target: "hello", colour: "blue" } }, 400, "INVALID_ARGUMENT"],
+      ["/api/v1/builds", { method: "POST", json: { target: "nope" } }, 404, "NOT_FOUND"],
+      ["/api/v1/builds", { method: "POST", json: { target: "hello", ref: "x".repeat(2_000_000) } }, 413, "PAYLOAD_TOO_LARGE"],
+      ["/api/v1/builds?status=weird", {}, 400, "INVALID_ARGUMENT"],
+      ["/api/v1/builds/doesnotexist", {}, 404, "NOT_FOUND"],
+      ["/api/v1/builds/doesnotexist/log", {}, 404, "NOT_FOUND"],
+      ["/api/v1/builds/doesnotexist/cancel", { method: "POST" }, 404, "NOT_FOUND"],
+      ["/api/v1/targets/nope/artifacts", {}, 404, "NOT_FOUND"],
+      ["/api/v1/targets/hello/artifacts/..%2F..%2Fcicd.sqlite", {}, 404, "NOT_FOUND"],
+      ["/api/v1/no-such-route", {}, 404, "NOT_FOUND"],
+    ];
+    for (const [url, init, status, code] of cases) {
+      const res = await server.api(url, init);
+      expect({ url, status: res.status }).toEqual({ url, status });
+      const body = await res.json();
+      expect(body).toMatchObject({ code });
+      expect(typeof body.error).toBe("string");
+    }
+    expect(server.manager.list()).toHaveLength(0);
+  });
+
+  it("lists builds filtered by target and status, newest first, with a limit", async () => {
+    const { server } = await start([target("a", ["sleep 1"]), target("b", ["exit 2"])]);
+    const a1 = await trigger(server, { target: "a" });
+    const b1 = await trigger(server, { target: "b" });
+    const a2 = await trigger(server, { target: "a" });
+    await Promise.all([a1, b1, a2].map((b) => server.manager.waitFor(b.key, finished, 10_000)));
+    const list = async (q: string) => ((await (await server.api(`/api/v1/builds${q}`)).json()) as { builds: Build[] }).builds.map((b) => b.key);
+    expect(await list("?target=a")).toEqual([a2.key, a1.key]);
+    expect(await list("?status=failed")).toEqual([b1.key]);
+    expect(await list("?limit=1")).toEqual([a2.key]);
+  });
+});
