@@ -6,6 +6,7 @@ import { artifactsRoutes } from "./artifacts-routes.js";
 import { bearerAuth } from "./bearer-auth.js";
 import { buildsRoutes } from "./builds-routes.js";
 import { errorHandler, notFoundRoute } from "./http-errors.js";
+import { openapi } from "./openapi.js";
 
 export interface ApiDeps {
   config: Config;
@@ -19,6 +20,9 @@ export interface ApiDeps {
 /** The REST API under `/api/v1`: bearer auth, JSON bodies up to 1 MB, JSON errors. */
 export function createApi(deps: ApiDeps): Router {
   const api = Router();
+  api.get("/openapi.json", (_req, res) => {
+    res.json(openapi);
+  });
   api.use(bearerAuth(deps.apiToken));
   api.use(json({ limit: "1mb", strict: true }));
   api.use(buildsRoutes(deps.manager));

@@ -12,6 +12,9 @@ import type { GitHubIntegration } from "../github/mount-github.js";
 import { Manager } from "../manager/manager.js";
 import { createLogger, type Logger } from "../shared/logger.js";
 import { BuildStore } from "../store/build-store.js";
+import { RunnerStore } from "../store/runner-store.js";
+import { Runners } from "../manager/runners.js";
+import { runnersRoutes } from "../api/runners-routes.js";
 import { openDatabase, type Db } from "../store/open-database.js";
 import { resolveApiToken } from "./api-token.js";
 
@@ -29,6 +32,7 @@ export interface RunningServer {
   apiToken: string;
   manager: Manager;
   executor: Executor;
+  runners: Runners;
   github?: GitHubIntegration;
   /** Graceful stop: no new work, running builds get `graceMs`, then everything closes. */
   close(graceMs?: number): Promise<void>;
@@ -70,6 +74,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     cloneToken: (build) => cloneToken?.(build) ?? Promise.resolve(undefined),
   });
   // Probot and Octokit load only when GitHub is configured: a REST-only server stays small.
+  const runners = new Runners({ config, store: new RunnerStore(db), executor, servicefs: manager.servicefs, logger: logger.child("runners"), stateDir: path.join(dataDir, "runners") });
+  manager.onChange(({ build }) => {
+    if (build.status === "succeeded") void runners.deployed(build.target);
+  });
   const github = env.APP_ID
     ? await (await import("../github/mount-github.js")).mountGitHub(app, { service: manager, config, logger: logger.child("github"), env })
     : undefined;
@@ -79,7 +87,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     res.json({ status: "ok", ...manager.stats });
   });
   app.use(internalRoutes(manager));
-  app.use("/api/v1", createApi({ config, manager, apiToken, logger: logger.child("api") }));
+  app.use("/api/v1", createApi({ config, manager, apiToken, logger: logger.child("api"), extra: [runnersRoutes(runners)] }));
   app.use(errorHandler(logger));
 
   // 4. Listen, then recover interrupted builds and start the queue.
@@ -91,6 +99,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   const url = `http://${host}:${port}`;
   await manager.start();
+  await runners.start();
   logger.info(`listening on ${url} (executor ${executor.kind}, ${config.targets.length} target(s))`);
 
   let closing: Promise<void> | undefined;
@@ -100,11 +109,13 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     apiToken,
     manager,
     executor,
+    runners,
     github,
     interrupt: () => manager.interruptAll(),
     close: (graceMs = config.shutdownGraceMs) =>
       (closing ??= (async () => {
         await manager.shutdown(graceMs);
+        runners.close();
         server.closeAllConnections?.();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await github?.close();

@@ -1,0 +1,145 @@
+import type { Build, BuildStatus } from "../manager/types.js";
+import type { RunnerView } from "../manager/runners.js";
+import type { BuildsDocument } from "../servicefs/builds-file.js";
+
+export type { Build, BuildStatus, RunnerView, BuildsDocument };
+
+/** An error answer of the API: `status` is the HTTP status, `code` the catalogue code. */
+export class CicdApiError extends Error {
+  override readonly name = "CicdApiError";
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface TargetSummary {
+  name: string;
+  repository: string | null;
+  branches: string[];
+  image: string;
+  timeoutMs: number;
+  run: { command: string; image?: string; autoDeploy: boolean } | null;
+}
+
+export interface ClientOptions {
+  /** e.g. `http://127.0.0.1:3000` (no trailing `/api/v1`). */
+  baseUrl: string;
+  /** The server's CICD_API_TOKEN. */
+  token: string;
+  /** Custom fetch (tests, proxies). */
+  fetch?: typeof fetch;
+}
+
+/**
+ * Typed client for every route of the cicd REST API. Every method throws CicdApiError with the
+ * server's status, code and message when the answer is not a success.
+ */
+export class CicdClient {
+  private readonly base: string;
+  private readonly fetcher: typeof fetch;
+
+  constructor(private readonly options: ClientOptions) {
+    this.base = `${options.baseUrl.replace(/\/+$/, "")}/api/v1`;
+    this.fetcher = options.fetch ?? fetch;
+  }
+
+  /** Queues a build of `target` (optionally a ref or commit). */
+  triggerBuild(target: string, at: { ref?: string; sha?: string } = {}): Promise<Build> {
+    return this.json("POST", "/builds", { target, ...at });
+  }
+
+  getBuild(key: string): Promise<Build> {
+    return this.json("GET", `/builds/${enc(key)}`);
+  }
+
+  async listBuilds(filter: { target?: string; status?: BuildStatus; limit?: number } = {}): Promise<Build[]> {
+    const query = new URLSearchParams(Object.entries(filter).filter(([, v]) => v !== undefined).map(([k, v]): [string, string] => [k, String(v)]));
+    const q = query.toString();
+    return (await this.json<{ builds: Build[] }>("GET", `/builds${q ? `?${q}` : ""}`)).builds;
+  }
+
+  cancelBuild(key: string): Promise<Build> {
+    return this.json("POST", `/builds/${enc(key)}/cancel`);
+  }
+
+  /** The whole log so far (masked). */
+  async getLog(key: string): Promise<string> {
+    return (await this.request("GET", `/builds/${enc(key)}/log`)).text();
+  }
+
+  /** The log as it is written, until the build ends. */
+  async *followLog(key: string, signal?: AbortSignal): AsyncGenerator<string> {
+    const response = await this.request("GET", `/builds/${enc(key)}/log?follow=1`, undefined, signal);
+    const decoder = new TextDecoder();
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) yield decoder.decode(chunk, { stream: true });
+  }
+
+  /** Polls until the build has finished; resolves with it. */
+  async waitForBuild(key: string, options: { intervalMs?: number; timeoutMs?: number } = {}): Promise<Build> {
+    const deadline = Date.now() + (options.timeoutMs ?? 30 * 60_000);
+    for (;;) {
+      const build = await this.getBuild(key);
+      if (!["queued", "running"].includes(build.status)) return build;
+      if (Date.now() > deadline) throw new CicdApiError(408, "TIMED_OUT", `build ${key} still ${build.status}`);
+      await new Promise((r) => setTimeout(r, options.intervalMs ?? 500));
+    }
+  }
+
+  async listTargets(): Promise<TargetSummary[]> {
+    return (await this.json<{ targets: TargetSummary[] }>("GET", "/targets")).targets;
+  }
+
+  /** The target's builds.json. */
+  getArtifacts(target: string): Promise<BuildsDocument> {
+    return this.json("GET", `/targets/${enc(target)}/artifacts`);
+  }
+
+  /** Downloads an artifact; `range` asks for part of it (`{ start, end }` inclusive). */
+  async downloadArtifact(target: string, file: string, range?: { start: number; end?: number }): Promise<Uint8Array> {
+    const headers = range ? { range: `bytes=${range.start}-${range.end ?? ""}` } : undefined;
+    const response = await this.request("GET", `/targets/${enc(target)}/artifacts/${enc(file)}`, undefined, undefined, headers);
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
+  createRunner(target: string): Promise<RunnerView> {
+    return this.json("POST", `/targets/${enc(target)}/runners`);
+  }
+
+  getRunner(id: string): Promise<RunnerView> {
+    return this.json("GET", `/runners/${enc(id)}`);
+  }
+
+  async listRunners(target?: string): Promise<RunnerView[]> {
+    return (await this.json<{ runners: RunnerView[] }>("GET", `/runners${target ? `?target=${enc(target)}` : ""}`)).runners;
+  }
+
+  deleteRunner(id: string): Promise<RunnerView> {
+    return this.json("DELETE", `/runners/${enc(id)}`);
+  }
+
+  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return (await (await this.request(method, path, body)).json()) as T;
+  }
+
+  private async request(method: string, path: string, body?: unknown, signal?: AbortSignal, extra?: Record<string, string>): Promise<Response> {
+    const response = await this.fetcher(`${this.base}${path}`, {
+      method,
+      signal,
+      headers: { authorization: `Bearer ${this.options.token}`, ...(body === undefined ? {} : { "content-type": "application/json" }), ...extra },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!response.ok) {
+      const answer = (await response.json().catch(() => ({}))) as { error?: string; code?: string };
+      throw new CicdApiError(response.status, answer.code ?? "HTTP_ERROR", answer.error ?? `HTTP ${response.status}`);
+    }
+    return response;
+  }
+}
+
+function enc(part: string): string {
+  return encodeURIComponent(part);
+}

@@ -1,0 +1,165 @@
+import { randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import type { Config, Target } from "../config/load-config.js";
+import type { Executor, WorkloadHandle } from "../executor/types.js";
+import { readRunnerState, type RunnerState } from "../runner/runner-state.js";
+import { errorMessage, errors } from "../shared/errors.js";
+import type { Logger } from "../shared/logger.js";
+import type { ServiceFs } from "../servicefs/service-fs.js";
+import type { RunnerRecord, RunnerStore } from "../store/runner-store.js";
+
+/** A runner as the API shows it: the record, whether it runs, and the runner's own state. */
+export interface RunnerView extends Omit<RunnerRecord, "stateFile"> {
+  running: boolean;
+  /** The build it runs now, restarts, last exit and decisions (from its state file). */
+  build: string | null;
+  restarts: number;
+  lastExit: RunnerState["lastExit"];
+  phase: RunnerState["phase"] | null;
+  decisions: RunnerState["decisions"];
+  tried: string[];
+}
+
+export interface RunnersDeps {
+  config: Config;
+  store: RunnerStore;
+  executor: Executor;
+  servicefs: ServiceFs;
+  logger: Logger;
+  /** Folder for runner state files (one sub-folder per runner). */
+  stateDir: string;
+}
+
+/**
+ * Runners started by the manager: one workload per runner running `cicd runner` on the
+ * target's servicefs folder. They outlive a manager restart (containers keep running and are
+ * found again by id); their state file tells what they are doing.
+ */
+export class Runners {
+  private readonly handles = new Map<string, WorkloadHandle>();
+
+  constructor(private readonly deps: RunnersDeps) {}
+
+  /** Re-attaches to runners that were running before a restart. */
+  async start(): Promise<void> {
+    for (const record of this.deps.store.list()) {
+      if (record.state !== "running") continue;
+      const handle = await this.deps.executor.attach(record.id).catch(() => undefined);
+      if (handle) this.follow(record.id, handle);
+      else this.deps.store.finish(record.id, "exited", null);
+    }
+  }
+
+  async create(targetName: string): Promise<RunnerView> {
+    const target = this.target(targetName);
+    const run = target.run;
+    if (!run) throw errors.unprocessable(`Target "${target.name}" has no run command; add run: { command: "… {file}" } to it in cicd.yml.`);
+    const id = randomBytes(8).toString("hex");
+    const stateDir = path.join(this.deps.stateDir, id);
+    mkdirSync(stateDir, { recursive: true });
+    const stateFile = path.join(stateDir, "state.json");
+    const targetDir = this.deps.servicefs.targetDir(target.name);
+    mkdirSync(targetDir, { recursive: true });
+    const image = run.image ?? "cicd-runner";
+    await this.deps.executor.prepareImage(image, this.deps.logger);
+    const watch = run.watch || run.autoDeploy;
+    const handle = await this.deps.executor.start({
+      id,
+      role: "runner",
+      target: target.name,
+      image,
+      args: [
+        "--dir", targetDir,
+        "--command", run.command,
+        "--state-file", stateFile,
+        ...(watch ? ["--watch", "--wait"] : []),
+        ...(run.probationMs !== undefined ? ["--probation", `${run.probationMs}ms`] : []),
+      ],
+      env: {},
+      mounts: [
+        { host: targetDir, container: targetDir },
+        { host: stateDir, container: stateDir },
+      ],
+      limits: { ...this.deps.config.limits, ...target.limits },
+      ports: run.ports,
+    });
+    this.deps.store.insert({ id, target: target.name, state: "running", createdAt: new Date().toISOString(), stoppedAt: null, exitCode: null, stateFile });
+    this.follow(id, handle);
+    return this.view(this.deps.store.get(id)!);
+  }
+
+  async get(id: string): Promise<RunnerView> {
+    const record = this.deps.store.get(id);
+    if (!record) throw errors.notFound("runner", id);
+    return this.view(record);
+  }
+
+  async list(target?: string): Promise<RunnerView[]> {
+    return Promise.all(this.deps.store.list(target).map((r) => this.view(r)));
+  }
+
+  /** Stops the runner (its build gets SIGTERM and a grace period) and removes the workload. */
+  async remove(id: string): Promise<RunnerView> {
+    const record = this.deps.store.get(id);
+    if (!record) throw errors.notFound("runner", id);
+    const handle = this.handles.get(id) ?? (await this.deps.executor.attach(id).catch(() => undefined));
+    if (handle) {
+      await handle.stop(15_000).catch(() => undefined);
+      const exit = await handle.wait(AbortSignal.timeout(20_000)).catch(() => undefined);
+      this.deps.store.finish(id, "stopped", exit?.exitCode ?? null);
+      await handle.destroy().catch(() => undefined);
+      this.handles.delete(id);
+    } else {
+      this.deps.store.finish(id, "stopped", null);
+    }
+    return this.view(this.deps.store.get(id)!);
+  }
+
+  /** After a good build: a target with autoDeploy gets a runner if it has none (a running one moves by itself). */
+  async deployed(targetName: string): Promise<void> {
+    const target = this.deps.config.targets.find((t) => t.name === targetName);
+    if (!target?.run?.autoDeploy) return;
+    if (this.deps.store.list(target.name).some((r) => r.state === "running")) return;
+    await this.create(target.name).catch((error: unknown) => this.deps.logger.error("auto-deploy failed", { target: target.name, error: errorMessage(error) }));
+  }
+
+  /** Stops following (the workloads keep running; the next start re-attaches). */
+  close(): void {
+    this.handles.clear();
+  }
+
+  private follow(id: string, handle: WorkloadHandle): void {
+    this.handles.set(id, handle);
+    handle.wait().then(
+      (exit) => {
+        if (this.handles.get(id) !== handle) return;
+        this.handles.delete(id);
+        this.deps.store.finish(id, "exited", exit.exitCode);
+        this.deps.logger.info("runner exited", { id, exitCode: exit.exitCode });
+      },
+      () => undefined,
+    );
+  }
+
+  private target(name: string): Target {
+    const target = this.deps.config.targets.find((t) => t.name === name);
+    if (!target) throw errors.notFound("target", name);
+    return target;
+  }
+
+  private async view(record: RunnerRecord): Promise<RunnerView> {
+    const state = await readRunnerState(record.stateFile).catch(() => undefined);
+    const { stateFile: _hidden, ...rest } = record;
+    return {
+      ...rest,
+      running: record.state === "running",
+      build: state?.current?.key ?? null,
+      restarts: state?.current?.restarts ?? 0,
+      lastExit: state?.lastExit ?? null,
+      phase: state?.phase ?? null,
+      decisions: state?.decisions ?? [],
+      tried: state?.tried ?? [],
+    };
+  }
+}
