@@ -1,0 +1,42 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import path from "node:path";
+import { projectRoot } from "./images.js";
+
+/** A free TCP port on this machine (briefly bound, then released). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+    s.once("error", reject);
+  });
+}
+
+export interface ServerProcess {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Starts `cicd server --config FILE` as a child process; resolves once it listens. */
+export async function spawnServer(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(projectRoot, "src/cli.ts"), "server", "--config", configFile], {
+    cwd: projectRoot,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let text = "";
+  child.stdout!.on("data", (d) => (text += d));
+  child.stderr!.on("data", (d) => (text += d));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setInterval(() => {
+      if (text.includes("listening on")) (clearInterval(timer), resolve());
+    }, 50);
+    void exited.then(() => (clearInterval(timer), reject(new Error(`server exited before listening:\n${text}`))));
+  });
+  return { child, output: () => text, exited };
+}

@@ -1,0 +1,57 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { CicdClient } from "../../src/client/index.js";
+import type { Build } from "../../src/manager/types.js";
+import { requireDocker } from "../helpers/docker.js";
+import { ensureImage, projectRoot } from "../helpers/images.js";
+import { freePort, spawnServer, type ServerProcess } from "../helpers/server-process.js";
+
+const hasDocker = await requireDocker();
+const started: ServerProcess[] = [];
+afterAll(() => {
+  for (const s of started) if (s.child.exitCode === null) s.child.kill("SIGKILL");
+});
+
+describe.skipIf(!hasDocker)("the server killed with SIGKILL mid-queue", () => {
+  it("finishes every queued build exactly once after a restart", async () => {
+    await ensureImage("builder");
+    const dir = mkdtempSync(path.join(tmpdir(), "cicd-crash-"));
+    const port = await freePort();
+    const config = path.join(dir, "cicd.yml");
+    writeFileSync(
+      config,
+      [
+        `port: ${port}`,
+        "concurrency: 1",
+        "targets:",
+        `  - name: hello`,
+        `    url: files://${path.join(projectRoot, "examples/hello")}`,
+        `    commands: ["sh build.sh", "sleep 3"]`,
+        `    artifacts: ["dist/*.mjs"]`,
+      ].join("\n"),
+    );
+    const env = { CICD_API_TOKEN: "crash-test-token", LOG_LEVEL: "info" };
+    const first = await spawnServer(config, env);
+    started.push(first);
+    const client = new CicdClient({ baseUrl: `http://127.0.0.1:${port}`, token: env.CICD_API_TOKEN });
+    const keys: string[] = [];
+    for (let i = 0; i < 4; i++) keys.push((await client.triggerBuild("hello")).key);
+    // Wait until the first build runs, then kill the server without warning.
+    for (let i = 0; i < 600 && (await client.getBuild(keys[0]!)).status !== "running"; i++) await new Promise((r) => setTimeout(r, 100));
+    expect((await client.getBuild(keys[0]!)).status).toBe("running");
+    first.child.kill("SIGKILL");
+    await first.exited;
+
+    const second = await spawnServer(config, env);
+    started.push(second);
+    const done: Build[] = [];
+    for (const key of keys) done.push(await client.waitForBuild(key, { intervalMs: 200, timeoutMs: 240_000 }));
+    expect(done.map((b) => b.status)).toEqual(["succeeded", "succeeded", "succeeded", "succeeded"]);
+    const doc = JSON.parse(readFileSync(path.join(dir, "data/servicefs/hello/builds.json"), "utf8")) as { builds: { key: string }[] };
+    expect(doc.builds.map((b) => b.key).sort()).toEqual([...keys].sort());
+    second.child.kill("SIGTERM");
+    expect(await second.exited).toBe(0);
+  }, 400_000);
+});
