@@ -38,6 +38,11 @@ export interface WorkloadSpec {
   ports?: string[];
   /** Port the workload listens on inside (builders), so the manager can reach it. */
   listenPort?: number;
+  /**
+   * Overrides the image's entry point (tests, custom images). Docker only; the default runs the
+   * container bundle, `node /opt/cicd/cicd.mjs`, with `[role, ...args]`.
+   */
+  entrypoint?: string[];
 }
 
 export interface ExitInfo {
@@ -57,7 +62,10 @@ export interface WorkloadHandle {
    * exits. May be called once; chunks are not masked here.
    */
   output(onChunk: (chunk: string) => void): Promise<void>;
-  /** Resolves when the workload exits. Abort `signal` to stop waiting (the workload keeps running). */
+  /**
+   * Resolves when the workload exits. Abort `signal` to stop waiting: the promise then rejects
+   * with a CANCELLED CicdError and the workload keeps running.
+   */
   wait(signal?: AbortSignal): Promise<ExitInfo>;
   /** SIGTERM, then SIGKILL after `graceMs`. Safe to call on an exited workload. */
   stop(graceMs?: number): Promise<void>;

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import path from "node:path";
@@ -56,7 +57,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const apiToken = resolveApiToken(env, dataDir, logger);
 
   // 2. Where builds run.
-  const executor = options.executor ?? createExecutor(config.executor, { logger: logger.child("executor") });
+  // Containers are labelled with this manager's instance (its database), so recovery after a
+  // restart never touches the containers of another cicd on the same engine.
+  const instance = createHash("sha256").update(path.resolve(config.database === ":memory:" ? config.file : config.database)).digest("hex").slice(0, 12);
+  const executor = options.executor ?? createExecutor(config.executor, { logger: logger.child("executor"), instance });
 
   // 3. HTTP: GitHub's middleware first (it reads the raw body to check signatures).
   const app = express();

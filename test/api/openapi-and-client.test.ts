@@ -48,7 +48,7 @@ describe("CicdClient against a real server", () => {
     expect(Buffer.from(await client.downloadArtifact("hello", file, { start: 0, end: 4 })).toString()).toBe("built");
     expect((await client.listTargets()).map((t) => t.name)).toEqual(["hello"]);
     const served = await fetch(`${server.url}/api/v1/openapi.json`);
-    expect((await served.json()).openapi).toBe("3.1.0");
+    expect(((await served.json()) as { openapi: string }).openapi).toBe("3.1.0");
   });
 
   it("answers with typed errors", async () => {

@@ -32,10 +32,10 @@ describe.skipIf(!hasDocker)("the server killed with SIGKILL mid-queue", () => {
         `    artifacts: ["dist/*.mjs"]`,
       ].join("\n"),
     );
-    const env = { CICD_API_TOKEN: "crash-test-token", LOG_LEVEL: "info" };
+    const env: NodeJS.ProcessEnv = { CICD_API_TOKEN: "crash-test-token" };
     const first = await spawnServer(config, env);
     started.push(first);
-    const client = new CicdClient({ baseUrl: `http://127.0.0.1:${port}`, token: env.CICD_API_TOKEN });
+    const client = new CicdClient({ baseUrl: `http://127.0.0.1:${port}`, token: env.CICD_API_TOKEN! });
     const keys: string[] = [];
     for (let i = 0; i < 4; i++) keys.push((await client.triggerBuild("hello")).key);
     // Wait until the first build runs, then kill the server without warning.

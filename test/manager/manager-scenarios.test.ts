@@ -38,11 +38,11 @@ describe("manager with a scripted executor", () => {
     expect(done.artifacts[0]).toMatch(/^artifact-\d{8}T\d{9}Z\.txt$/);
     const spec = executor.started[0]!;
     expect(spec).toMatchObject({ role: "builder", target: "hello", buildKey: queued.key });
-    const metadata = await (await server.api("/api/v1/targets/hello/artifacts")).json();
+    const metadata = (await (await server.api("/api/v1/targets/hello/artifacts")).json()) as { builds: unknown[] };
     expect(metadata.builds).toEqual([expect.objectContaining({ key: queued.key, status: "good", artifacts: done.artifacts })]);
     const log = await (await server.api(`/api/v1/builds/${queued.key}/log`)).text();
     expect(log).toContain("compiling");
-    const get = await (await server.api(`/api/v1/builds/${queued.key}`)).json();
+    const get = (await (await server.api(`/api/v1/builds/${queued.key}`)).json()) as Build;
     expect(get).toMatchObject({ key: queued.key, status: "succeeded", attempts: 1 });
   });
 
@@ -61,7 +61,7 @@ describe("manager with a scripted executor", () => {
     const { server } = await start([target("hello", ["echo one", "exit 3"])]);
     const done = await server.manager.waitFor((await trigger(server, { target: "hello" })).key, finished, 10_000);
     expect(done).toMatchObject({ status: "failed", exitCode: 3, reason: "command 2 failed with exit code 3" });
-    expect((await (await server.api("/api/v1/targets/hello/artifacts")).json()).builds).toEqual([]);
+    expect(((await (await server.api("/api/v1/targets/hello/artifacts")).json()) as { builds: unknown[] }).builds).toEqual([]);
   });
 
   it("ends a build that runs past its timeout as error, timed out", async () => {
@@ -152,7 +152,7 @@ describe("REST errors", () => {
     for (const [url, init, status, code] of cases) {
       const res = await server.api(url, init);
       expect({ url, status: res.status }).toEqual({ url, status });
-      const body = await res.json();
+      const body = (await res.json()) as { error: unknown };
       expect(body).toMatchObject({ code });
       expect(typeof body.error).toBe("string");
     }

@@ -1,0 +1,121 @@
+import Docker from "dockerode";
+import { errors } from "../../shared/errors.js";
+import type { Logger } from "../../shared/logger.js";
+import { packageRoot } from "../project-root.js";
+import type { Executor, FoundWorkload, Role, WorkloadHandle, WorkloadSpec } from "../types.js";
+import { containerConfig, MANAGED_LABEL } from "./container-config.js";
+import { dockerMessage, ignoring } from "./docker-errors.js";
+import { DockerWorkload } from "./docker-workload.js";
+import { type BuiltInImages, ImagePreparer } from "./image-preparer.js";
+
+const INSTANCE_LABEL = "cicd.instance";
+
+export interface DockerExecutorOptions {
+  logger: Logger;
+  /** Folder holding docker/*.Dockerfile and docker/build/cicd.mjs (default: the cicd package). */
+  projectRoot?: string;
+  /** Tags cicd builds from docker/ itself (default cicd-builder, cicd-runner). */
+  images?: Partial<BuiltInImages>;
+  /** A Docker client (default: DOCKER_HOST or the local socket). */
+  docker?: Docker;
+  /**
+   * Names this manager (label `cicd.instance`): `find` and `attach` then see only its own
+   * containers, so two managers on one engine never sweep each other's builds.
+   */
+  instance?: string;
+}
+
+/**
+ * Runs workloads as Docker containers on the local engine. Containers carry the labels
+ * cicd.managed, cicd.role, cicd.target, cicd.id and cicd.build, so `find` sees them again
+ * after a manager restart.
+ */
+export class DockerExecutor implements Executor {
+  readonly kind = "docker";
+  /** Resolves to the bridge gateway through ExtraHosts host-gateway (Docker 20.10+). */
+  readonly managerHost = "host.docker.internal";
+  private readonly docker: Docker;
+  private readonly images: ImagePreparer;
+  private readonly instance: string | undefined;
+  private readonly log: Logger;
+  private readonly scope: string[];
+
+  constructor(options: DockerExecutorOptions) {
+    this.scope = [`${MANAGED_LABEL}=true`, ...(options.instance ? [`${INSTANCE_LABEL}=${options.instance}`] : [])];
+    this.instance = options.instance;
+    this.docker = options.docker ?? new Docker();
+    this.log = options.logger.child("docker");
+    this.images = new ImagePreparer(this.docker, options.projectRoot ?? packageRoot(), {
+      builder: options.images?.builder ?? "cicd-builder",
+      runner: options.images?.runner ?? "cicd-runner",
+    });
+  }
+
+  prepareImage(image: string, log: Logger): Promise<void> {
+    return this.images.prepare(image, log);
+  }
+
+  async start(spec: WorkloadSpec): Promise<WorkloadHandle> {
+    const config = containerConfig(spec);
+    if (this.instance) config.Labels = { ...config.Labels, [INSTANCE_LABEL]: this.instance };
+    const failed = (error: unknown) =>
+      errors.executorFailed(`Could not start the ${spec.role} container ${config.name}: ${dockerMessage(error)}`);
+    let container: Docker.Container;
+    try {
+      container = await this.docker.createContainer(config);
+    } catch (error) {
+      // Nothing was created (a name conflict means someone else's container: leave it be).
+      throw failed(error);
+    }
+    try {
+      await container.start();
+      const info = await container.inspect();
+      const networks = Object.values(info.NetworkSettings.Networks ?? {});
+      const address = networks.find((n) => n.IPAddress)?.IPAddress || "127.0.0.1";
+      this.log.debug("started", { container: config.name, image: spec.image, address });
+      return new DockerWorkload(this.docker, spec.id, container.id, address);
+    } catch (error) {
+      await ignoring([404, 409], () => container.remove({ force: true, v: true })).catch((cleanup: unknown) =>
+        this.log.warn("could not remove a container that failed to start", { container: config.name, error: dockerMessage(cleanup) }),
+      );
+      throw failed(error);
+    }
+  }
+
+  async find(): Promise<FoundWorkload[]> {
+    const list = await this.list(this.scope);
+    return list.flatMap((c) => {
+      const labels = c.Labels ?? {};
+      const role = labels["cicd.role"];
+      const id = labels["cicd.id"];
+      if ((role !== "builder" && role !== "runner") || !id) return [];
+      const found: FoundWorkload = { id, role: role as Role, target: labels["cicd.target"] ?? "", running: c.State === "running" };
+      if (labels["cicd.build"]) found.buildKey = labels["cicd.build"];
+      return [found];
+    });
+  }
+
+  /** A handle for a workload found by its cicd.id label (or its container name); undefined if none. */
+  async attach(id: string): Promise<WorkloadHandle | undefined> {
+    const byLabel = await this.list([...this.scope, `cicd.id=${id}`]);
+    const byName = byLabel.length ? [] : await this.list(this.scope, id);
+    const summary = byLabel[0] ?? byName[0];
+    if (!summary) return undefined;
+    const networks = Object.values(summary.NetworkSettings?.Networks ?? {});
+    const address = networks.find((n) => n.IPAddress)?.IPAddress || "127.0.0.1";
+    return new DockerWorkload(this.docker, summary.Labels?.["cicd.id"] ?? id, summary.Id, address);
+  }
+
+  /** Nothing to release: containers keep running, and a restarted manager re-attaches. */
+  async close(): Promise<void> {}
+
+  private async list(labels: string[], name?: string): Promise<Docker.ContainerInfo[]> {
+    try {
+      const all = await this.docker.listContainers({ all: true, filters: { label: labels } });
+      // Docker's name filter matches substrings; keep exact names only.
+      return name === undefined ? all : all.filter((c) => c.Names.some((n) => n === `/${name}`));
+    } catch (error) {
+      throw errors.executorFailed(`Cannot list containers: ${dockerMessage(error)}`);
+    }
+  }
+}
