@@ -96,7 +96,7 @@ export async function runBuild(deps: DispatchDeps, key: string, control: BuildCo
     const info = await exited.catch((error: unknown) => (control.signal.aborted ? undefined : Promise.reject(error)));
     if (!info || control.signal.aborted) return finishStopped(deps, key, control, target, handle);
     await output.catch(() => undefined);
-    await finishExited(deps, key, builderId, info, target);
+    await finishExited(deps, key, builderId, info, target, handle);
   } catch (error) {
     const message = masker.mask(error instanceof CicdError ? error.message : `the build could not run: ${errorMessage(error)}`);
     deps.logs.note(key, message);
@@ -123,7 +123,7 @@ export async function resumeBuild(deps: DispatchDeps, build: Build, handle: Work
     deps.logs.note(build.key, "manager restarted; re-attached to the running builder");
     const info = await handle.wait(control.signal).catch(() => undefined);
     if (!info || control.signal.aborted) return finishStopped(deps, build.key, control, target, handle);
-    await finishExited(deps, build.key, builderId, info, target);
+    await finishExited(deps, build.key, builderId, info, target, handle);
   } finally {
     if (control.reason() !== "shutdown") {
       await handle.destroy().catch(() => undefined);
@@ -133,10 +133,13 @@ export async function resumeBuild(deps: DispatchDeps, build: Build, handle: Work
   }
 }
 
-async function finishExited(deps: DispatchDeps, key: string, builderId: string, info: ExitInfo, target: Target | undefined): Promise<void> {
+/** Records the result of an exited workload; the workload is removed first, so a finished build has none left. */
+async function finishExited(deps: DispatchDeps, key: string, builderId: string, info: ExitInfo, target: Target | undefined, handle: WorkloadHandle): Promise<void> {
   let final = deps.callbacks.final(builderId);
   if (!final && !info.oomKilled) final = await Promise.race([deps.callbacks.next(builderId, "final"), delay(FINAL_EVENT_GRACE_MS).then(() => undefined)]).catch(() => undefined);
-  deps.change(key, await resultOf(deps, key, info, final, target));
+  const result = await resultOf(deps, key, info, final, target);
+  await handle.destroy().catch((e: unknown) => deps.logger.warn("could not remove builder", { key, error: errorMessage(e) }));
+  deps.change(key, result);
 }
 
 /** Decides the build's status from the workload's exit, its final broadcast and builds.json. */
@@ -167,7 +170,8 @@ function finishStopped(deps: DispatchDeps, key: string, control: BuildControl, t
   const text = reason === "timeout" ? `timed out after ${formatDuration(target?.timeoutMs ?? 0)}` : "cancelled";
   deps.logs.note(key, text);
   return (async () => {
-    await handle?.stop(5_000).catch(() => undefined);
+    await handle?.stop(5_000).catch((e: unknown) => deps.logger.warn("could not stop builder", { key, error: errorMessage(e) }));
+    await handle?.destroy().catch((e: unknown) => deps.logger.warn("could not remove builder", { key, error: errorMessage(e) }));
     deps.change(key, { status, reason: text, finishedAt: now() }, "dequeue");
   })();
 }

@@ -1,3 +1,4 @@
+import { readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { open, readFile, stat, unlink } from "node:fs/promises";
 import { errors } from "../shared/errors.js";
@@ -22,7 +23,8 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
   const timeoutMs = options.timeoutMs ?? 30_000;
   const staleMs = options.staleMs ?? 60_000;
   const started = Date.now();
-  const owner = `${hostname()} ${process.pid} ${Date.now()}`;
+  // The random part tells apart two holders of one process that started in the same millisecond.
+  const owner = `${processSpace()} ${process.pid} ${Date.now()} ${Math.random().toString(36).slice(2, 10)}`;
   let wait = 2;
   for (;;) {
     try {
@@ -34,7 +36,7 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
     if (await isStale(lockPath, staleMs)) {
-      await unlink(lockPath).catch(() => undefined);
+      await breakStaleLock(lockPath, staleMs);
       continue;
     }
     if (Date.now() - started > timeoutMs) throw errors.lockTimeout(lockPath, timeoutMs);
@@ -50,12 +52,56 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
   }
 }
 
+/**
+ * Where a pid means something: the host name plus the pid namespace, so two containers that
+ * share a host name (or the host and a container) never judge each other's pids.
+ */
+let space: string | undefined;
+function processSpace(): string {
+  if (space !== undefined) return space;
+  let ns = "";
+  try {
+    ns = readlinkSync("/proc/self/ns/pid").replace(/[^0-9]/g, "");
+  } catch {
+    // No /proc (not Linux): the host name alone.
+  }
+  space = ns ? `${hostname()}/${ns}` : hostname();
+  return space;
+}
+
+/**
+ * Removes a stale lock. Two waiters may both find the same lock stale; if each simply unlinked
+ * it, the slower one could remove the lock the faster one has just taken, and both would run.
+ * So breaking happens under a second lock, and staleness is checked again while holding it.
+ */
+async function breakStaleLock(lockPath: string, staleMs: number): Promise<void> {
+  const breaker = `${lockPath}.break`;
+  let handle;
+  try {
+    handle = await open(breaker, "wx", 0o644);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    // Someone else is breaking it. A breaker left by a process that died in these few lines
+    // is removed once it is clearly old.
+    const info = await stat(breaker).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs > 10_000) await unlink(breaker).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 5));
+    return;
+  }
+  try {
+    await handle.close();
+    if (await isStale(lockPath, staleMs)) await unlink(lockPath).catch(() => undefined);
+  } finally {
+    await unlink(breaker).catch(() => undefined);
+  }
+}
+
 async function isStale(lockPath: string, staleMs: number): Promise<boolean> {
   const [content, info] = await Promise.all([readFile(lockPath, "utf8").catch(() => ""), stat(lockPath).catch(() => undefined)]);
   if (!info) return false; // gone already: just retry
   const [host, pidText] = content.split(" ");
   const pid = Number(pidText);
-  if (host === hostname() && Number.isInteger(pid) && pid > 0) {
+  if (host === processSpace() && Number.isInteger(pid) && pid > 0) {
     try {
       process.kill(pid, 0);
       return false;

@@ -53,43 +53,68 @@ export class ServiceFs {
       }
       const file = this.builds(target);
       return await file.locked(async () => {
-        let when = input.now ?? new Date();
-        const names: string[] = [];
-        const sizes: Record<string, number> = {};
-        for (const s of staged) {
-          // link() fails with EEXIST instead of overwriting, so a name is never reused.
-          for (;;) {
-            const name = artifactName(s.source, when);
-            try {
-              await link(s.tmp, path.join(dir, name));
-              names.push(name);
-              sizes[name] = s.size;
-              break;
-            } catch (error) {
-              if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-              when = new Date(when.getTime() + 1);
-            }
-          }
+        const linked = await this.linkStaged(dir, staged, input.now ?? new Date());
+        try {
+          const core = {
+            key: input.key,
+            status: "good" as const,
+            createdAt: linked.when.toISOString(),
+            commit: input.commit,
+            ref: input.ref,
+            artifacts: linked.names,
+            sizes: linked.sizes,
+            ...(input.durationMs === undefined ? {} : { durationMs: input.durationMs }),
+          };
+          // Extra fields never override the record's own (an extra "status" cannot publish a bad build as good).
+          const extra = Object.fromEntries(Object.entries(input.extra ?? {}).filter(([k]) => !(k in core)));
+          const record: BuildRecord = { ...core, ...extra };
+          // Same lock is held: write the document directly rather than re-entering update().
+          await file.updateUnlocked((doc) => void doc.builds.push(record));
+          return record;
+        } catch (error) {
+          // Not recorded (e.g. builds.json is corrupt): leave no artifact that no build claims.
+          await Promise.all(linked.names.map((n) => unlink(path.join(dir, n)).catch(() => undefined)));
+          throw error;
         }
-        await fsyncDir(dir);
-        const record: BuildRecord = {
-          key: input.key,
-          status: "good",
-          createdAt: when.toISOString(),
-          commit: input.commit,
-          ref: input.ref,
-          artifacts: names,
-          sizes,
-          ...(input.durationMs === undefined ? {} : { durationMs: input.durationMs }),
-          ...input.extra,
-        };
-        // Same lock is held: write the document directly rather than re-entering update().
-        await file.updateUnlocked((doc) => void doc.builds.push(record));
-        return record;
       });
     } finally {
       await Promise.all(staged.map((s) => unlink(s.tmp).catch(() => undefined)));
     }
+  }
+
+  /**
+   * Gives each staged file its final name (caller holds the lock). link() fails with EEXIST
+   * instead of overwriting, so a name is never reused: on a clash the timestamp moves on by 1 ms.
+   */
+  private async linkStaged(
+    dir: string,
+    staged: { tmp: string; source: string; size: number }[],
+    start: Date,
+  ): Promise<{ names: string[]; sizes: Record<string, number>; when: Date }> {
+    let when = start;
+    const names: string[] = [];
+    const sizes: Record<string, number> = {};
+    try {
+      for (const s of staged) {
+        for (;;) {
+          const name = artifactName(s.source, when);
+          try {
+            await link(s.tmp, path.join(dir, name));
+            names.push(name);
+            sizes[name] = s.size;
+            break;
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+            when = new Date(when.getTime() + 1);
+          }
+        }
+      }
+      await fsyncDir(dir);
+    } catch (error) {
+      await Promise.all(names.map((n) => unlink(path.join(dir, n)).catch(() => undefined)));
+      throw error;
+    }
+    return { names, sizes, when };
   }
 
   /** Absolute path of an artifact of `target`, refusing names that escape the target folder. */

@@ -23,7 +23,7 @@ export interface ServerProcess {
 
 /** Starts `cicd server --config FILE` as a child process; resolves once it listens. */
 export async function spawnServer(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(projectRoot, "src/cli.ts"), "server", "--config", configFile], {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(projectRoot, "test/helpers/cicd-cli.ts"), "server", "--config", configFile], {
     cwd: projectRoot,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

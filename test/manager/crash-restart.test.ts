@@ -51,6 +51,8 @@ describe.skipIf(!hasDocker)("the server killed with SIGKILL mid-queue", () => {
     expect(done.map((b) => b.status)).toEqual(["succeeded", "succeeded", "succeeded", "succeeded"]);
     const doc = JSON.parse(readFileSync(path.join(dir, "data/servicefs/hello/builds.json"), "utf8")) as { builds: { key: string }[] };
     expect(doc.builds.map((b) => b.key).sort()).toEqual([...keys].sort());
+    // The build that ran during the kill was followed to its end, not started again.
+    expect(second.output()).toContain("re-attached to running build");
     second.child.kill("SIGTERM");
     expect(await second.exited).toBe(0);
   }, 400_000);

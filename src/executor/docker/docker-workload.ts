@@ -3,7 +3,7 @@ import { StringDecoder } from "node:string_decoder";
 import type Docker from "dockerode";
 import { errors } from "../../shared/errors.js";
 import type { ExitInfo, WorkloadHandle } from "../types.js";
-import { dockerMessage, ignoring } from "./docker-errors.js";
+import { dockerMessage, dockerStatus, ignoring } from "./docker-errors.js";
 
 /** A workload running as a Docker container (started by us, or re-attached after a restart). */
 export class DockerWorkload implements WorkloadHandle {
@@ -87,6 +87,13 @@ export class DockerWorkload implements WorkloadHandle {
       if (!/already in progress/i.test(dockerMessage(error))) {
         throw errors.executorFailed(`Removing workload ${this.id} failed: ${dockerMessage(error)}`);
       }
+    }
+    // The engine can answer before the removal is complete ("Removal In Progress"); wait until
+    // the container is really gone, so "destroyed" means nothing is left.
+    for (let i = 0; i < 100; i++) {
+      const gone = await this.container.inspect().then(() => false, (error: unknown) => dockerStatus(error) === 404);
+      if (gone) return;
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 }

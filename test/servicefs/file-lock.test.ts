@@ -1,0 +1,100 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, rm, utimes, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { withFileLock } from "../../src/servicefs/index.js";
+
+const holder = path.join(import.meta.dirname, "fixtures", "hold-lock.ts");
+let dir: string;
+let lock: string;
+const children: ChildProcess[] = [];
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "cicd-lock-"));
+  lock = path.join(dir, ".builds.lock");
+});
+afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Starts a separate process that takes the lock and holds it. */
+async function holdInOtherProcess(): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", holder, lock], { stdio: ["ignore", "pipe", "inherit"] });
+  children.push(child);
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on("data", (d: Buffer) => d.toString().includes("locked") && resolve());
+    child.once("exit", (code) => reject(new Error(`lock holder exited early (${code})`)));
+  });
+  return child;
+}
+
+describe("withFileLock", () => {
+  it("lets one holder in at a time", async () => {
+    let inside = 0;
+    let most = 0;
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        withFileLock(lock, async () => {
+          most = Math.max(most, ++inside);
+          await new Promise((r) => setTimeout(r, 2));
+          inside--;
+        }),
+      ),
+    );
+    expect(most).toBe(1);
+  });
+
+  it("releases the lock when the work throws", async () => {
+    await expect(withFileLock(lock, async () => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
+    await expect(withFileLock(lock, async () => "again", { timeoutMs: 500 })).resolves.toBe("again");
+  });
+
+  it("waits for a live holder in another process and times out with a clear error", async () => {
+    const child = await holdInOtherProcess();
+    expect(await readFile(lock, "utf8")).toContain(` ${child.pid} `);
+    await expect(withFileLock(lock, async () => "never", { timeoutMs: 300 })).rejects.toMatchObject({
+      code: "LOCK_TIMEOUT",
+      message: expect.stringContaining(lock),
+    });
+  });
+
+  it("breaks a lock left by a process that died holding it", async () => {
+    const child = await holdInOtherProcess();
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+    expect(await readFile(lock, "utf8")).toContain(` ${child.pid} `); // still there: nobody released it
+    const started = Date.now();
+    await expect(withFileLock(lock, async () => "mine", { timeoutMs: 5_000 })).resolves.toBe("mine");
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it("breaks an old lock from another host, but not a recent one", async () => {
+    await writeFile(lock, "other-host 12345 0 abc");
+    await expect(withFileLock(lock, async () => "x", { timeoutMs: 200, staleMs: 5_000 })).rejects.toMatchObject({ code: "LOCK_TIMEOUT" });
+    const old = new Date(Date.now() - 10_000);
+    await utimes(lock, old, old);
+    await expect(withFileLock(lock, async () => "taken over", { timeoutMs: 1_000, staleMs: 5_000 })).resolves.toBe("taken over");
+  });
+
+  it("lets exactly one of many waiters break a stale lock", async () => {
+    let inside = 0;
+    let most = 0;
+    for (let round = 0; round < 10; round++) {
+      await writeFile(lock, "other-host 12345 0 abc");
+      const old = new Date(Date.now() - 120_000);
+      await utimes(lock, old, old);
+      await Promise.all(
+        Array.from({ length: 30 }, () =>
+          withFileLock(lock, async () => {
+            most = Math.max(most, ++inside);
+            await new Promise((r) => setTimeout(r, 1));
+            inside--;
+          }),
+        ),
+      );
+    }
+    expect(most).toBe(1);
+  });
+});
