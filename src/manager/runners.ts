@@ -104,12 +104,13 @@ export class Runners {
     const record = this.deps.store.get(id);
     if (!record) throw errors.notFound("runner", id);
     const handle = this.handles.get(id) ?? (await this.deps.executor.attach(id).catch(() => undefined));
+    // Stop following first: the exit this causes is a requested stop, not the runner ending.
+    this.handles.delete(id);
     if (handle) {
       await handle.stop(15_000).catch(() => undefined);
       const exit = await handle.wait(AbortSignal.timeout(20_000)).catch(() => undefined);
       this.deps.store.finish(id, "stopped", exit?.exitCode ?? null);
       await handle.destroy().catch(() => undefined);
-      this.handles.delete(id);
     } else {
       this.deps.store.finish(id, "stopped", null);
     }
