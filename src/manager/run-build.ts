@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Config, Target } from "../config/load-config.js";
-import type { Executor, ExitInfo, WorkloadHandle } from "../executor/types.js";
+import type { Executor, ExitInfo, Mount, WorkloadHandle } from "../executor/types.js";
 import { CicdError, errorMessage } from "../shared/errors.js";
 import { formatDuration } from "../shared/duration.js";
 import { createLogger, type Logger } from "../shared/logger.js";
@@ -176,7 +176,7 @@ function finishStopped(deps: DispatchDeps, key: string, control: BuildControl, t
   })();
 }
 
-function builderSpec(deps: DispatchDeps, build: Build, target: Target, builderId: string, token: string, sourceMounts: import("../executor/types.js").Mount[]) {
+function builderSpec(deps: DispatchDeps, build: Build, target: Target, builderId: string, token: string, sourceMounts: Mount[]) {
   const local = deps.executor.kind === "local";
   const targetDir = deps.servicefs.targetDir(target.name);
   return {

@@ -67,7 +67,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   app.disable("x-powered-by");
   app.set("trust proxy", "loopback");
   let port = 0;
-  let cloneToken: GitHubIntegration["cloneToken"] | undefined;
+  let cloneToken: GitHubIntegration["cloneToken"] | undefined = undefined;
   const manager = new Manager({
     config,
     store,

@@ -138,8 +138,14 @@ export class BuildStore {
   list(filter: BuildFilter = {}): Build[] {
     const where: string[] = [];
     const args: (string | number)[] = [];
-    if (filter.target) (where.push("target = ?"), args.push(filter.target));
-    if (filter.status) (where.push("status = ?"), args.push(filter.status));
+    if (filter.target) {
+      where.push("target = ?");
+      args.push(filter.target);
+    }
+    if (filter.status) {
+      where.push("status = ?");
+      args.push(filter.status);
+    }
     const limit = Math.min(Math.max(filter.limit ?? 50, 1), 1000);
     const sql = `SELECT * FROM builds ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ${limit}`;
     return this.db.prepare<(string | number)[], Row>(sql).all(...args).map(toBuild);

@@ -34,7 +34,9 @@ export async function spawnServer(configFile: string, env: NodeJS.ProcessEnv = {
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
     const timer = setInterval(() => {
-      if (text.includes("listening on")) (clearInterval(timer), resolve());
+      if (!text.includes("listening on")) return;
+      clearInterval(timer);
+      resolve();
     }, 50);
     void exited.then(() => (clearInterval(timer), reject(new Error(`server exited before listening:\n${text}`))));
   });
