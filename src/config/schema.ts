@@ -83,6 +83,8 @@ export const configSchema = z
     database: z.string().min(1).default("./data/cicd.sqlite"),
     executor: z.enum(["docker", "local"], { error: "expected docker or local" }).default("docker"),
     concurrency: z.number({ error: "expected a whole number of builds" }).int().min(1).max(64).default(2),
+    warmBuilders: z.boolean({ error: "expected true or false" }).default(true)
+      .describe("Start builders ahead of time (for the next queued builds and the next trigger of a recently built target), so a build does not wait for a container to boot."),
     maxAttempts: z.number().int().min(1).max(10).default(3).describe("How often a build interrupted by a crash is tried."),
     shutdownGrace: duration.default("30s"),
     limits: limits.default({ memory: "2g", pids: 1024 }),

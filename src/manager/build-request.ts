@@ -58,7 +58,7 @@ export async function prepareRequest(
 }
 
 /** Local sources are mounted read-only at the same path, so the URL means the same inside. */
-function sourceMounts(url: string, servicefsRoot: string): Mount[] {
+export function sourceMounts(url: string, servicefsRoot: string): Mount[] {
   const local = /^files?:\/\/(\/.*)$/.exec(url);
   if (local) return [{ host: local[1]!, container: local[1]!, readOnly: true }];
   const sfs = /^servicefs:\/\/\/?(.*)$/.exec(url);

@@ -10,6 +10,7 @@ import { ServiceFs } from "../servicefs/service-fs.js";
 import type { BuildPatch, BuildStore } from "../store/build-store.js";
 import { BuilderCallbacks } from "./builder-callbacks.js";
 import { BuildLogs } from "./build-logs.js";
+import { BuilderPool } from "./builder-pool.js";
 import { recover } from "./recover.js";
 import { runBuild, resumeBuild, type BuildControl, type DispatchDeps, type StopReason } from "./run-build.js";
 import {
@@ -54,6 +55,7 @@ export class Manager implements BuildService {
   private readonly running = new Map<string, Running>();
   private readonly scheduled = new Set<string>();
   private readonly deps: DispatchDeps;
+  private readonly pool: BuilderPool;
   private stopping = false;
 
   constructor(private readonly options: ManagerOptions) {
@@ -61,7 +63,9 @@ export class Manager implements BuildService {
     this.logs = new BuildLogs(options.logDir);
     this.servicefs = new ServiceFs(options.config.servicefs);
     this.queue = new PQueue({ concurrency: options.config.concurrency, autoStart: false });
+    this.pool = new BuilderPool({ ...options, callbacks: this.callbacks, servicefs: this.servicefs });
     this.deps = {
+      pool: this.pool,
       ...options,
       callbacks: this.callbacks,
       logs: this.logs,
@@ -80,13 +84,15 @@ export class Manager implements BuildService {
     for (const r of resumed) this.track(r.build.key, true, (control) => resumeBuild(this.deps, r.build, r.handle, r.builderId, control));
     for (const key of this.options.store.queuedKeys()) this.schedule(key);
     this.queue.start();
+    this.warmUp();
   }
 
   async trigger(request: TriggerRequest): Promise<{ build: Build; duplicate: boolean }> {
     if (this.stopping) throw errors.conflict("The server is shutting down and takes no new builds; try again shortly.");
     const target = this.options.config.targets.find((t) => t.name === request.target);
     if (!target) throw errors.notFound("target", request.target);
-    const key = randomBytes(9).toString("base64url");
+    const reserved = this.options.config.warmBuilders ? this.pool.takeReservedKey(target.name) : undefined;
+    const key = reserved ?? randomBytes(9).toString("base64url");
     const result = this.options.store.insertQueued({
       key,
       target: target.name,
@@ -105,7 +111,11 @@ export class Manager implements BuildService {
     if (!result.duplicate) {
       this.emit(result.build, null);
       this.schedule(result.build.key);
+      if (this.options.config.warmBuilders) this.pool.reserve(target);
+    } else if (reserved) {
+      void this.pool.discard(reserved);
     }
+    this.warmUp();
     return result;
   }
 
@@ -128,6 +138,7 @@ export class Manager implements BuildService {
       await this.waitFor(key, (b) => FINAL_STATUSES.includes(b.status), 30_000);
       return this.get(key)!;
     }
+    void this.pool.discard(key);
     return this.change(key, { status: "cancelled", reason: "cancelled before it started", finishedAt: new Date().toISOString() }, "dequeue");
   }
 
@@ -184,6 +195,7 @@ export class Manager implements BuildService {
     this.stopping = true;
     this.queue.pause();
     this.queue.clear();
+    await this.pool.close();
     const idle = Promise.all([...this.running.keys()].map((key) => this.waitFor(key, (b) => FINAL_STATUSES.includes(b.status), graceMs).catch(() => undefined)));
     await Promise.race([idle, new Promise((r) => setTimeout(r, graceMs).unref())]);
     this.interruptAll();
@@ -201,6 +213,12 @@ export class Manager implements BuildService {
     return { queued: this.queue.size, running: this.running.size };
   }
 
+  /** Builders for the next builds in the queue start now, while earlier builds still run. */
+  private warmUp(): void {
+    if (!this.options.config.warmBuilders || this.stopping) return;
+    this.pool.prestart(this.options.store.queueFront(this.options.config.concurrency + this.running.size));
+  }
+
   private schedule(key: string, front = false): void {
     if (this.scheduled.has(key) || this.stopping) return;
     this.track(key, front, (control) => runBuild(this.deps, key, control));
@@ -214,6 +232,7 @@ export class Manager implements BuildService {
       const control: BuildControl = { signal: entry.controller.signal, reason: () => entry.reason };
       const target = this.options.config.targets.find((t) => t.name === this.get(key)?.target);
       this.running.set(key, entry);
+      this.warmUp();
       const timer = setTimeout(() => {
         entry.reason ??= "timeout";
         entry.controller.abort();

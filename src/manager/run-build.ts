@@ -1,14 +1,14 @@
-import { randomBytes } from "node:crypto";
 import type { Config, Target } from "../config/load-config.js";
-import type { Executor, ExitInfo, Mount, WorkloadHandle } from "../executor/types.js";
+import type { Executor, ExitInfo, WorkloadHandle } from "../executor/types.js";
 import { CicdError, errorMessage } from "../shared/errors.js";
 import { formatDuration } from "../shared/duration.js";
 import { createLogger, type Logger } from "../shared/logger.js";
 import { Masker } from "../shared/mask.js";
-import type { BuilderEvent } from "../shared/protocol.js";
+import type { BuilderEvent, BuildRequest } from "../shared/protocol.js";
 import type { ServiceFs } from "../servicefs/service-fs.js";
 import type { BuildPatch, BuildStore } from "../store/build-store.js";
-import { hashToken, newToken, type BuilderCallbacks } from "./builder-callbacks.js";
+import { hashToken, type BuilderCallbacks } from "./builder-callbacks.js";
+import type { BuilderPool, PooledBuilder } from "./builder-pool.js";
 import type { BuildLogs } from "./build-logs.js";
 import { prepareRequest } from "./build-request.js";
 import { postBuild } from "./post-build.js";
@@ -28,6 +28,7 @@ export interface DispatchDeps {
   /** Persists a status change and tells subscribers. */
   change: (key: string, patch: BuildPatch, how?: "update" | "dequeue") => Build;
   requeueFront: (key: string) => void;
+  pool: BuilderPool;
 }
 
 /** Why a running build was interrupted from outside. */
@@ -56,12 +57,8 @@ export async function runBuild(deps: DispatchDeps, key: string, control: BuildCo
     deps.change(key, { status: "error", reason: `target "${build.target}" is no longer in the configuration`, finishedAt: now() }, "dequeue");
     return;
   }
-  const builderId = randomBytes(8).toString("hex");
-  const token = newToken();
-  deps.callbacks.register(builderId, hashToken(token));
-  deps.store.setBuilder(key, builderId, hashToken(token));
   deps.store.update(key, { attempts: build.attempts + 1 });
-  let handle: WorkloadHandle | undefined;
+  let builder: PooledBuilder | undefined;
   let masker = new Masker([]);
   const imageLog = createLogger("image", { write: (line) => deps.logs.append(key, `${line}\n`) });
   try {
@@ -71,32 +68,31 @@ export async function runBuild(deps: DispatchDeps, key: string, control: BuildCo
     for (const note of prepared.notes) deps.logs.note(key, note);
     await deps.executor.prepareImage(target.image, imageLog);
     if (control.signal.aborted) return finishStopped(deps, key, control, target);
-    handle = await deps.executor.start(builderSpec(deps, build, target, builderId, token, prepared.sourceMounts));
-    const output = handle.output((chunk) => deps.logs.append(key, masker.write(chunk)));
-    const exited = handle.wait(control.signal);
-    const ready = await Promise.race([
-      deps.callbacks.next(builderId, "ready"),
-      exited.then(() => undefined),
-      abortable(control.signal),
-      delay(READY_TIMEOUT_MS).then(() => "timeout" as const),
-    ]);
-    if (ready === "aborted") return finishStopped(deps, key, control, target, handle);
-    if (ready === undefined || ready === "timeout" || ready.type !== "ready") {
-      await output.catch(() => undefined);
-      deps.change(key, { status: "error", reason: ready === "timeout" ? "the builder did not start within 2 minutes" : "the builder exited before it was ready", finishedAt: now() }, "dequeue");
+    // A warm builder that turns out dead or stale is replaced by a cold one, once.
+    let answer: Awaited<ReturnType<typeof handOver>>;
+    for (let attempt = 0; ; attempt++) {
+      builder = await deps.pool.acquire(key, target);
+      deps.store.setBuilder(key, builder.builderId, hashToken(builder.token));
+      answer = await handOver(deps, builder, prepared.request, control, masker);
+      if (answer !== "stale" || attempt > 0) break;
+      deps.logs.note(key, "the warm builder did not answer; starting a fresh one");
+      await deps.pool.destroy(builder);
+    }
+    if (answer === "aborted") return finishStopped(deps, key, control, target, builder.handle);
+    if (answer === "stale" || answer === "not-ready" || answer === "timeout") {
+      deps.change(key, { status: "error", reason: answer === "timeout" ? "the builder did not start within 2 minutes" : "the builder exited before it took the build", finishedAt: now() }, "dequeue");
       return;
     }
-    const answer = await postBuild(`http://${handle.address}:${ready.port}`, token, prepared.request);
     if (answer.status === "busy") {
       deps.logs.note(key, `builder busy with ${answer.key}; back to the front of the queue`);
       deps.requeueFront(key);
       return;
     }
     deps.change(key, { status: "running", startedAt: now() }, "dequeue");
-    const info = await exited.catch((error: unknown) => (control.signal.aborted ? undefined : Promise.reject(error)));
-    if (!info || control.signal.aborted) return finishStopped(deps, key, control, target, handle);
-    await output.catch(() => undefined);
-    await finishExited(deps, key, builderId, info, target, handle);
+    const info = await builder.handle.wait(control.signal).catch((error: unknown) => (control.signal.aborted ? undefined : Promise.reject(error)));
+    if (!info || control.signal.aborted) return finishStopped(deps, key, control, target, builder.handle);
+    await answer.output.catch(() => undefined);
+    await finishExited(deps, key, builder.builderId, info, target, builder.handle);
   } catch (error) {
     const message = masker.mask(error instanceof CicdError ? error.message : `the build could not run: ${errorMessage(error)}`);
     deps.logs.note(key, message);
@@ -105,11 +101,33 @@ export async function runBuild(deps: DispatchDeps, key: string, control: BuildCo
     if (current && current.status !== "cancelled") deps.change(key, { status: "error", reason: message, finishedAt: now() }, "dequeue");
   } finally {
     deps.logs.append(key, masker.flush());
-    if (control.reason() !== "shutdown" || deps.executor.kind === "local") {
-      await handle?.destroy().catch((e: unknown) => deps.logger.warn("could not remove builder", { key, error: errorMessage(e) }));
-      deps.callbacks.unregister(builderId);
-    }
+    if (builder && (control.reason() !== "shutdown" || deps.executor.kind === "local")) await deps.pool.destroy(builder);
+    deps.pool.release(key);
     if (deps.store.get(key)?.status !== "queued") await deps.logs.end(key);
+  }
+}
+
+/**
+ * Waits for the builder to be ready and gives it the build. "stale": a warm builder that is gone
+ * or refuses connections (the caller retries with a fresh one).
+ */
+async function handOver(deps: DispatchDeps, builder: PooledBuilder, request: BuildRequest, control: BuildControl, masker: Masker) {
+  const output = builder.pipe((chunk) => deps.logs.append(request.key, masker.write(chunk)));
+  const exited = builder.handle.wait().then(() => undefined, () => undefined);
+  const ready = await Promise.race([
+    deps.callbacks.next(builder.builderId, "ready"),
+    exited,
+    abortable(control.signal),
+    delay(READY_TIMEOUT_MS).then(() => "timeout" as const),
+  ]);
+  if (ready === "aborted" || ready === "timeout") return ready;
+  if (ready === undefined || ready.type !== "ready") return builder.warm ? ("stale" as const) : ("not-ready" as const);
+  try {
+    const answer = await postBuild(`http://${builder.handle.address}:${ready.port}`, builder.token, request);
+    return { ...answer, output };
+  } catch (error) {
+    if (builder.warm && !control.signal.aborted) return "stale" as const;
+    throw error;
   }
 }
 
@@ -174,27 +192,6 @@ function finishStopped(deps: DispatchDeps, key: string, control: BuildControl, t
     await handle?.destroy().catch((e: unknown) => deps.logger.warn("could not remove builder", { key, error: errorMessage(e) }));
     deps.change(key, { status, reason: text, finishedAt: now() }, "dequeue");
   })();
-}
-
-function builderSpec(deps: DispatchDeps, build: Build, target: Target, builderId: string, token: string, sourceMounts: Mount[]) {
-  const local = deps.executor.kind === "local";
-  const targetDir = deps.servicefs.targetDir(target.name);
-  return {
-    id: builderId,
-    role: "builder" as const,
-    target: target.name,
-    buildKey: build.key,
-    image: target.image,
-    args: ["--once", "--servicefs", deps.config.servicefs, "--port", local ? "0" : "8080", "--host", local ? "127.0.0.1" : "0.0.0.0"],
-    env: {
-      CICD_BUILDER_ID: builderId,
-      CICD_MANAGER_URL: deps.callbackUrl(),
-      CICD_MANAGER_TOKEN: token,
-    },
-    mounts: [{ host: targetDir, container: targetDir }, ...sourceMounts],
-    limits: { ...deps.config.limits, ...target.limits },
-    listenPort: 8080,
-  };
 }
 
 function abortable(signal: AbortSignal): Promise<"aborted"> {

@@ -95,10 +95,13 @@ export class BuildStore {
            @installationId, @pullRequest, @untrusted, @meta, @logPath)`,
       ),
       back: db.prepare<[], { p: number }>("SELECT IFNULL(MAX(position), 0) + 1 AS p FROM queue"),
-      front: db.prepare<[], { p: number }>("SELECT IFNULL(MIN(position), 1) - 1 AS p FROM queue"),
+      frontPosition: db.prepare<[], { p: number }>("SELECT IFNULL(MIN(position), 1) - 1 AS p FROM queue"),
       enqueue: db.prepare<[string, number]>("INSERT OR REPLACE INTO queue (key, position) VALUES (?, ?)"),
       dequeue: db.prepare<[string]>("DELETE FROM queue WHERE key = ?"),
       queued: db.prepare<[], { key: string }>("SELECT key FROM queue ORDER BY position"),
+      front: db.prepare<[number], { key: string; target: string }>(
+        "SELECT q.key, b.target FROM queue q JOIN builds b ON b.key = q.key ORDER BY q.position LIMIT ?",
+      ),
       setMeta: db.prepare<[string, string]>("UPDATE builds SET meta = ? WHERE key = ?"),
       setBuilder: db.prepare<[string | null, string | null, string]>(
         "UPDATE builds SET builder_id = ?, builder_token_hash = ? WHERE key = ?",
@@ -156,6 +159,11 @@ export class BuildStore {
     return this.stmt.queued.all().map((r) => r.key);
   }
 
+  /** The first `limit` builds of the queue, front first. */
+  queueFront(limit: number): { key: string; target: string }[] {
+    return this.stmt.front.all(limit);
+  }
+
   /** Builds that are queued or running (for recovery after a restart), oldest first. */
   active(): Build[] {
     return this.stmt.active.all().map(toBuild);
@@ -165,7 +173,7 @@ export class BuildStore {
   requeue(key: string, where: "front" | "back", patch: BuildPatch = {}): Build {
     return this.db.transaction(() => {
       this.patchRow(key, { ...patch, status: "queued" });
-      this.stmt.enqueue.run(key, (where === "front" ? this.stmt.front : this.stmt.back).get()!.p);
+      this.stmt.enqueue.run(key, (where === "front" ? this.stmt.frontPosition : this.stmt.back).get()!.p);
       return this.get(key)!;
     })();
   }

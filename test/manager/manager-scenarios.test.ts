@@ -49,7 +49,7 @@ describe("manager with a scripted executor", () => {
   it("puts a build back at the front of the queue when the builder answers busy", async () => {
     const executor = new FakeExecutor();
     executor.busyOnce = 1;
-    const { server } = await start([target("hello", ["sleep 10"])], {}, executor);
+    const { server } = await start([target("hello", ["sleep 10"])], { warmBuilders: false }, executor);
     const queued = await trigger(server, { target: "hello" });
     const done = await server.manager.waitFor(queued.key, finished, 10_000);
     expect(done.status).toBe("succeeded");
@@ -68,7 +68,8 @@ describe("manager with a scripted executor", () => {
     const { server, executor } = await start([target("slow", ["sleep 5000"], { timeout: "300ms" })]);
     const done = await server.manager.waitFor((await trigger(server, { target: "slow" })).key, finished, 10_000);
     expect(done).toMatchObject({ status: "error", reason: "timed out after 300 ms" });
-    expect([...executor.handles.values()].every((h) => h.destroyed)).toBe(true);
+    const served = [...executor.handles.values()].filter((h) => h.spec.buildKey === done.key);
+    expect(served.map((h) => h.destroyed)).toEqual([true]);
   });
 
   it("reports an out-of-memory kill as a failure that says so", async () => {
@@ -128,6 +129,47 @@ describe("manager with a scripted executor", () => {
     expect(starts[0]! <= starts[2]!).toBe(true);
   });
 });
+
+describe("warm builders", () => {
+  it("starts the next build's builder before its trigger arrives, and replaces one that died", async () => {
+    const { server, executor } = await start([target("hello", ["sleep 5"])]);
+    const first = await trigger(server, { target: "hello" });
+    await server.manager.waitFor(first.key, finished, 10_000);
+    // The target built recently: a builder for its next key is already up.
+    const warm = await until(() => [...executor.handles.values()].find((h) => h.spec.buildKey !== first.key && !h.exited));
+    const second = await trigger(server, { target: "hello" });
+    expect(second.key).toBe(warm.spec.buildKey);
+    expect((await server.manager.waitFor(second.key, finished, 10_000)).status).toBe("succeeded");
+    expect(warm.destroyed).toBe(true);
+
+    // The next warm builder dies before it is used: the build still runs, on a fresh builder.
+    const doomed = await until(() => [...executor.handles.values()].find((h) => ![first.key, second.key].includes(h.spec.buildKey!) && !h.exited));
+    await doomed.stop();
+    const third = await trigger(server, { target: "hello" });
+    const done = await server.manager.waitFor(third.key, finished, 10_000);
+    expect(done.status).toBe("succeeded");
+  });
+
+  it("prestarts builders for queued builds while earlier ones run", async () => {
+    const { server, executor } = await start([target("hello", ["sleep 300"])], { concurrency: 1 });
+    const builds = await Promise.all([1, 2, 3].map(() => trigger(server, { target: "hello" })));
+    await server.manager.waitFor(builds[0]!.key, (b) => b.status === "running", 10_000);
+    await until(() => executor.started.some((s) => s.buildKey === builds[1]!.key) || undefined);
+    expect(server.manager.get(builds[1]!.key)!.status).toBe("queued");
+    const done = await Promise.all(builds.map((b) => server.manager.waitFor(b.key, finished, 10_000)));
+    expect(done.map((b) => b.status)).toEqual(["succeeded", "succeeded", "succeeded"]);
+  });
+});
+
+async function until<T>(probe: () => T | undefined, ms = 5_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 describe("REST errors", () => {
   it("answers each bad request with the right status and a JSON error", async () => {

@@ -1,0 +1,217 @@
+import { randomBytes } from "node:crypto";
+import type { Config, Target } from "../config/load-config.js";
+import type { Executor, WorkloadHandle, WorkloadSpec } from "../executor/types.js";
+import { errorMessage } from "../shared/errors.js";
+import type { Logger } from "../shared/logger.js";
+import type { ServiceFs } from "../servicefs/service-fs.js";
+import { hashToken, newToken, type BuilderCallbacks } from "./builder-callbacks.js";
+import { sourceMounts } from "./build-request.js";
+
+/** Output a builder wrote before its build was handed to it (start-up lines); capped. */
+const EARLY_OUTPUT_LIMIT = 64 * 1024;
+
+/** A started builder workload, waiting for (or serving) exactly one build. */
+export interface PooledBuilder {
+  key: string;
+  target: string;
+  builderId: string;
+  token: string;
+  handle: WorkloadHandle;
+  /** Started ahead of its build (warm), rather than when the build was dispatched. */
+  warm: boolean;
+  /** Sends the output so far, then all further output, to `sink`; resolves when output ends. */
+  pipe(sink: (chunk: string) => void): Promise<void>;
+  /** True once the workload has exited (a warm builder that died is never handed a build). */
+  exited(): boolean;
+}
+
+export interface PoolDeps {
+  config: Config;
+  executor: Executor;
+  callbacks: BuilderCallbacks;
+  servicefs: ServiceFs;
+  logger: Logger;
+  callbackUrl: () => string;
+}
+
+/**
+ * Starts builder workloads, and starts them ahead of time so a build does not wait for a
+ * container to boot. Every builder belongs to one build key from the moment it starts (its
+ * `cicd.build` label), and serves that one build only:
+ *  - prestart: the next queued builds (up to `concurrency`) get their builder while earlier
+ *    builds still run, so a freed slot starts work at once;
+ *  - reserve: each target that built recently keeps one builder for a key not yet used; the next
+ *    trigger of that target takes that key, so even the first build of a burst starts warm.
+ * A warm builder that died or went stale is simply dropped: dispatch then starts one cold, and
+ * the build is never lost.
+ */
+export class BuilderPool {
+  private readonly byKey = new Map<string, PooledBuilder>();
+  private readonly starting = new Map<string, Promise<PooledBuilder | undefined>>();
+  private readonly reserved = new Map<string, string>();
+  /** Keys whose build is being dispatched: they have their builder; never prestart them again. */
+  private readonly taken = new Set<string>();
+  private closed = false;
+
+  constructor(private readonly deps: PoolDeps) {}
+
+  /** The key reserved for the next build of `target` (its builder is already warm), or undefined. */
+  takeReservedKey(target: string): string | undefined {
+    const key = this.reserved.get(target);
+    if (key === undefined) return undefined;
+    this.reserved.delete(target);
+    const entry = this.byKey.get(key);
+    if (entry?.exited()) {
+      void this.discard(key);
+      return undefined;
+    }
+    return key;
+  }
+
+  /** Keeps a warm builder under a fresh key for the next trigger of `target`. */
+  reserve(target: Target, idleMs = 10 * 60_000): void {
+    if (this.closed || this.reserved.has(target.name)) return;
+    const key = randomBytes(9).toString("base64url");
+    this.reserved.set(target.name, key);
+    void this.startFor(key, target, true);
+    // A target that stopped building does not keep a container forever.
+    setTimeout(() => {
+      if (this.reserved.get(target.name) !== key) return;
+      this.reserved.delete(target.name);
+      void this.discard(key);
+    }, idleMs).unref();
+  }
+
+  /** Starts builders for these queued builds (front of the queue first) if they have none. */
+  prestart(builds: { key: string; target: string }[]): void {
+    for (const b of builds) {
+      if (this.closed || this.byKey.has(b.key) || this.starting.has(b.key) || this.taken.has(b.key)) continue;
+      const target = this.deps.config.targets.find((t) => t.name === b.target);
+      if (target) void this.startFor(b.key, target, true);
+    }
+  }
+
+  /**
+   * The builder for build `key`: the warm one when there is a live one, otherwise a new one
+   * started now. Throws when the workload cannot start.
+   */
+  async acquire(key: string, target: Target): Promise<PooledBuilder> {
+    this.taken.add(key);
+    const pending = this.starting.get(key);
+    const warm = this.byKey.get(key) ?? (pending ? await pending : undefined);
+    this.byKey.delete(key);
+    if (warm && !warm.exited()) return warm;
+    if (warm) await this.destroy(warm);
+    const cold = await this.start(key, target, false);
+    this.byKey.delete(key);
+    return cold;
+  }
+
+  /** The build's dispatch is over (its builder was destroyed by the caller). */
+  release(key: string): void {
+    this.taken.delete(key);
+  }
+
+  /** Removes the builder kept for `key` (its build was cancelled, or it went stale). */
+  async discard(key: string): Promise<void> {
+    const pending = this.starting.get(key);
+    const entry = this.byKey.get(key) ?? (pending ? await pending : undefined);
+    this.byKey.delete(key);
+    if (entry) await this.destroy(entry);
+  }
+
+  /** Removes every builder still waiting for a build. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.starting.values()]);
+    await Promise.all([...this.byKey.keys()].map((key) => this.discard(key)));
+    this.reserved.clear();
+  }
+
+  async destroy(entry: PooledBuilder): Promise<void> {
+    this.deps.callbacks.unregister(entry.builderId);
+    await entry.handle.destroy().catch((error: unknown) => this.deps.logger.warn("could not remove builder", { key: entry.key, error: errorMessage(error) }));
+  }
+
+  private startFor(key: string, target: Target, warm: boolean): Promise<PooledBuilder | undefined> {
+    const started = this.deps.executor
+      .prepareImage(target.image, this.deps.logger)
+      .then(() => this.start(key, target, warm))
+      .then((entry) => {
+        if (this.closed) return void this.destroy(entry);
+        return entry;
+      })
+      .catch((error: unknown) => {
+        this.deps.logger.warn("could not start a warm builder; the build will start one itself", { target: target.name, error: errorMessage(error) });
+        return undefined;
+      })
+      .finally(() => this.starting.delete(key));
+    this.starting.set(key, started);
+    return started;
+  }
+
+  private async start(key: string, target: Target, warm: boolean): Promise<PooledBuilder> {
+    const builderId = randomBytes(8).toString("hex");
+    const token = newToken();
+    this.deps.callbacks.register(builderId, hashToken(token));
+    let handle: WorkloadHandle;
+    try {
+      handle = await this.deps.executor.start(this.spec(key, target, builderId, token));
+    } catch (error) {
+      this.deps.callbacks.unregister(builderId);
+      throw error;
+    }
+    let early = "";
+    let sink: ((chunk: string) => void) | undefined;
+    let ended = false;
+    const output = handle.output((chunk) => {
+      if (sink) sink(chunk);
+      else if (early.length < EARLY_OUTPUT_LIMIT) early += chunk;
+    }).finally(() => (ended = true));
+    let gone = false;
+    void handle.wait().then(
+      () => {
+        gone = true;
+        if (this.byKey.get(key)?.handle === handle) {
+          this.byKey.delete(key);
+          void this.destroy(entry);
+        }
+      },
+      () => undefined,
+    );
+    const entry: PooledBuilder = {
+      key,
+      target: target.name,
+      builderId,
+      token,
+      handle,
+      warm,
+      exited: () => gone || ended,
+      pipe: (to) => {
+        sink = to;
+        if (early) to(early);
+        early = "";
+        return output;
+      },
+    };
+    this.byKey.set(key, entry);
+    return entry;
+  }
+
+  private spec(key: string, target: Target, builderId: string, token: string): WorkloadSpec {
+    const local = this.deps.executor.kind === "local";
+    const targetDir = this.deps.servicefs.targetDir(target.name);
+    return {
+      id: builderId,
+      role: "builder",
+      target: target.name,
+      buildKey: key,
+      image: target.image,
+      args: ["--once", "--servicefs", this.deps.config.servicefs, "--port", local ? "0" : "8080", "--host", local ? "127.0.0.1" : "0.0.0.0"],
+      env: { CICD_BUILDER_ID: builderId, CICD_MANAGER_URL: this.deps.callbackUrl(), CICD_MANAGER_TOKEN: token },
+      mounts: [{ host: targetDir, container: targetDir }, ...sourceMounts(target.url, this.deps.config.servicefs)],
+      limits: { ...this.deps.config.limits, ...target.limits },
+      listenPort: 8080,
+    };
+  }
+}
