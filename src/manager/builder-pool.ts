@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
 import type { Config, Target } from "../config/load-config.js";
-import type { Executor, WorkloadHandle, WorkloadSpec } from "../executor/types.js";
+import type { Executor, Mount, WorkloadHandle, WorkloadSpec } from "../executor/types.js";
 import { errorMessage } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import type { ServiceFs } from "../servicefs/service-fs.js";
@@ -32,6 +34,8 @@ export interface PoolDeps {
   servicefs: ServiceFs;
   logger: Logger;
   callbackUrl: () => string;
+  /** Folder for caches kept between builds (per-target dependency caches). */
+  cacheDir: string;
 }
 
 /**
@@ -209,9 +213,21 @@ export class BuilderPool {
       image: target.image,
       args: ["--once", "--servicefs", this.deps.config.servicefs, "--port", local ? "0" : "8080", "--host", local ? "127.0.0.1" : "0.0.0.0"],
       env: { CICD_BUILDER_ID: builderId, CICD_MANAGER_URL: this.deps.callbackUrl(), CICD_MANAGER_TOKEN: token },
-      mounts: [{ host: targetDir, container: targetDir }, ...sourceMounts(target.url, this.deps.config.servicefs)],
+      mounts: [{ host: targetDir, container: targetDir }, ...sourceMounts(target.url, this.deps.config.servicefs), ...cacheMounts(this.deps.cacheDir, target)],
       limits: { ...this.deps.config.limits, ...target.limits },
       listenPort: 8080,
     };
   }
+}
+
+/**
+ * A target's dependency caches (`cache: ["/root/.m2"]`): one host folder per target and path,
+ * kept between builds of that target and never shared with another target.
+ */
+export function cacheMounts(cacheDir: string, target: Target): Mount[] {
+  return target.cache.map((container) => {
+    const host = path.join(cacheDir, "targets", target.name, container.replace(/^\/+/, "").replace(/[^A-Za-z0-9._-]+/g, "_"));
+    mkdirSync(host, { recursive: true });
+    return { host, container };
+  });
 }

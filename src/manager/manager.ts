@@ -31,6 +31,8 @@ export interface ManagerOptions {
   logger: Logger;
   /** Folder for build logs. */
   logDir: string;
+  /** Folder for caches kept between builds. */
+  cacheDir: string;
   /** URL builders POST their events to; known once the HTTP server listens. */
   callbackUrl: () => string;
   cloneToken?: CloneTokenProvider;
@@ -63,7 +65,7 @@ export class Manager implements BuildService {
     this.logs = new BuildLogs(options.logDir);
     this.servicefs = new ServiceFs(options.config.servicefs);
     this.queue = new PQueue({ concurrency: options.config.concurrency, autoStart: false });
-    this.pool = new BuilderPool({ ...options, callbacks: this.callbacks, servicefs: this.servicefs });
+    this.pool = new BuilderPool({ ...options, callbacks: this.callbacks, servicefs: this.servicefs, cacheDir: options.cacheDir });
     this.deps = {
       pool: this.pool,
       ...options,

@@ -74,6 +74,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     executor,
     logger: logger.child("manager"),
     logDir: path.join(dataDir, "logs"),
+    cacheDir: path.join(dataDir, "cache"),
     callbackUrl: () => `http://${config.callbackHost ?? executor.managerHost}:${port}/internal/builders/events`,
     cloneToken: (build) => cloneToken?.(build) ?? Promise.resolve(undefined),
   });

@@ -11,6 +11,7 @@ import { startTestServer, testConfig, type TestServer } from "../helpers/server.
 
 const hasDocker = await requireDocker();
 const example = path.join(projectRoot, "examples/hello");
+const counter = 'n=$(cat /root/.cache/demo/n 2>/dev/null || echo 0); echo "cache had $n"; echo $((n+1)) > /root/.cache/demo/n';
 const finished = (b: Build) => ["succeeded", "failed", "cancelled", "error"].includes(b.status);
 
 function containersOf(key: string): string[] {
@@ -29,6 +30,8 @@ describe.skipIf(!hasDocker)("builds in builder containers on the real Docker eng
         targets: [
           { name: "hello", url: `files://${example}`, commands: ["sh build.sh"], artifacts: ["dist/*.mjs"] },
           { name: "slow", url: `files://${example}`, commands: ["sleep 60"], artifacts: ["dist/*.mjs"], timeout: "4s" },
+          { name: "cached", url: `files://${example}`, commands: [counter, "sh build.sh"], artifacts: ["dist/*.mjs"], cache: ["/root/.cache/demo"] },
+          { name: "other", url: `files://${example}`, commands: [counter, "sh build.sh"], artifacts: ["dist/*.mjs"], cache: ["/root/.cache/demo"] },
           { name: "hog", url: `files://${example}`, commands: ["node -e 'const a=[];for(;;)a.push(Buffer.alloc(1e7,1))'"], artifacts: ["dist/*.mjs"], limits: { memory: "128m" } },
         ],
       }),
@@ -71,6 +74,18 @@ describe.skipIf(!hasDocker)("builds in builder containers on the real Docker eng
     const res = await server.api(`/api/v1/builds/${build.key}/cancel`, { method: "POST" });
     expect(await res.json()).toMatchObject({ status: "cancelled" });
     expect(containersOf(build.key)).toEqual([]);
+  });
+
+  it("keeps a target's dependency cache between its builds, and never shares it with another target", async () => {
+    const run = async (target: string) => {
+      const { build } = await server.manager.trigger({ target, trigger: "api" });
+      const done = await server.manager.waitFor(build.key, finished, 120_000);
+      expect(done.status).toBe("succeeded");
+      return readFileSync(server.manager.logPath(build.key), "utf8");
+    };
+    expect(await run("cached")).toContain("cache had 0");
+    expect(await run("cached")).toContain("cache had 1");
+    expect(await run("other")).toContain("cache had 0");
   });
 
   it("reports a build killed for memory as a failure that says so", async () => {
