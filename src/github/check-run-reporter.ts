@@ -1,0 +1,214 @@
+import { FINAL_STATUSES, type Build, type BuildService } from "../manager/types.js";
+import { errorMessage } from "../shared/errors.js";
+import type { Logger } from "../shared/logger.js";
+import { ANNOTATIONS_PER_REQUEST, annotationsRequest, checkRunRequest, logUrl } from "./check-run-request.js";
+import { checkRunState, type CheckRunState } from "./check-run-state.js";
+import type { GitHubClient } from "./create-app-probot.js";
+import { defaultRetryOptions, githubRetryDelay, type RetryOptions } from "./github-retry-delay.js";
+import { Sleeper } from "./sleeper.js";
+
+export interface CheckRunReporterOptions {
+  service: Pick<BuildService, "get" | "setMeta" | "logPath">;
+  /** A client authenticated as the installation (Probot's `auth(installationId)`). */
+  auth: (installationId: number) => Promise<GitHubClient>;
+  publicUrl?: string;
+  logger: Logger;
+  retry?: Partial<RetryOptions>;
+  /** Builds whose check run is behind at most (oldest dropped beyond this; default 1000). */
+  maxTracked?: number;
+}
+
+interface Entry {
+  build: Build;
+  /** Bumped on every reported change; `sent` is the version GitHub has. */
+  version: number;
+  sent: number;
+  checkRunId?: number;
+  htmlUrl?: string;
+  state?: { version: number; value: CheckRunState; annotationsSent: number };
+  /** GitHub refused the details (422): send the bare state only. */
+  minimal: boolean;
+  /** Set and cleared synchronously, so a change can never slip in between a loop's last check and its end. */
+  running: boolean;
+  loop?: Promise<void>;
+}
+
+/**
+ * Mirrors builds as check runs `cicd/<target>` (external_id = build key): queued → in_progress →
+ * completed. Each build has at most one request in flight and always sends its newest state, so
+ * when GitHub fails (network, 5xx, rate limit) the reporter waits with back-off and then brings
+ * the check run straight up to date. Reporting never throws into the caller and never touches
+ * the build itself. Only builds with `repository` and `installationId` are reported; a build
+ * without a commit yet gets its check run once an event carries the commit.
+ */
+export class CheckRunReporter {
+  private readonly entries = new Map<string, Entry>();
+  private readonly sleeper = new Sleeper();
+  private readonly waiters = new Map<string, Set<(url: string | undefined) => void>>();
+  private readonly retry: RetryOptions;
+  private closed = false;
+
+  constructor(private readonly options: CheckRunReporterOptions) {
+    this.retry = { ...defaultRetryOptions, ...options.retry };
+  }
+
+  /** Takes the newest state of a build (call on every status change); returns at once. */
+  report(build: Build): void {
+    if (this.closed || !build.repository || !build.installationId) return;
+    let entry = this.entries.get(build.key);
+    if (!entry) {
+      const known = build.meta.checkRunId ?? this.options.service.get(build.key)?.meta.checkRunId;
+      entry = { build, version: 0, sent: 0, minimal: false, running: false, checkRunId: typeof known === "number" ? known : undefined };
+      this.entries.set(build.key, entry);
+      this.evictOldest();
+    }
+    entry.build = build;
+    entry.version++;
+    if (!entry.running) {
+      entry.running = true;
+      entry.loop = this.drive(entry);
+    }
+  }
+
+  /** The check run's html_url, waiting up to `waitMs` for it to be created. */
+  async checkRunUrl(key: string, waitMs = 0): Promise<string | undefined> {
+    const known = this.entries.get(key)?.htmlUrl ?? this.options.service.get(key)?.meta.checkRunUrl;
+    if (typeof known === "string") return known;
+    if (waitMs <= 0 || this.closed) return undefined;
+    return new Promise((resolve) => {
+      const set = this.waiters.get(key) ?? new Set();
+      this.waiters.set(key, set);
+      const done = (url: string | undefined) => {
+        clearTimeout(timer);
+        set.delete(done);
+        if (!set.size) this.waiters.delete(key);
+        resolve(url);
+      };
+      const timer = setTimeout(() => done(undefined), waitMs);
+      set.add(done);
+    });
+  }
+
+  /** Resolves when no check run update is in flight or waiting. */
+  async idle(): Promise<void> {
+    for (;;) {
+      const loops = [...this.entries.values()].filter((e) => e.running).map((e) => e.loop);
+      if (!loops.length) return;
+      await Promise.allSettled(loops);
+    }
+  }
+
+  /** Stops retrying; updates still pending are dropped (the builds themselves are unaffected). */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.sleeper.wakeAll();
+    for (const set of this.waiters.values()) for (const done of set) done(undefined);
+    await Promise.allSettled([...this.entries.values()].map((e) => e.loop));
+  }
+
+  /** One loop per build at a time (`running`); the flag is cleared in the same step as the loop's last check. */
+  private async drive(entry: Entry): Promise<void> {
+    try {
+      const key = entry.build.key;
+      let attempt = 0;
+      while (!this.closed && this.entries.get(key) === entry) {
+        const headSha = entry.build.sha ?? entry.build.commit;
+        if (!headSha) {
+          // A later event brings the commit; a build that ended without one never gets a check run.
+          if (FINAL_STATUSES.includes(entry.build.status)) this.entries.delete(key);
+          return;
+        }
+        if (this.upToDate(entry)) {
+          // The id and url live on in the build's meta, so a later event can pick them up.
+          this.entries.delete(key);
+          return;
+        }
+        try {
+          await this.step(entry, headSha);
+          attempt = 0;
+        } catch (error) {
+          const status = (error as { status?: number }).status;
+          if (status === 404 && entry.checkRunId) {
+            this.options.logger.warn("Check run vanished on GitHub; creating a new one", { build: key });
+            entry.checkRunId = undefined;
+            entry.sent = 0;
+            continue;
+          }
+          if (status === 422 && !entry.minimal) {
+            this.options.logger.warn("GitHub refused the check run details; sending the bare state", { build: key, error: errorMessage(error) });
+            entry.minimal = true;
+            continue;
+          }
+          const delay = githubRetryDelay(error, attempt++, this.retry);
+          if (delay === undefined) {
+            this.options.logger.error("GitHub refused the check run update; giving up on it", { build: key, status, error: errorMessage(error) });
+            this.entries.delete(key);
+            return;
+          }
+          this.options.logger.warn("Could not update the check run on GitHub; will retry", {
+            build: key, status, error: errorMessage(error), retryInMs: Math.round(delay),
+          });
+          await this.sleeper.sleep(delay);
+        }
+      }
+    } finally {
+      entry.running = false;
+    }
+  }
+
+  private upToDate(entry: Entry): boolean {
+    if (entry.sent !== entry.version) return false;
+    const s = entry.state;
+    return !s || entry.minimal || s.annotationsSent >= s.value.annotations.length;
+  }
+
+  /** Sends one request that moves the check run closer to the newest state. */
+  private async step(entry: Entry, headSha: string): Promise<void> {
+    // Reading the log takes a moment; a change meanwhile means computing the newer state instead.
+    while (entry.state?.version !== entry.version) {
+      const { build, version } = entry;
+      entry.state = { version, value: await checkRunState(build, this.options.service.logPath(build.key)), annotationsSent: 0 };
+    }
+    const { build, version } = entry;
+    const state = entry.state;
+    const [owner, repo] = build.repository!.split("/") as [string, string];
+    const octokit = await this.options.auth(build.installationId!);
+    const request = { retries: 0 }; // this loop retries, with the newest state
+    const chunk = entry.minimal ? [] : state.value.annotations.slice(state.annotationsSent, state.annotationsSent + ANNOTATIONS_PER_REQUEST);
+
+    if (entry.sent === version && entry.checkRunId) {
+      await octokit.rest.checks.update({ owner, repo, check_run_id: entry.checkRunId, ...annotationsRequest(state.value, chunk), request });
+      state.annotationsSent += chunk.length;
+      return;
+    }
+    const detailsUrl = this.options.publicUrl ? logUrl(this.options.publicUrl, build.key) : undefined;
+    const body = checkRunRequest(state.value, { annotations: chunk, minimal: entry.minimal, detailsUrl });
+    if (entry.checkRunId) {
+      await octokit.rest.checks.update({ owner, repo, check_run_id: entry.checkRunId, ...body, request });
+    } else {
+      const { data } = await octokit.rest.checks.create({
+        owner, repo, name: `cicd/${build.target}`, head_sha: headSha, external_id: build.key, ...body, request,
+      });
+      entry.checkRunId = data.id;
+      entry.htmlUrl = data.html_url ?? undefined;
+      try {
+        this.options.service.setMeta(build.key, { checkRunId: data.id, ...(data.html_url ? { checkRunUrl: data.html_url } : {}) });
+      } catch (error) {
+        this.options.logger.warn("Could not record the check run id with the build", { build: build.key, error: errorMessage(error) });
+      }
+      for (const done of this.waiters.get(build.key) ?? []) done(entry.htmlUrl);
+    }
+    entry.sent = version;
+    state.annotationsSent = chunk.length;
+  }
+
+  private evictOldest(): void {
+    const max = this.options.maxTracked ?? 1000;
+    for (const [key] of this.entries) {
+      if (this.entries.size <= max) return;
+      this.entries.delete(key);
+      this.options.logger.warn("Too many check runs waiting for GitHub; dropped the oldest pending update", { build: key });
+    }
+  }
+}
+

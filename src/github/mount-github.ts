@@ -1,0 +1,83 @@
+import type { Express } from "express";
+import { createNodeMiddleware } from "probot";
+import type { Config } from "../config/load-config.js";
+import { registerHandlers } from "../handlers/register-handlers.js";
+import type { BuildService, CloneTokenProvider } from "../manager/types.js";
+import type { Logger } from "../shared/logger.js";
+import { BackgroundTasks } from "./background-tasks.js";
+import { CheckRunReporter } from "./check-run-reporter.js";
+import { createCloneTokenProvider } from "./clone-token-provider.js";
+import { createAppProbot, type ProbotTuning } from "./create-app-probot.js";
+import type { RetryOptions } from "./github-retry-delay.js";
+import { readGitHubSettings } from "./github-settings.js";
+
+export const WEBHOOKS_PATH = "/api/github/webhooks";
+
+export interface GitHubIntegration {
+  /** Token to clone a GitHub repository for this build (fresh installation token), or undefined. */
+  cloneToken: CloneTokenProvider;
+  /** Resolves when no reply, reaction or check run update is in flight (tests, shutdown). */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface GitHubDeps {
+  service: BuildService;
+  config: Config;
+  logger: Logger;
+  env: NodeJS.ProcessEnv;
+  /** Tests: no Octokit throttling, short request timeouts, fast check run retries. */
+  tuning?: ProbotTuning & { retry?: Partial<RetryOptions> };
+}
+
+/**
+ * Connects cicd to GitHub as a GitHub App, configured by Probot's standard environment
+ * (APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET, GHE_HOST, GHE_PROTOCOL): mounts the
+ * signed webhook endpoint at /api/github/webhooks (mount it before any body parser: signatures
+ * are checked on the raw body), reports every build of a GitHub repository as a check run, and
+ * hands out clone tokens. Returns undefined without APP_ID; throws CONFIG_INVALID when APP_ID is
+ * set but the webhook secret or private key is missing.
+ */
+export async function mountGitHub(app: Express, deps: GitHubDeps): Promise<GitHubIntegration | undefined> {
+  const settings = readGitHubSettings(deps.env);
+  if (!settings) {
+    deps.logger.info("GitHub settings absent; REST triggers only");
+    return undefined;
+  }
+  const { logger, service, config } = deps;
+  const probot = createAppProbot(settings, logger, deps.tuning);
+  const tasks = new BackgroundTasks(logger);
+  const reporter = new CheckRunReporter({
+    service,
+    auth: (installationId) => probot.auth(installationId),
+    publicUrl: config.publicUrl,
+    logger: logger.child("checks"),
+    retry: deps.tuning?.retry,
+  });
+  const middleware = await createNodeMiddleware(
+    (probotApp) =>
+      registerHandlers(probotApp, {
+        service,
+        config,
+        logger: logger.child("webhooks"),
+        tasks,
+        checkRunUrl: (key) => reporter.checkRunUrl(key, 3000),
+      }),
+    { probot, webhooksPath: WEBHOOKS_PATH },
+  );
+  app.use(middleware);
+  const unsubscribe = service.onChange(({ build }) => reporter.report(build));
+  logger.info(`GitHub App ${settings.appId} connected; webhooks at ${WEBHOOKS_PATH}`, { api: settings.baseUrl });
+  return {
+    cloneToken: createCloneTokenProvider({ config, settings, appClient: () => probot.auth(), logger }),
+    idle: async () => {
+      await tasks.idle();
+      await reporter.idle();
+    },
+    close: async () => {
+      unsubscribe();
+      await reporter.close();
+      await tasks.idle();
+    },
+  };
+}
