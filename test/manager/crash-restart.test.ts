@@ -57,3 +57,45 @@ describe.skipIf(!hasDocker)("the server killed with SIGKILL mid-queue", () => {
     expect(await second.exited).toBe(0);
   }, 400_000);
 });
+
+describe.skipIf(!hasDocker)("SIGTERM", () => {
+  it("lets the running build finish, keeps the queue, and the next start runs what was queued", async () => {
+    await ensureImage("builder");
+    const dir = mkdtempSync(path.join(tmpdir(), "cicd-sigterm-"));
+    const port = await freePort();
+    const config = path.join(dir, "cicd.yml");
+    writeFileSync(
+      config,
+      [
+        `port: ${port}`,
+        "concurrency: 1",
+        "shutdownGrace: 60s",
+        "targets:",
+        `  - name: hello`,
+        `    url: files://${path.join(projectRoot, "examples/hello")}`,
+        `    commands: ["sleep 2", "sh build.sh"]`,
+        `    artifacts: ["dist/*.mjs"]`,
+      ].join("\n"),
+    );
+    const env: NodeJS.ProcessEnv = { CICD_API_TOKEN: "sigterm-test-token" };
+    const client = new CicdClient({ baseUrl: `http://127.0.0.1:${port}`, token: env.CICD_API_TOKEN! });
+    const first = await spawnServer(config, env);
+    started.push(first);
+    const keys: string[] = [];
+    for (let i = 0; i < 3; i++) keys.push((await client.triggerBuild("hello")).key);
+    for (let i = 0; i < 600 && (await client.getBuild(keys[0]!)).status !== "running"; i++) await new Promise((r) => setTimeout(r, 50));
+    first.child.kill("SIGTERM");
+    expect(await first.exited).toBe(0);
+    expect(first.output()).toContain("finishing running builds");
+
+    const second = await spawnServer(config, env);
+    started.push(second);
+    expect((await client.getBuild(keys[0]!)).status).toBe("succeeded");
+    const rest = [];
+    for (const key of keys.slice(1)) rest.push(await client.waitForBuild(key, { intervalMs: 200, timeoutMs: 120_000 }));
+    expect(rest.map((b) => b.status)).toEqual(["succeeded", "succeeded"]);
+    expect(rest.every((b) => b.attempts === 1)).toBe(true);
+    second.child.kill("SIGTERM");
+    expect(await second.exited).toBe(0);
+  }, 300_000);
+});
