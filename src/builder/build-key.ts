@@ -1,0 +1,15 @@
+import { randomBytes } from "node:crypto";
+import { errors } from "../shared/errors.js";
+
+/** The shape buildRequestSchema accepts; keys also name log files, so nothing else gets in. */
+const BUILD_KEY = /^[A-Za-z0-9_-]{6,64}$/;
+
+/** A random build key (12 URL-safe characters, 72 bits). */
+export function newBuildKey(): string {
+  return randomBytes(9).toString("base64url");
+}
+
+export function assertBuildKey(key: string): string {
+  if (!BUILD_KEY.test(key)) throw errors.invalidArgument("--key", "a build key of 6-64 letters, digits, - or _", key);
+  return key;
+}

@@ -1,0 +1,68 @@
+import { createWriteStream, type WriteStream } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { Masker } from "../shared/mask.js";
+
+/** One output stream of a command (stdout or stderr) feeding the build log. */
+export interface LogStream {
+  write(chunk: string): void;
+  /** Emits what the masker held back; call when the stream ended. */
+  end(): void;
+}
+
+/**
+ * The output of one build: everything goes to the console (`out`) and to `<dir>/<key>.log`,
+ * masked with every secret of the build. Each stream gets its own Masker, so a secret split
+ * across two writes of one stream is still caught and two streams cannot interleave inside a
+ * held-back tail.
+ */
+export class BuildLog {
+  private constructor(
+    readonly file: string,
+    private readonly secrets: string[],
+    private readonly sink: WriteStream,
+    private readonly out: (text: string) => void,
+  ) {}
+
+  static async open(dir: string, key: string, secrets: Iterable<string | undefined>, out: (text: string) => void): Promise<BuildLog> {
+    await mkdir(dir, { recursive: true });
+    const file = path.join(dir, `${key}.log`);
+    const sink = createWriteStream(file, { flags: "a", mode: 0o644 });
+    await new Promise<void>((resolve, reject) => {
+      sink.once("open", () => resolve());
+      sink.once("error", reject);
+    });
+    const values = [...secrets].filter((s): s is string => typeof s === "string" && s.length > 0);
+    return new BuildLog(file, values, sink, out);
+  }
+
+  /** Masks a complete text (for error messages and event reasons). */
+  mask(text: string): string {
+    return new Masker(this.secrets).mask(text);
+  }
+
+  /** A builder line (header, result, note): masked, newline added. */
+  line(text: string): void {
+    this.emit(`${this.mask(text)}\n`);
+  }
+
+  stream(): LogStream {
+    const masker = new Masker(this.secrets);
+    return {
+      write: (chunk) => this.emit(masker.write(chunk)),
+      end: () => this.emit(masker.flush()),
+    };
+  }
+
+  /** Ends the file; the log stays on disk. */
+  async close(): Promise<void> {
+    if (this.sink.closed) return;
+    await new Promise<void>((resolve) => this.sink.end(() => resolve()));
+  }
+
+  private emit(text: string): void {
+    if (!text) return;
+    this.out(text);
+    if (!this.sink.writableEnded) this.sink.write(text);
+  }
+}

@@ -1,0 +1,121 @@
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { errors } from "../shared/errors.js";
+import type { BuildLog } from "./build-log.js";
+import { baseEnv, runProcess, type ProcessResult } from "./run-process.js";
+
+export interface GitFetchOptions {
+  /** Remote URL without credentials (stored as `origin`). */
+  url: string;
+  /** `user:password` for HTTP(S) remotes, sent as a Basic Authorization header. */
+  credentials?: string;
+  ref?: string;
+  sha?: string;
+  /** Empty folder that becomes the work tree. */
+  dir: string;
+  /** A private folder outside the work tree for git's global config. */
+  configDir: string;
+  log: BuildLog;
+  signal?: AbortSignal;
+}
+
+/** The Authorization header value git sends for a token (GitHub's convention). */
+export function basicHeader(credentials: string): string {
+  return `Basic ${Buffer.from(credentials).toString("base64")}`;
+}
+
+export function tokenCredentials(token: string): string {
+  return `x-access-token:${token}`;
+}
+
+/**
+ * Fetches one commit into `dir` and checks it out: `git init` + shallow `git fetch` of the sha
+ * or ref (or the remote HEAD), falling back to a full fetch when the server refuses a sha.
+ * Credentials travel only in the environment (`http.<origin>.extraHeader`), never in argv or
+ * .git/config. Returns the exact commit checked out.
+ */
+export async function fetchGit(o: GitFetchOptions): Promise<string> {
+  const env = await gitEnv(o);
+  const git = (...args: string[]) => runProcess("git", args, { cwd: o.dir, env, signal: o.signal });
+  const fail = (why: string) => errors.sourceFetchFailed(o.url, o.log.mask(why));
+  await must(git("init", "-q", "."), fail);
+  await must(git("remote", "add", "origin", o.url), fail);
+
+  const want = o.sha ?? o.ref ?? "HEAD";
+  o.log.line(`fetching ${o.url}${o.ref ? ` ref ${o.ref}` : ""}${o.sha ? ` commit ${o.sha}` : ""}`);
+  const shallow = await git("fetch", "--depth", "1", "--no-tags", "origin", want);
+  if (shallow.code === 0) {
+    await must(git("checkout", "-q", "--detach", "FETCH_HEAD"), fail);
+  } else if (o.sha && !isAuthProblem(shallow.stderr)) {
+    // Servers without uploadpack.allowReachableSHA1InWant refuse a sha; fetch everything instead.
+    o.log.line("the server refused a shallow fetch of the commit; fetching all branches and tags");
+    await must(git("fetch", "--no-tags", "origin", "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"), fail);
+    const found = await git("rev-parse", "--verify", "-q", `${o.sha}^{commit}`);
+    if (found.code !== 0) throw fail(`commit ${o.sha} was not found in the repository`);
+    await must(git("checkout", "-q", "--detach", found.stdout.trim()), fail);
+  } else {
+    throw fail(explain(shallow.stderr, o));
+  }
+  const head = await must(git("rev-parse", "HEAD"), fail);
+  const commit = head.stdout.trim();
+  if (o.sha && !commit.startsWith(o.sha.toLowerCase())) throw fail(`checked out ${commit}, not the commit ${o.sha} asked for`);
+  o.log.line(`checked out ${commit}`);
+  return commit;
+}
+
+async function gitEnv(o: GitFetchOptions): Promise<NodeJS.ProcessEnv> {
+  // Our own global config: the user's ~/.gitconfig cannot change a build, and a repository
+  // mounted from the host (other owner) is not refused as "dubious ownership".
+  const configFile = path.join(o.configDir, "gitconfig");
+  await writeFile(configFile, "[safe]\n\tdirectory = *\n[advice]\n\tdetachedHead = false\n[init]\n\tdefaultBranch = main\n");
+  const env: NodeJS.ProcessEnv = {
+    ...baseEnv(),
+    LANG: "C",
+    LC_ALL: "C",
+    GIT_TERMINAL_PROMPT: "0",
+    GIT_CONFIG_GLOBAL: configFile,
+    GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND ?? "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new",
+  };
+  if (o.credentials && /^https?:/i.test(o.url)) {
+    // Scoped to the remote's origin so a redirect elsewhere does not carry the header.
+    env.GIT_CONFIG_COUNT = "1";
+    env.GIT_CONFIG_KEY_0 = `http.${new URL(o.url).origin}/.extraHeader`;
+    env.GIT_CONFIG_VALUE_0 = `Authorization: ${basicHeader(o.credentials)}`;
+  } else if (o.credentials) {
+    o.log.line("note: the token is used for https URLs only; this URL authenticates with ssh keys");
+  }
+  return env;
+}
+
+async function must(pending: Promise<ProcessResult>, fail: (why: string) => Error): Promise<ProcessResult> {
+  const result = await pending;
+  if (result.code !== 0) throw fail(lastLines(result.stderr) || `git exited with code ${result.code}`);
+  return result;
+}
+
+function isAuthProblem(stderr: string): boolean {
+  return /could not read (Username|Password)|terminal prompts disabled|Authentication failed|HTTP 40[13]|error: 40[13]|Permission denied \(publickey|Host key verification failed/i.test(stderr);
+}
+
+/** Turns git's last words into a message that says what to do. */
+function explain(stderr: string, o: GitFetchOptions): string {
+  const authFailed = /could not read (Username|Password)|terminal prompts disabled|Authentication failed|HTTP 40[13]|error: 40[13]/i.test(stderr);
+  // With a token sent, git asks for a user name only after the server refused the token.
+  if (authFailed && !o.credentials) return "authentication required: the repository is private; set the target's token";
+  if (authFailed) return "authentication failed: the server refused the token; check the target's token and its access to the repository";
+  if (/Permission denied \(publickey/i.test(stderr)) return "ssh authentication failed: the server accepts none of the builder's ssh keys";
+  if (/Host key verification failed/i.test(stderr)) return "ssh host key verification failed for the server";
+  if (/couldn't find remote ref/i.test(stderr)) {
+    return o.ref || o.sha
+      ? `the ref ${o.ref ?? o.sha} was not found in the repository`
+      : "the repository has no default branch (its HEAD points nowhere); ask for a ref";
+  }
+  if (/Repository not found|does not appear to be a git repository|HTTP 404|error: 404/i.test(stderr)) {
+    return `repository not found${o.credentials ? "" : " (if it is private, set the target's token)"}`;
+  }
+  return lastLines(stderr) || "git fetch failed";
+}
+
+function lastLines(text: string): string {
+  return text.trim().split(/\r?\n/).filter(Boolean).slice(-4).join(" / ");
+}

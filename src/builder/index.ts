@@ -1,0 +1,11 @@
+export { builderMain, type BuilderDeps } from "./main.js";
+export { parseBuilderOptions, type BuilderOptions } from "./options.js";
+export { builderUsage } from "./usage.js";
+export { runBuild, type BuildSpec, type BuildEnvironment, type BuildOutcome } from "./run-build.js";
+export { BuilderSession, type BuildDefaults, type SessionOptions, type StartAnswer } from "./builder-session.js";
+export { serveBuilds, type ServeOptions, type ServeHandle } from "./serve-builds.js";
+export { createEndpoint, type EndpointOptions } from "./http-endpoint.js";
+export { Broadcaster, type BroadcasterOptions } from "./broadcaster.js";
+export { BuildLog, type LogStream } from "./build-log.js";
+export { parseSource, type Source } from "./source-url.js";
+export { newBuildKey } from "./build-key.js";

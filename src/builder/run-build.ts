@@ -1,0 +1,155 @@
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import path from "node:path";
+import { ServiceFs } from "../servicefs/service-fs.js";
+import { formatDuration } from "../shared/duration.js";
+import { CicdError, errorMessage, errors, isCicdError } from "../shared/errors.js";
+import { assertTargetName } from "../shared/safe-path.js";
+import { assertBuildKey } from "./build-key.js";
+import { BuildLog } from "./build-log.js";
+import { collectArtifacts } from "./collect-artifacts.js";
+import { fetchSource } from "./fetch-source.js";
+import { basicHeader, tokenCredentials } from "./git-fetch.js";
+import { runCommands, type CommandResult } from "./run-commands.js";
+import { baseEnv } from "./run-process.js";
+import { parseSource } from "./source-url.js";
+
+/** One build, as the manager's BuildRequest or the builder's flags describe it. */
+export interface BuildSpec {
+  key: string;
+  target: string;
+  url: string;
+  ref?: string;
+  sha?: string;
+  commands: string[];
+  artifacts: string[];
+  token?: string;
+  /** Secrets and other env for the commands; every value is masked. */
+  env?: Record<string, string>;
+  /** More values to mask. */
+  mask?: string[];
+  /** Extra fields for the builds.json record (never secrets). */
+  meta?: Record<string, string | number | boolean | null>;
+}
+
+/** Where and how builds run; the same for every build of one builder. */
+export interface BuildEnvironment {
+  servicefs: string;
+  workdir: string;
+  logDir: string;
+  /** Console sink for the build's (masked) output; default: stdout. */
+  out?: (text: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface BuildOutcome {
+  ok: boolean;
+  key: string;
+  target: string;
+  commit: string | null;
+  ref: string | null;
+  durationMs: number;
+  /** Published file names (success only). */
+  artifacts: string[];
+  sizes: Record<string, number>;
+  commands: CommandResult[];
+  /** 0 on success; the failed command's exit code, or null when no command failed. */
+  exitCode: number | null;
+  /** Masked, for people: why the build failed. */
+  reason?: string;
+  failedCommand?: number;
+  error?: CicdError;
+  logFile: string;
+}
+
+const RESERVED = new Set(["key", "status", "createdAt", "commit", "ref", "artifacts", "sizes", "durationMs"]);
+
+/**
+ * Runs one build from an empty workspace: fetch, commands, artifacts, publish. Never throws for a
+ * failed build: the outcome says why. Only a build whose every command passed and whose every
+ * artifact pattern matched is published; the workspace is removed afterwards, the log kept.
+ */
+export async function runBuild(spec: BuildSpec, environment: BuildEnvironment): Promise<BuildOutcome> {
+  assertBuildKey(spec.key);
+  assertTargetName(spec.target);
+  const started = Date.now();
+  const log = await BuildLog.open(environment.logDir, spec.key, secretsOf(spec), environment.out ?? ((t) => void process.stdout.write(t)));
+  let buildDir: string | undefined;
+  const outcome: BuildOutcome = {
+    ok: false, key: spec.key, target: spec.target, commit: null, ref: spec.ref ?? null, durationMs: 0,
+    artifacts: [], sizes: {}, commands: [], exitCode: null, logFile: log.file,
+  };
+  let killLeftovers = () => {};
+  try {
+    log.line(`cicd builder: build ${spec.key} of target ${spec.target}`);
+    await mkdir(environment.workdir, { recursive: true });
+    buildDir = await mkdtemp(path.join(environment.workdir, `cicd-${spec.key}-`));
+    const workspace = path.join(buildDir, "workspace");
+    await mkdir(workspace);
+    const { commit } = await fetchSource({ url: spec.url, ref: spec.ref, sha: spec.sha, token: spec.token, workspace, configDir: buildDir, servicefs: environment.servicefs, log, signal: environment.signal });
+    outcome.commit = commit;
+    const env = commandEnv(spec, commit, workspace);
+    const ran = await runCommands(spec.commands, { cwd: workspace, env, log, signal: environment.signal });
+    killLeftovers = ran.killLeftovers;
+    outcome.commands = ran.results.map((r) => ({ ...r, command: log.mask(r.command) }));
+    if (environment.signal?.aborted) throw errors.cancelled(`Build ${spec.key}`);
+    if (ran.error) {
+      outcome.failedCommand = ran.failedCommand;
+      outcome.exitCode = ran.results.at(-1)?.exitCode ?? null;
+      throw ran.error;
+    }
+    const files = await collectArtifacts(workspace, spec.artifacts);
+    const record = await new ServiceFs(environment.servicefs).publish(spec.target, {
+      key: spec.key,
+      commit,
+      ref: spec.ref ?? null,
+      durationMs: Date.now() - started,
+      files,
+      extra: Object.fromEntries(Object.entries(spec.meta ?? {}).filter(([k]) => !RESERVED.has(k))),
+    });
+    Object.assign(outcome, { ok: true, exitCode: 0, artifacts: record.artifacts, sizes: record.sizes ?? {} });
+    log.line(`published ${record.artifacts.join(", ")} to ${spec.target}`);
+  } catch (error) {
+    outcome.error = isCicdError(error) ? error : new CicdError("INTERNAL", log.mask(errorMessage(error)));
+    outcome.reason = log.mask(outcome.error.message);
+  } finally {
+    killLeftovers();
+    outcome.durationMs = Date.now() - started;
+    log.line(outcome.ok
+      ? `build ${spec.key} succeeded in ${formatDuration(outcome.durationMs)}`
+      : `build ${spec.key} failed after ${formatDuration(outcome.durationMs)}: ${outcome.reason}`);
+    if (buildDir) await rm(buildDir, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
+    await log.close();
+  }
+  return outcome;
+}
+
+/** A minimal env: the builder's basics, the build's secrets, then what cicd tells every build. */
+function commandEnv(spec: BuildSpec, commit: string | null, workspace: string): NodeJS.ProcessEnv {
+  return {
+    ...baseEnv(),
+    ...spec.env,
+    CI: "true",
+    CICD: "true",
+    CICD_BUILD_KEY: spec.key,
+    CICD_TARGET: spec.target,
+    CICD_COMMIT: commit ?? "",
+    CICD_REF: spec.ref ?? "",
+    CICD_WORKSPACE: workspace,
+  };
+}
+
+/** Every value the build's output must never show, including the forms git sends. */
+function secretsOf(spec: BuildSpec): string[] {
+  const values = [...Object.values(spec.env ?? {}), ...(spec.mask ?? [])];
+  const credentials: string[] = [];
+  if (spec.token) credentials.push(tokenCredentials(spec.token));
+  try {
+    const source = parseSource(spec.url);
+    if (source.kind === "git" && source.credentials) credentials.push(source.credentials);
+  } catch {
+    // A bad URL fails the fetch with its own (redacted) message.
+  }
+  for (const c of credentials) values.push(c, basicHeader(c).slice("Basic ".length), c.slice(c.indexOf(":") + 1));
+  if (spec.token) values.push(spec.token);
+  return values.filter((v) => v.length > 0);
+}

@@ -1,0 +1,83 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "../shared/logger.js";
+import type { Broadcaster } from "./broadcaster.js";
+import type { BuilderSession } from "./builder-session.js";
+import { createEndpoint } from "./http-endpoint.js";
+import type { BuildOutcome } from "./run-build.js";
+
+export interface ServeOptions {
+  session: BuilderSession;
+  broadcaster: Broadcaster;
+  builderId: string;
+  host: string;
+  port: number;
+  /** Required from callers of the endpoint when set (the manager token). */
+  token?: string;
+  /** Serve one build, then stop. */
+  once: boolean;
+  log: Logger;
+}
+
+export interface ServeHandle {
+  /** The port actually listened on (useful with port 0). */
+  port: number;
+  /**
+   * Resolves with the exit code: with `once`, after the one build ended and its last event was
+   * delivered or given up (0 success, 1 failure); otherwise after close() (0).
+   */
+  finished: Promise<number>;
+  /** Stops listening, stops a running build, waits for pending events. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Listens for builds, announces `ready` with the port, and serves builds one at a time. */
+export async function serveBuilds(o: ServeOptions): Promise<ServeHandle> {
+  let finish!: (code: number) => void;
+  const finished = new Promise<number>((resolve) => (finish = resolve));
+  let lastBuild: Promise<BuildOutcome> | undefined;
+  let closing: Promise<void> | undefined;
+
+  const server: Server = createEndpoint({
+    session: o.session,
+    token: o.token,
+    log: o.log,
+    onBuild: (done) => {
+      lastBuild = done;
+      if (!o.once) return;
+      void done.then(async (outcome) => {
+        await stop();
+        finish(outcome.ok ? 0 : 1);
+      });
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  o.log.info("builder ready", { host: o.host, port, once: o.once });
+  void o.broadcaster.send({ type: "ready", builderId: o.builderId, at: new Date().toISOString(), port, pid: process.pid });
+
+  function stop(): Promise<void> {
+    closing ??= (async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await o.broadcaster.drain();
+    })();
+    return closing;
+  }
+
+  return {
+    port,
+    finished,
+    close: async () => {
+      o.session.abort();
+      const outcome = await lastBuild?.catch(() => undefined);
+      await stop();
+      finish(o.once && outcome ? (outcome.ok ? 0 : 1) : 0);
+    },
+  };
+}

@@ -1,0 +1,38 @@
+/** `cicd builder --help`. Flags and env names must match options.ts. */
+export const builderUsage = `Usage: cicd builder [options]
+
+Fetches a project, runs its build commands and publishes the artifacts of a good build to the
+service file system. Every option can also come from the environment variable named beside it.
+
+Build:
+  --url URL            source: https/ssh git URL, file://PATH, files://PATH, servicefs://PATH   CICD_URL
+  --command CMD        build command, run with sh -c; repeat for more (all must pass)        CICD_COMMAND *
+  --artifact GLOB      file(s) the build produces, relative to the workspace; repeatable   CICD_ARTIFACT *
+  --token TOKEN        token for private git repositories over HTTPS (never printed)       CICD_TOKEN
+  --ref REF            branch or tag to build (default: the repository's default branch)    CICD_REF
+  --sha SHA            exact commit to build                                               CICD_SHA
+  --key KEY            build key (default: random)                                         CICD_KEY
+  --secrets FILE       KEY=VALUE lines handed to the commands as env, masked in output     CICD_SECRETS
+  --servicefs DIR      root of the service file system (required)                          CICD_SERVICEFS
+  --target NAME        target to publish under                                             CICD_TARGET
+  --workdir DIR        where workspaces are made (default: the temp folder)                CICD_WORKDIR
+  --log-dir DIR        where <key>.log files are kept (default: <workdir>/cicd-logs)       CICD_LOG_DIR
+
+Mode:
+  --run-on-startup     build at once with the options above; exit 0 on success, 1 on failure
+                       (--run-on-startup=false or --no-run-on-startup: serve)              CICD_RUN_ON_STARTUP
+  otherwise            serve POST /build and GET /status and broadcast "ready"
+  --port PORT          port to listen on (default 0: a free one)                           CICD_PORT
+  --host ADDR          address to listen on (default 0.0.0.0)                              CICD_HOST
+  --once               serve one build, then exit with its result                          CICD_ONCE=1
+
+Manager:
+  --manager-url URL    where events (ready, started, success, failure) are POSTed           CICD_MANAGER_URL
+  --manager-token TOK  bearer token for events and required by this builder's endpoint     CICD_MANAGER_TOKEN
+  --builder-id ID      this builder's id in events (default: builder-<pid>)                CICD_BUILDER_ID
+  (events are retried with back-off while the manager is unreachable, for at most 2m each;
+   CICD_BROADCAST_GIVE_UP=30s changes that)
+
+  * in the environment: one value per line, or a JSON array of strings.
+  -h, --help           print this help
+`;
