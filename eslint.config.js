@@ -4,7 +4,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "docker/build/", "data/", "coverage/"] },
+  { ignores: ["dist/", "node_modules/", "docker/build/", "data/", "coverage/", "test-results/", "bench/.build-*/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -9,6 +9,6 @@ export default defineConfig({
     // but each file runs its tests one after the other.
     fileParallelism: true,
     maxWorkers: 2,
-    reporters: ["default"],
+    reporters: ["default", ["json", { outputFile: "test-results/vitest.json" }]],
   },
 });
