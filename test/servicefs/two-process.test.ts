@@ -41,13 +41,12 @@ describe("builds.json shared by two processes", () => {
     expect(doc.builds).toHaveLength(400);
     const keys = doc.builds.map((b) => b.key);
     expect(new Set(keys).size).toBe(400);
-    // Each process's builds are in the order it wrote them, and the two really interleaved.
+    // Each process's builds are in the order it wrote them. (How much the two interleave depends
+    // on scheduling; on a loaded machine one may finish first, so that is not asserted.)
     const ofA = keys.filter((k) => k.startsWith("a-"));
     const ofB = keys.filter((k) => k.startsWith("b-"));
     expect(ofA).toEqual(Array.from({ length: 200 }, (_, i) => `a-${i}`));
     expect(ofB).toEqual(Array.from({ length: 200 }, (_, i) => `b-${i}`));
-    expect(keys.indexOf("b-199")).toBeGreaterThan(keys.indexOf("a-0"));
-    expect(keys.indexOf("a-199")).toBeGreaterThan(keys.indexOf("b-0"));
     // Every mark landed on its build and nothing else.
     for (const b of doc.builds) {
       const i = Number(b.key.slice(2));
