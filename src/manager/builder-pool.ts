@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Config, Target } from "../config/load-config.js";
@@ -205,15 +205,19 @@ export class BuilderPool {
   private spec(key: string, target: Target, builderId: string, token: string): WorkloadSpec {
     const local = this.deps.executor.kind === "local";
     const targetDir = this.deps.servicefs.targetDir(target.name);
+    const mirror = gitMirrorMount(this.deps.cacheDir, target.url);
     return {
       id: builderId,
       role: "builder",
       target: target.name,
       buildKey: key,
       image: target.image,
-      args: ["--once", "--servicefs", this.deps.config.servicefs, "--port", local ? "0" : "8080", "--host", local ? "127.0.0.1" : "0.0.0.0"],
+      args: [
+        "--once", "--servicefs", this.deps.config.servicefs, "--port", local ? "0" : "8080", "--host", local ? "127.0.0.1" : "0.0.0.0",
+        ...(mirror ? ["--git-mirror", mirror.container] : []),
+      ],
       env: { CICD_BUILDER_ID: builderId, CICD_MANAGER_URL: this.deps.callbackUrl(), CICD_MANAGER_TOKEN: token },
-      mounts: [{ host: targetDir, container: targetDir }, ...sourceMounts(target.url, this.deps.config.servicefs), ...cacheMounts(this.deps.cacheDir, target)],
+      mounts: [{ host: targetDir, container: targetDir }, ...sourceMounts(target.url, this.deps.config.servicefs), ...cacheMounts(this.deps.cacheDir, target), ...(mirror ? [mirror] : [])],
       limits: { ...this.deps.config.limits, ...target.limits },
       listenPort: 8080,
     };
@@ -230,4 +234,19 @@ export function cacheMounts(cacheDir: string, target: Target): Mount[] {
     mkdirSync(host, { recursive: true });
     return { host, container };
   });
+}
+
+/**
+ * The git mirror folder of a target's repository (git URLs only: https, ssh, scp-like, file://;
+ * the builder ignores it for a file:// folder that is not a repository). One host folder per
+ * repository, named by a hash of its URL without credentials and mounted at the same path, so
+ * a builder reaches only its own repository's mirror; the builder gets it as `--git-mirror`.
+ */
+export function gitMirrorMount(cacheDir: string, url: string): Mount | undefined {
+  const text = url.trim();
+  if (!/^(https?|ssh|git|file):\/\/|^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:/i.test(text)) return undefined;
+  const identity = text.replace(/^(https?:\/\/)[^/@]*@/i, "$1").replace(/\/+$/, "");
+  const host = path.join(cacheDir, "git", createHash("sha256").update(identity).digest("hex").slice(0, 16));
+  mkdirSync(host, { recursive: true });
+  return { host, container: host };
 }

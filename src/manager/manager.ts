@@ -58,6 +58,7 @@ export class Manager implements BuildService {
   private readonly scheduled = new Set<string>();
   private readonly deps: DispatchDeps;
   private readonly pool: BuilderPool;
+  private readonly cleanups = new Set<Promise<void>>();
   private stopping = false;
 
   constructor(private readonly options: ManagerOptions) {
@@ -68,6 +69,10 @@ export class Manager implements BuildService {
     this.pool = new BuilderPool({ ...options, callbacks: this.callbacks, servicefs: this.servicefs, cacheDir: options.cacheDir });
     this.deps = {
       pool: this.pool,
+      afterBuild: (work) => {
+        this.cleanups.add(work);
+        void work.catch((error: unknown) => options.logger.warn("clean-up after a build failed", { error: String(error) })).finally(() => this.cleanups.delete(work));
+      },
       ...options,
       callbacks: this.callbacks,
       logs: this.logs,
@@ -201,6 +206,7 @@ export class Manager implements BuildService {
     const idle = Promise.all([...this.running.keys()].map((key) => this.waitFor(key, (b) => FINAL_STATUSES.includes(b.status), graceMs).catch(() => undefined)));
     await Promise.race([idle, new Promise((r) => setTimeout(r, graceMs).unref())]);
     this.interruptAll();
+    await Promise.race([Promise.allSettled([...this.cleanups]), new Promise((r) => setTimeout(r, Math.max(graceMs, 5_000)).unref())]);
   }
 
   /** Second signal: stop at once. */

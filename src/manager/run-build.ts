@@ -29,6 +29,8 @@ export interface DispatchDeps {
   change: (key: string, patch: BuildPatch, how?: "update" | "dequeue") => Build;
   requeueFront: (key: string) => void;
   pool: BuilderPool;
+  /** Takes work that continues after a build's result is recorded (shutdown waits for it). */
+  afterBuild: (work: Promise<void>) => void;
 }
 
 /** Why a running build was interrupted from outside. */
@@ -59,6 +61,7 @@ export async function runBuild(deps: DispatchDeps, key: string, control: BuildCo
   }
   deps.store.update(key, { attempts: build.attempts + 1 });
   let builder: PooledBuilder | undefined;
+  let detached = false;
   let masker = new Masker([]);
   const imageLog = createLogger("image", { write: (line) => deps.logs.append(key, `${line}\n`) });
   try {
@@ -89,7 +92,20 @@ export async function runBuild(deps: DispatchDeps, key: string, control: BuildCo
       return;
     }
     deps.change(key, { status: "running", startedAt: now() }, "dequeue");
-    const info = await builder.handle.wait(control.signal).catch((error: unknown) => (control.signal.aborted ? undefined : Promise.reject(error)));
+    const exit = builder.handle.wait(control.signal);
+    const first = await Promise.race([
+      deps.callbacks.next(builder.builderId, "final").then((event) => ({ event })),
+      exit.then(() => ({ event: undefined }), () => ({ event: undefined })),
+    ]);
+    if (first.event?.type === "success" && !control.signal.aborted) {
+      // The builder published and said so: the build is done. Removing its container (wait for
+      // the exit, remove) happens after, outside the build's slot, so the next build need not wait.
+      deps.change(key, successPatch(first.event));
+      detached = true;
+      deps.afterBuild(cleanUp(deps, key, builder, exit, answer.output, masker));
+      return;
+    }
+    const info = await exit.catch((error: unknown) => (control.signal.aborted ? undefined : Promise.reject(error)));
     if (!info || control.signal.aborted) return finishStopped(deps, key, control, target, builder.handle);
     await answer.output.catch(() => undefined);
     await finishExited(deps, key, builder.builderId, info, target, builder.handle);
@@ -100,11 +116,27 @@ export async function runBuild(deps: DispatchDeps, key: string, control: BuildCo
     const current = deps.store.get(key);
     if (current && current.status !== "cancelled") deps.change(key, { status: "error", reason: message, finishedAt: now() }, "dequeue");
   } finally {
-    deps.logs.append(key, masker.flush());
-    if (builder && (control.reason() !== "shutdown" || deps.executor.kind === "local")) await deps.pool.destroy(builder);
-    deps.pool.release(key);
-    if (deps.store.get(key)?.status !== "queued") await deps.logs.end(key);
+    if (!detached) {
+      deps.logs.append(key, masker.flush());
+      if (builder && (control.reason() !== "shutdown" || deps.executor.kind === "local")) await deps.pool.destroy(builder);
+      deps.pool.release(key);
+      if (deps.store.get(key)?.status !== "queued") await deps.logs.end(key);
+    }
   }
+}
+
+/** After a build that succeeded: let the builder exit, collect its last output, remove it. */
+async function cleanUp(deps: DispatchDeps, key: string, builder: PooledBuilder, exit: Promise<ExitInfo>, output: Promise<void>, masker: Masker): Promise<void> {
+  await Promise.race([exit.catch(() => undefined), delay(30_000)]);
+  await Promise.race([output.catch(() => undefined), delay(2_000)]);
+  deps.logs.append(key, masker.flush());
+  await deps.pool.destroy(builder);
+  deps.pool.release(key);
+  await deps.logs.end(key);
+}
+
+function successPatch(event: Extract<BuilderEvent, { type: "success" }>): BuildPatch {
+  return { status: "succeeded", exitCode: 0, finishedAt: now(), commit: event.commit, artifacts: event.artifacts, sizes: event.sizes ?? {}, commands: event.commands ?? [] };
 }
 
 /**
@@ -167,9 +199,7 @@ async function resultOf(deps: DispatchDeps, key: string, info: ExitInfo, final: 
   if (info.oomKilled) {
     return { status: "failed", exitCode: info.exitCode, finishedAt, reason: `killed for running out of memory (limit ${limit ?? "none"}); raise limits.memory or make the build use less` };
   }
-  if (final?.type === "success") {
-    return { status: "succeeded", exitCode: 0, finishedAt, commit: final.commit, artifacts: final.artifacts, sizes: final.sizes ?? {}, commands: final.commands ?? [] };
-  }
+  if (final?.type === "success") return successPatch(final);
   if (final?.type === "failure") {
     return { status: "failed", exitCode: final.exitCode, finishedAt, commit: final.commit, reason: final.reason, commands: final.commands ?? [] };
   }

@@ -19,6 +19,8 @@ export interface RunnerView extends Omit<RunnerRecord, "stateFile"> {
   phase: RunnerState["phase"] | null;
   decisions: RunnerState["decisions"];
   tried: string[];
+  /** The build the runner was pinned to by a deploy, if any. */
+  pinned: string | null;
 }
 
 export interface RunnersDeps {
@@ -38,6 +40,8 @@ export interface RunnersDeps {
  */
 export class Runners {
   private readonly handles = new Map<string, WorkloadHandle>();
+  /** Per target: the last deploy or auto-deploy, so two never interleave stop and start. */
+  private readonly turns = new Map<string, Promise<unknown>>();
 
   constructor(private readonly deps: RunnersDeps) {}
 
@@ -51,10 +55,13 @@ export class Runners {
     }
   }
 
-  async create(targetName: string): Promise<RunnerView> {
+  /**
+   * Starts a runner for the target. With `pin`, it starts with that build (see `cicd runner
+   * --pin`); without, with the newest good build.
+   */
+  async create(targetName: string, options: { pin?: string } = {}): Promise<RunnerView> {
     const target = this.target(targetName);
-    const run = target.run;
-    if (!run) throw errors.unprocessable(`Target "${target.name}" has no run command; add run: { command: "… {file}" } to it in cicd.yml.`);
+    const run = this.runOf(target);
     const id = randomBytes(8).toString("hex");
     const stateDir = path.join(this.deps.stateDir, id);
     mkdirSync(stateDir, { recursive: true });
@@ -74,6 +81,7 @@ export class Runners {
         "--command", run.command,
         "--state-file", stateFile,
         ...(watch ? ["--watch", "--wait"] : []),
+        ...(options.pin !== undefined ? ["--pin", options.pin] : []),
         ...(run.probationMs !== undefined ? ["--probation", `${run.probationMs}ms`] : []),
       ],
       env: {},
@@ -117,12 +125,38 @@ export class Runners {
     return this.view(this.deps.store.get(id)!);
   }
 
+  /**
+   * Starts or moves the target's runner to `buildKey`: the build must be good in builds.json
+   * (else UNPROCESSABLE, 422, and nothing is stopped); the target's running runners are stopped
+   * like `remove`, then one runner starts pinned to the build. Deploys of one target run one
+   * after the other.
+   */
+  async deploy(targetName: string, buildKey: string): Promise<RunnerView & { replaced: string[] }> {
+    const target = this.target(targetName);
+    this.runOf(target);
+    return this.turn(target.name, async () => {
+      const doc = await this.deps.servicefs.builds(target.name).read();
+      const record = doc.builds.find((b) => b.key === buildKey);
+      if (!record) throw errors.unprocessable(`Build ${buildKey} is not in the builds of target "${target.name}" (builds.json); only published good builds can be deployed.`, { build: buildKey });
+      if (record.status !== "good") {
+        const why = record.reason ? ` (${record.reason})` : "";
+        throw errors.unprocessable(`Build ${buildKey} of target "${target.name}" is marked ${record.status}${why}; only good builds can be deployed.`, { build: buildKey });
+      }
+      const replaced = this.deps.store.list(target.name).filter((r) => r.state === "running").map((r) => r.id);
+      for (const id of replaced) await this.remove(id);
+      this.deps.logger.info("deploying", { target: target.name, build: buildKey, replaced });
+      return { ...(await this.create(target.name, { pin: buildKey })), replaced };
+    });
+  }
+
   /** After a good build: a target with autoDeploy gets a runner if it has none (a running one moves by itself). */
   async deployed(targetName: string): Promise<void> {
     const target = this.deps.config.targets.find((t) => t.name === targetName);
     if (!target?.run?.autoDeploy) return;
-    if (this.deps.store.list(target.name).some((r) => r.state === "running")) return;
-    await this.create(target.name).catch((error: unknown) => this.deps.logger.error("auto-deploy failed", { target: target.name, error: errorMessage(error) }));
+    await this.turn(target.name, async () => {
+      if (this.deps.store.list(target.name).some((r) => r.state === "running")) return;
+      await this.create(target.name);
+    }).catch((error: unknown) => this.deps.logger.error("auto-deploy failed", { target: target.name, error: errorMessage(error) }));
   }
 
   /** Stops following (the workloads keep running; the next start re-attaches). */
@@ -143,6 +177,23 @@ export class Runners {
     );
   }
 
+  private runOf(target: Target): NonNullable<Target["run"]> {
+    if (!target.run) throw errors.unprocessable(`Target "${target.name}" has no run command; add run: { command: "… {file}" } to it in cicd.yml.`);
+    return target.run;
+  }
+
+  /** Runs `work` after the target's previous turn has settled. */
+  private turn<T>(target: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.turns.get(target) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(work);
+    const settled = next.catch(() => undefined);
+    this.turns.set(target, settled);
+    void settled.then(() => {
+      if (this.turns.get(target) === settled) this.turns.delete(target);
+    });
+    return next;
+  }
+
   private target(name: string): Target {
     const target = this.deps.config.targets.find((t) => t.name === name);
     if (!target) throw errors.notFound("target", name);
@@ -161,6 +212,7 @@ export class Runners {
       phase: state?.phase ?? null,
       decisions: state?.decisions ?? [],
       tried: state?.tried ?? [],
+      pinned: state?.pin ?? null,
     };
   }
 }

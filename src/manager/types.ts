@@ -2,6 +2,8 @@
  * The manager's public surface, used by the REST API, the GitHub handlers and the CLI.
  * Nothing outside manager/ reaches into the queue or the store directly.
  */
+import type { BuildRecord } from "../servicefs/builds-file.js";
+
 export type BuildStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled" | "error";
 export const FINAL_STATUSES: readonly BuildStatus[] = ["succeeded", "failed", "cancelled", "error"];
 
@@ -96,3 +98,37 @@ export interface BuildService {
  * repository (a fresh installation token), or undefined.
  */
 export type CloneTokenProvider = (build: Build) => Promise<string | undefined>;
+
+/** A build a runner marked bad in its target's builds.json (seen by the manager). */
+export interface MarkedBadEvent {
+  /** The build as stored, its meta already holding `markedBad` (see MarkedBadMeta). */
+  build: Build;
+  /** The builds.json entry: `reason`, `exitCode`, `signal`, `markedBadAt`. */
+  record: BuildRecord;
+}
+
+/** What the manager keeps in `build.meta.markedBad` once it has seen a runner mark the build bad. */
+export interface MarkedBadMeta {
+  at: string;
+  reason: string | null;
+  exitCode: number | null;
+  signal: string | null;
+}
+
+/**
+ * Runners seen from outside the manager (the GitHub part): builds turning bad, and deploying a
+ * build to its target's runner.
+ */
+export interface Deployments {
+  /**
+   * Called once for each build of the store that a runner marks bad (a good → bad change in a
+   * target's builds.json), after `meta.markedBad` is recorded. Returns an unsubscribe function.
+   */
+  onMarkedBad(listener: (event: MarkedBadEvent) => void): () => void;
+  /**
+   * Starts or moves the target's runner to `buildKey` (stopping its running runners). Throws
+   * CicdError: NOT_FOUND for an unknown target, UNPROCESSABLE when the target has no run command
+   * or the build is not good in builds.json.
+   */
+  deploy(target: string, buildKey: string): Promise<{ id: string; replaced: string[] }>;
+}

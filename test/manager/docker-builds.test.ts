@@ -57,6 +57,8 @@ describe.skipIf(!hasDocker)("builds in builder containers on the real Docker eng
     expect(existsSync(path.join(sfs, done.artifacts[0]!))).toBe(true);
     const log = readFileSync(server.manager.logPath(key), "utf8");
     expect(log).toContain("tests passed");
+    // The container is removed right after the result is recorded.
+    for (let i = 0; i < 100 && containersOf(key).length; i++) await new Promise((r) => setTimeout(r, 100));
     expect(containersOf(key)).toEqual([]);
   });
 

@@ -7,6 +7,9 @@ import { buildContext } from "./build-context.js";
 import { BUNDLE_LABEL, bundleHash, recipeFiles } from "./bundle-hash.js";
 import { dockerMessage, dockerStatus } from "./docker-errors.js";
 
+/** How long an image found ready is trusted without asking the engine again. */
+const VERIFIED_FOR_MS = 60_000;
+
 /** Tags of the images cicd builds itself from docker/, by role. */
 export type BuiltInImages = Record<Role, string>;
 
@@ -26,6 +29,8 @@ interface ProgressEvent {
  */
 export class ImagePreparer {
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** When each image was last found ready: a build does not pay an engine round trip each time. */
+  private readonly verified = new Map<string, number>();
 
   constructor(
     private readonly docker: Docker,
@@ -37,10 +42,11 @@ export class ImagePreparer {
     const key = normalise(image);
     const running = this.inFlight.get(key);
     if (running) return running;
+    if (Date.now() - (this.verified.get(key) ?? 0) < VERIFIED_FOR_MS) return Promise.resolve();
     const role = (Object.keys(this.builtIn) as Role[]).find((r) => normalise(this.builtIn[r]) === key);
-    const work = (role ? this.ensureBuilt(image, role, log) : this.ensurePresent(image, log)).finally(() =>
-      this.inFlight.delete(key),
-    );
+    const work = (role ? this.ensureBuilt(image, role, log) : this.ensurePresent(image, log))
+      .then(() => void this.verified.set(key, Date.now()))
+      .finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, work);
     return work;
   }
