@@ -58,7 +58,12 @@ export const openapi = {
       },
     },
     "/targets/{name}/runners": {
-      post: { summary: "Create and start a runner for the target", parameters: [name], responses: { "201": { description: "The runner", content: json(ref("Runner")) }, "404": error("Unknown target"), "422": error("Target has no run command"), ...common } },
+      post: {
+        summary: "Create and start a runner for the target; with `build`, deploy that build (the target's running runners are replaced by one pinned to it)",
+        parameters: [name],
+        requestBody: { required: false, content: json({ type: "object", additionalProperties: false, properties: { build: { type: "string", description: "Key of a good build in the target's builds.json" } } }) },
+        responses: { "201": { description: "The runner", content: json(ref("Runner")) }, "400": error("Malformed body"), "404": error("Unknown target"), "422": error("Target has no run command, or the build is not a good build of the target"), ...common },
+      },
     },
     "/runners": {
       get: { summary: "List runners", parameters: [{ name: "target", in: "query", schema: { type: "string" } }], responses: { "200": { description: "Runners", content: json({ type: "object", properties: { runners: { type: "array", items: ref("Runner") } } }) }, ...common } },
@@ -100,7 +105,7 @@ export const openapi = {
         required: ["id", "target", "state"],
         properties: {
           id: { type: "string" }, target: { type: "string" }, state: { type: "string", enum: ["running", "exited", "stopped"] }, running: { type: "boolean" },
-          build: { type: ["string", "null"] }, restarts: { type: "integer" }, exitCode: { type: ["integer", "null"] },
+          build: { type: ["string", "null"] }, pinned: { type: ["string", "null"] }, replaced: { type: "array", items: { type: "string" }, description: "Runners a deploy stopped" }, restarts: { type: "integer" }, exitCode: { type: ["integer", "null"] },
           lastExit: { type: ["object", "null"] }, decisions: { type: "array", items: { type: "object" } },
         },
       },

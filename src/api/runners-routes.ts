@@ -1,11 +1,21 @@
 import { Router } from "express";
+import { z } from "zod";
 import type { Runners } from "../manager/runners.js";
+import { validate } from "./validate.js";
 
-/** Runners: create for a target, inspect, list, stop. */
+const createBody = z.strictObject({
+  build: z.string({ error: "expected a build key" }).min(1, { error: "expected a build key" }).max(200).optional(),
+});
+
+/**
+ * Runners: create for a target (with `{"build": KEY}`: deploy that build, replacing the
+ * target's running runners), inspect, list, stop.
+ */
 export function runnersRoutes(runners: Runners): Router {
   const router = Router();
   router.post("/targets/:name/runners", async (req, res) => {
-    const runner = await runners.create(req.params.name);
+    const { build } = validate(createBody, req.body ?? {});
+    const runner = build === undefined ? await runners.create(req.params.name) : await runners.deploy(req.params.name, build);
     res.status(201).location(`/api/v1/runners/${runner.id}`).json(runner);
   });
   router.get("/runners", async (req, res) => {

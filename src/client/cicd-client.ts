@@ -105,8 +105,12 @@ export class CicdClient {
     return new Uint8Array(await response.arrayBuffer());
   }
 
-  createRunner(target: string): Promise<RunnerView> {
-    return this.json("POST", `/targets/${enc(target)}/runners`);
+  /**
+   * Starts a runner for `target`. With `build`, deploys that build: the target's running
+   * runners are stopped and the new one is pinned to it (422 when it is not a good build).
+   */
+  createRunner(target: string, options: { build?: string } = {}): Promise<RunnerView & { replaced?: string[] }> {
+    return this.json("POST", `/targets/${enc(target)}/runners`, options.build === undefined ? undefined : { build: options.build });
   }
 
   getRunner(id: string): Promise<RunnerView> {

@@ -16,6 +16,8 @@ export interface CheckRunReporterOptions {
   retry?: Partial<RetryOptions>;
   /** Builds whose check run is behind at most (oldest dropped beyond this; default 1000). */
   maxTracked?: number;
+  /** Whether a successful build of this target gets a "Deploy" button (its target has a runner). */
+  deployable?: (build: Build) => boolean;
 }
 
 interface Entry {
@@ -28,6 +30,9 @@ interface Entry {
   state?: { version: number; value: CheckRunState; annotationsSent: number };
   /** GitHub refused the details (422): send the bare state only. */
   minimal: boolean;
+  /** Bumped by refresh(): the output (summary, buttons) changed but not the status. */
+  notes: number;
+  notesSent: number;
   /** Set and cleared synchronously, so a change can never slip in between a loop's last check and its end. */
   running: boolean;
   loop?: Promise<void>;
@@ -58,16 +63,29 @@ export class CheckRunReporter {
     let entry = this.entries.get(build.key);
     if (!entry) {
       const known = build.meta.checkRunId ?? this.options.service.get(build.key)?.meta.checkRunId;
-      entry = { build, version: 0, sent: 0, minimal: false, running: false, checkRunId: typeof known === "number" ? known : undefined };
-      this.entries.set(build.key, entry);
-      this.evictOldest();
+      entry = this.newEntry(build, known);
     }
     entry.build = build;
     entry.version++;
-    if (!entry.running) {
-      entry.running = true;
-      entry.loop = this.drive(entry);
+    this.wake(entry);
+  }
+
+  /**
+   * Takes a change of what a finished build's check run says without a change of status (marked
+   * bad by a runner, a deploy's outcome, both from `build.meta`): only the output and buttons
+   * are sent, with the same retries as any update. Does nothing for a build without a check run.
+   */
+  refresh(build: Build): void {
+    if (this.closed || !build.repository || !build.installationId) return;
+    let entry = this.entries.get(build.key);
+    if (!entry) {
+      const known = build.meta.checkRunId ?? this.options.service.get(build.key)?.meta.checkRunId;
+      if (typeof known !== "number") return;
+      entry = this.newEntry(build, known);
     }
+    entry.build = build;
+    entry.notes++;
+    this.wake(entry);
   }
 
   /** The check run's html_url, waiting up to `waitMs` for it to be created. */
@@ -104,6 +122,20 @@ export class CheckRunReporter {
     this.sleeper.wakeAll();
     for (const set of this.waiters.values()) for (const done of set) done(undefined);
     await Promise.allSettled([...this.entries.values()].map((e) => e.loop));
+  }
+
+  private newEntry(build: Build, known: unknown): Entry {
+    const entry: Entry = { build, version: 0, sent: 0, notes: 0, notesSent: 0, minimal: false, running: false, checkRunId: typeof known === "number" ? known : undefined };
+    this.entries.set(build.key, entry);
+    this.evictOldest();
+    return entry;
+  }
+
+  private wake(entry: Entry): void {
+    if (!entry.running) {
+      entry.running = true;
+      entry.loop = this.drive(entry);
+    }
   }
 
   /** One loop per build at a time (`running`); the flag is cleared in the same step as the loop's last check. */
@@ -157,6 +189,10 @@ export class CheckRunReporter {
   }
 
   private upToDate(entry: Entry): boolean {
+    return this.statusUpToDate(entry) && entry.notesSent === entry.notes;
+  }
+
+  private statusUpToDate(entry: Entry): boolean {
     if (entry.sent !== entry.version) return false;
     const s = entry.state;
     return !s || entry.minimal || s.annotationsSent >= s.value.annotations.length;
@@ -164,10 +200,11 @@ export class CheckRunReporter {
 
   /** Sends one request that moves the check run closer to the newest state. */
   private async step(entry: Entry, headSha: string): Promise<void> {
+    if (this.statusUpToDate(entry)) return this.sendNotes(entry);
     // Reading the log takes a moment; a change meanwhile means computing the newer state instead.
     while (entry.state?.version !== entry.version) {
       const { build, version } = entry;
-      entry.state = { version, value: await checkRunState(build, this.options.service.logPath(build.key)), annotationsSent: 0 };
+      entry.state = { version, value: await this.stateOf(build), annotationsSent: 0 };
     }
     const { build, version } = entry;
     const state = entry.state;
@@ -200,6 +237,32 @@ export class CheckRunReporter {
     }
     entry.sent = version;
     state.annotationsSent = chunk.length;
+  }
+
+  private stateOf(build: Build): Promise<CheckRunState> {
+    return checkRunState(build, this.options.service.logPath(build.key), { deployable: this.options.deployable?.(build) ?? false });
+  }
+
+  /**
+   * Output and buttons only (no status, no annotations: GitHub appends annotations, so sending
+   * them again would list them twice).
+   */
+  private async sendNotes(entry: Entry): Promise<void> {
+    const notes = entry.notes;
+    const { build } = entry;
+    if (!entry.checkRunId) {
+      this.options.logger.warn("No check run to update with the build's news; dropped", { build: build.key });
+      entry.notesSent = notes;
+      return;
+    }
+    const value = await this.stateOf(build);
+    const [owner, repo] = build.repository!.split("/") as [string, string];
+    const octokit = await this.options.auth(build.installationId!);
+    const { title, summary, text } = value.output;
+    const output = entry.minimal ? { title, summary: summary.slice(0, 4000) } : { title, summary, ...(text ? { text } : {}) };
+    const actions = value.actions && !entry.minimal ? { actions: value.actions } : {};
+    await octokit.rest.checks.update({ owner, repo, check_run_id: entry.checkRunId, ...actions, output, request: { retries: 0 } });
+    entry.notesSent = notes;
   }
 
   private evictOldest(): void {

@@ -1,5 +1,6 @@
 import type { Build } from "../manager/types.js";
 import { formatDuration } from "../shared/duration.js";
+import { deployAction, deploymentLines, markedBadOf } from "./deployment-notes.js";
 import { parseAnnotations, type Annotation } from "./parse-annotations.js";
 import { readLogTail } from "./read-log-tail.js";
 
@@ -32,11 +33,17 @@ export function conclusionOf(build: Build): Conclusion {
   return "failure";
 }
 
+export interface CheckRunStateOptions {
+  /** The build's target has a runner: a successful build gets a "Deploy" button. */
+  deployable?: boolean;
+}
+
 /**
  * The check run for `build` as it stands. Finished builds read their log (already masked by the
- * manager) for the output text and the annotations; queued and running ones do not.
+ * manager) for the output text and the annotations; queued and running ones do not. A build a
+ * runner marked bad says so in its title and summary and loses its "Deploy" button.
  */
-export async function checkRunState(build: Build, logFile: string): Promise<CheckRunState> {
+export async function checkRunState(build: Build, logFile: string, options: CheckRunStateOptions = {}): Promise<CheckRunState> {
   const note = build.untrusted ? `\n\n${untrustedLine}` : "";
   if (build.status === "queued") {
     return { status: "queued", output: { title: "Queued", summary: `Build \`${build.key}\` is waiting for a free builder.${note}` }, annotations: [] };
@@ -62,17 +69,24 @@ export async function checkRunState(build: Build, logFile: string): Promise<Chec
     completed_at: build.finishedAt ?? new Date().toISOString(),
     output: { title: titleOf(build, conclusion), summary: summaryOf(build).slice(0, OUTPUT_LIMIT), text: logText(log, truncated) },
     annotations: parseAnnotations(log, { prefixes: workspacePrefixes(build) }),
-    actions: [rebuildAction],
+    actions: actionsOf(build, conclusion, options),
   };
+}
+
+function actionsOf(build: Build, conclusion: Conclusion, options: CheckRunStateOptions): CheckRunState["actions"] {
+  // A fork's build never gets the button: it ran without trust and must not reach a runner by a click.
+  const deploy = options.deployable && conclusion === "success" && !build.untrusted && !markedBadOf(build);
+  return deploy ? [rebuildAction, deployAction] : [rebuildAction];
 }
 
 function titleOf(build: Build, conclusion: Conclusion): string {
   const took = durationOf(build);
-  const title =
+  const built =
     conclusion === "success" ? `Build succeeded${took ? ` in ${took}` : ""}`
     : conclusion === "cancelled" ? "Build cancelled"
     : conclusion === "timed_out" ? `Build timed out${build.reason ? `: ${build.reason}` : ""}`
     : `Build ${build.status === "error" ? "error" : "failed"}${build.reason ? `: ${build.reason}` : ""}`;
+  const title = markedBadOf(build) ? `Marked bad by the runner · ${built}` : built;
   return title.length > 200 ? `${title.slice(0, 197)}...` : title;
 }
 
@@ -80,6 +94,8 @@ function summaryOf(build: Build): string {
   const lines: string[] = [];
   const took = durationOf(build);
   lines.push(`Build \`${build.key}\`${build.commit ? ` of \`${build.commit.slice(0, 12)}\`` : ""}${took ? ` took ${took}` : ""}.`);
+  // What happened after the build (marked bad, deploys) first: it is the news, and a long summary is cut at the end.
+  lines.push(...deploymentLines(build));
   if (build.reason) lines.push("", `**Reason:** ${build.reason}`);
   if (build.commands.length) {
     lines.push("", "| # | Command | Exit code | Duration |", "| --- | --- | --- | --- |");

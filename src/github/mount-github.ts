@@ -2,7 +2,7 @@ import type { Express } from "express";
 import { createNodeMiddleware } from "probot";
 import type { Config } from "../config/load-config.js";
 import { registerHandlers } from "../handlers/register-handlers.js";
-import type { BuildService, CloneTokenProvider } from "../manager/types.js";
+import type { BuildService, CloneTokenProvider, Deployments } from "../manager/types.js";
 import type { Logger } from "../shared/logger.js";
 import { BackgroundTasks } from "./background-tasks.js";
 import { CheckRunReporter } from "./check-run-reporter.js";
@@ -26,6 +26,11 @@ export interface GitHubDeps {
   config: Config;
   logger: Logger;
   env: NodeJS.ProcessEnv;
+  /**
+   * Runners: with them, a build a runner marks bad gets that said on its check run, and
+   * successful check runs of targets with a run command get a "Deploy" button.
+   */
+  deployments?: Deployments;
   /** Tests: no Octokit throttling, short request timeouts, fast check run retries. */
   tuning?: ProbotTuning & { retry?: Partial<RetryOptions> };
 }
@@ -34,9 +39,10 @@ export interface GitHubDeps {
  * Connects cicd to GitHub as a GitHub App, configured by Probot's standard environment
  * (APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET, GHE_HOST, GHE_PROTOCOL): mounts the
  * signed webhook endpoint at /api/github/webhooks (mount it before any body parser: signatures
- * are checked on the raw body), reports every build of a GitHub repository as a check run, and
- * hands out clone tokens. Returns undefined without APP_ID; throws CONFIG_INVALID when APP_ID is
- * set but the webhook secret or private key is missing.
+ * are checked on the raw body), reports every build of a GitHub repository as a check run (and,
+ * with `deployments`, builds marked bad and deploys on it), and hands out clone tokens. Returns
+ * undefined without APP_ID; throws CONFIG_INVALID when APP_ID is set but the webhook secret or
+ * private key is missing.
  */
 export async function mountGitHub(app: Express, deps: GitHubDeps): Promise<GitHubIntegration | undefined> {
   const settings = readGitHubSettings(deps.env);
@@ -44,7 +50,7 @@ export async function mountGitHub(app: Express, deps: GitHubDeps): Promise<GitHu
     deps.logger.info("GitHub settings absent; REST triggers only");
     return undefined;
   }
-  const { logger, service, config } = deps;
+  const { logger, service, config, deployments } = deps;
   const probot = createAppProbot(settings, logger, deps.tuning);
   const tasks = new BackgroundTasks(logger);
   const reporter = new CheckRunReporter({
@@ -53,7 +59,12 @@ export async function mountGitHub(app: Express, deps: GitHubDeps): Promise<GitHu
     publicUrl: config.publicUrl,
     logger: logger.child("checks"),
     retry: deps.tuning?.retry,
+    deployable: (build) => !!deployments && !!config.targets.find((t) => t.name === build.target)?.run,
   });
+  const refreshCheckRun = (key: string) => {
+    const build = service.get(key);
+    if (build) reporter.refresh(build);
+  };
   const middleware = await createNodeMiddleware(
     (probotApp) =>
       registerHandlers(probotApp, {
@@ -62,11 +73,14 @@ export async function mountGitHub(app: Express, deps: GitHubDeps): Promise<GitHu
         logger: logger.child("webhooks"),
         tasks,
         checkRunUrl: (key) => reporter.checkRunUrl(key, 3000),
+        deployments,
+        refreshCheckRun,
       }),
     { probot, webhooksPath: WEBHOOKS_PATH },
   );
   app.use(middleware);
   const unsubscribe = service.onChange(({ build }) => reporter.report(build));
+  const unsubscribeBad = deployments?.onMarkedBad(({ build }) => reporter.refresh(build));
   logger.info(`GitHub App ${settings.appId} connected; webhooks at ${WEBHOOKS_PATH}`, { api: settings.baseUrl });
   return {
     cloneToken: createCloneTokenProvider({ config, settings, appClient: () => probot.auth(), logger }),
@@ -76,6 +90,7 @@ export async function mountGitHub(app: Express, deps: GitHubDeps): Promise<GitHu
     },
     close: async () => {
       unsubscribe();
+      unsubscribeBad?.();
       await reporter.close();
       await tasks.idle();
     },

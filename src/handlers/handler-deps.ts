@@ -1,6 +1,6 @@
 import type { Config } from "../config/load-config.js";
 import type { BackgroundTasks } from "../github/background-tasks.js";
-import type { BuildService } from "../manager/types.js";
+import type { BuildService, Deployments } from "../manager/types.js";
 import type { Logger } from "../shared/logger.js";
 
 /** What every webhook handler gets. */
@@ -12,4 +12,8 @@ export interface HandlerDeps {
   tasks: BackgroundTasks;
   /** The check run page of a build once it exists (waits briefly), for `/build` replies. */
   checkRunUrl?: (key: string) => Promise<string | undefined>;
+  /** Runners, for the "Deploy" button; absent when the server has none. */
+  deployments?: Deployments;
+  /** Sends a build's check run its new summary (after its meta changed), with retries. */
+  refreshCheckRun?: (key: string) => void;
 }

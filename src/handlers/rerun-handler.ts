@@ -1,5 +1,6 @@
 import type { Context } from "probot";
 import type { Build, TriggerRequest } from "../manager/types.js";
+import { deployAction } from "./deploy-action.js";
 import type { HandlerDeps } from "./handler-deps.js";
 import { targetsOf } from "./match-targets.js";
 import { queueBuilds } from "./queue-builds.js";
@@ -14,10 +15,11 @@ interface SuiteInfo {
 
 /**
  * Re-runs from the checks UI: check_run rerequested, its "Rebuild" button (requested_action
- * `rebuild`) and check_suite rerequested queue a new build (trigger "rerun") of the same target
- * and commit. The new build copies ref, pull request and trust from the build it repeats; when
- * that build is unknown (e.g. a new database) it is rebuilt from the payload, untrusted unless
- * the payload shows a pull request inside the repository.
+ * `rebuild`; the "Deploy" button goes to deploy-action.ts) and check_suite rerequested queue a
+ * new build (trigger "rerun") of the same target and commit. The new build copies ref, pull
+ * request and trust from the build it repeats; when that build is unknown (e.g. a new database)
+ * it is rebuilt from the payload, untrusted unless the payload shows a pull request inside the
+ * repository.
  */
 export function rerunHandler(deps: HandlerDeps) {
   return async (context: RerunContext): Promise<void> => {
@@ -29,10 +31,7 @@ export function rerunHandler(deps: HandlerDeps) {
     if ("check_run" in p) {
       if (p.action === "requested_action") {
         const id = p.requested_action?.identifier;
-        if (id === "deploy") {
-          deps.logger.info("Deploy requested from a check run; deploying is not available yet, ignored", { repository, checkRun: p.check_run.id });
-          return;
-        }
+        if (id === "deploy") return deployAction(deps, context as Context<"check_run.requested_action">);
         if (id !== "rebuild") return;
       }
       const target = /^cicd\/(.+)$/.exec(p.check_run.name)?.[1];

@@ -18,6 +18,13 @@ export interface BuildRunnerOptions extends CrashLoopOptions {
   command: string;
   /** Run the first artifact matching this glob instead of the first artifact. */
   artifactPattern?: string;
+  /**
+   * Start with this build (if it is good) even when newer good builds exist: the builds listed
+   * after it when the run starts are left out for the whole run. On failure it is marked bad and
+   * older good builds follow as usual; with `watch`, builds published after the start still
+   * take over (continuous deployment goes on).
+   */
+  pin?: string;
   /** Switch to a newer good build as soon as one appears (stopping the current one). */
   watch?: boolean;
   /** When no good build is left (or none exists yet), wait for one instead of exiting. */
@@ -60,6 +67,8 @@ export class BuildRunner {
   /** Failed (or unrunnable) in this session: never started again, even if markBad could not write. */
   private readonly failed = new Set<string>();
   private readonly skipped = new Set<string>();
+  /** Listed after the pinned build when the run started: the deploy chose an older build over them. */
+  private readonly superseded = new Set<string>();
   private fellBack = false;
   private started = false;
   private lastReadError = "";
@@ -72,7 +81,7 @@ export class BuildRunner {
     this.log = options.logger ?? createLogger("runner");
     this.writer = new RunnerStateWriter(options.stateFile, (e) => this.log.warn(`could not write the state file: ${errorMessage(e)}`));
     const now = new Date().toISOString();
-    this.state = { pid: process.pid, dir, phase: "starting", startedAt: now, updatedAt: now, current: null, lastExit: null, tried: [], decisions: [], exitCode: null, error: null };
+    this.state = { pid: process.pid, dir, pin: options.pin ?? null, phase: "starting", startedAt: now, updatedAt: now, current: null, lastExit: null, tried: [], decisions: [], exitCode: null, error: null };
   }
 
   /** A copy of the current state (what --state-file holds). */
@@ -108,6 +117,7 @@ export class BuildRunner {
   }
 
   private async loop(): Promise<RunnerResult> {
+    if (this.options.pin !== undefined) await this.applyPin(this.options.pin);
     for (;;) {
       if (this.stopRequest.signal) return this.stopped();
       const next = await this.next();
@@ -146,10 +156,36 @@ export class BuildRunner {
     }
   }
 
+  /**
+   * Leaves out the builds listed after `key` (they exist now; newer ones published later are
+   * still candidates), so `key` is the newest the run considers. A key that is not listed is an
+   * error: running some other build instead would not be what was asked for.
+   */
+  private async applyPin(key: string): Promise<void> {
+    const doc = await this.builds.read();
+    const index = doc.builds.findIndex((b) => b.key === key);
+    if (index < 0) throw errors.unprocessable(`Cannot pin build ${key}: it is not listed in ${this.builds.file}.`, { key });
+    const newer = doc.builds.slice(index + 1).map((b) => b.key);
+    for (const k of newer) this.superseded.add(k);
+    const named = newer.length > 5 ? `${newer.slice(0, 5).join(", ")}, …` : newer.join(", ");
+    const left = newer.length ? `; leaving out ${newer.length} newer build(s) already listed (${named})` : "";
+    if (doc.builds[index]!.status === "good") {
+      this.decide("pin", `pinned to build ${key}${left}`, key);
+    } else {
+      this.fellBack = true;
+      this.decide("pin", `pinned build ${key} is marked bad; falling back to older good builds${left}`, key);
+    }
+  }
+
+  /** Builds this run never starts: failed, unrunnable, or passed over by the pin. */
+  private excluded(): Set<string> {
+    return new Set([...this.failed, ...this.skipped, ...this.superseded]);
+  }
+
   /** The newest good build that can run; marks unrunnable ones (artifact missing) bad on the way. */
   private async next(): Promise<(Candidate & { file: string }) | undefined> {
     const doc = await this.builds.read();
-    const { candidates, unmatched } = runnableBuilds(doc, new Set([...this.failed, ...this.skipped]), this.options.artifactPattern);
+    const { candidates, unmatched } = runnableBuilds(doc, this.excluded(), this.options.artifactPattern);
     for (const build of unmatched) {
       this.skipped.add(build.key);
       const why = this.options.artifactPattern ? `no artifact matches ${this.options.artifactPattern}` : "it has no artifacts";
@@ -227,7 +263,7 @@ export class BuildRunner {
     try {
       const doc = await this.builds.read();
       this.lastReadError = "";
-      return newerBuild(doc, current, new Set([...this.failed, ...this.skipped]), this.options.artifactPattern);
+      return newerBuild(doc, current, this.excluded(), this.options.artifactPattern);
     } catch (error) {
       // Keep the current build running; say so once per distinct problem.
       const message = errorMessage(error);

@@ -18,6 +18,9 @@ When no good build is left the runner stops with exit code 1 and names the build
   --dir DIR                 the target folder in the service file system (builds.json + artifacts)
   --command CMD             run with sh -c; {file} becomes the artifact's quoted absolute path
   --artifact-pattern GLOB   run the first artifact matching GLOB (default: the first artifact)
+  --pin KEY                 start with build KEY (if good) even when newer good builds exist;
+                            builds listed after it at start are left out, older ones are the
+                            fallback; with --watch, builds published later still take over
   --watch                   switch to a newer good build when one appears (SIGTERM, grace, SIGKILL)
   --wait                    when no good build is left (or none exists yet), wait for one
   --probation DURATION      a build failing after running longer than this is restarted with
@@ -39,6 +42,7 @@ const options = {
   dir: { type: "string" },
   command: { type: "string" },
   "artifact-pattern": { type: "string" },
+  pin: { type: "string" },
   watch: { type: "boolean" },
   wait: { type: "boolean" },
   probation: { type: "string" },
@@ -68,6 +72,7 @@ export function parseRunnerArgs(argv: string[]): BuildRunnerOptions | "help" {
     const v = values[flag];
     return typeof v === "string" ? parseDuration(v, `--${flag}`) : undefined;
   };
+  if (values.pin !== undefined && !values.pin.trim()) throw errors.invalidArgument("--pin", "a build key from builds.json", values.pin);
   const maxCrashes = values["max-crashes"] === undefined ? undefined : Number(values["max-crashes"]);
   if (maxCrashes !== undefined && (!Number.isInteger(maxCrashes) || maxCrashes < 1)) {
     throw errors.invalidArgument("--max-crashes", "a whole number of at least 1", values["max-crashes"]);
@@ -76,6 +81,7 @@ export function parseRunnerArgs(argv: string[]): BuildRunnerOptions | "help" {
     dir: values.dir,
     command: values.command,
     artifactPattern: values["artifact-pattern"],
+    pin: values.pin,
     watch: values.watch ?? false,
     wait: values.wait ?? false,
     probationMs: duration("probation"),

@@ -7,6 +7,7 @@ import { errors } from "../shared/errors.js";
 export type RunnerPhase = "starting" | "running" | "backoff" | "waiting" | "stopping" | "exited";
 
 export type DecisionKind =
+  | "pin"
   | "start"
   | "exit"
   | "mark-bad"
@@ -37,6 +38,8 @@ export interface RunnerState {
   /** Process id of the runner itself. */
   pid: number;
   dir: string;
+  /** The build the runner was pinned to (`--pin`), if any. */
+  pin: string | null;
   phase: RunnerPhase;
   startedAt: string;
   updatedAt: string;

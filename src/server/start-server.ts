@@ -15,6 +15,7 @@ import { createLogger, type Logger } from "../shared/logger.js";
 import { BuildStore } from "../store/build-store.js";
 import { RunnerStore } from "../store/runner-store.js";
 import { Runners } from "../manager/runners.js";
+import { BadBuildsWatcher } from "../manager/bad-builds-watcher.js";
 import { runnersRoutes } from "../api/runners-routes.js";
 import { openDatabase, type Db } from "../store/open-database.js";
 import { resolveApiToken } from "./api-token.js";
@@ -83,8 +84,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   manager.onChange(({ build }) => {
     if (build.status === "succeeded") void runners.deployed(build.target);
   });
+  const badBuilds = new BadBuildsWatcher({ service: manager, servicefs: manager.servicefs, targets: config.targets.map((t) => t.name), logger: logger.child("bad-builds") });
+  const deployments = { onMarkedBad: badBuilds.onMarkedBad.bind(badBuilds), deploy: runners.deploy.bind(runners) };
   const github = env.APP_ID
-    ? await (await import("../github/mount-github.js")).mountGitHub(app, { service: manager, config, logger: logger.child("github"), env })
+    ? await (await import("../github/mount-github.js")).mountGitHub(app, { service: manager, config, logger: logger.child("github"), env, deployments })
     : undefined;
   if (!github) logger.info("GitHub settings absent (APP_ID unset); REST triggers only");
   cloneToken = github?.cloneToken;
@@ -105,6 +108,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const url = `http://${host}:${port}`;
   await manager.start();
   await runners.start();
+  await badBuilds.start();
   logger.info(`listening on ${url} (executor ${executor.kind}, ${config.targets.length} target(s))`);
 
   let closing: Promise<void> | undefined;
@@ -121,6 +125,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       (closing ??= (async () => {
         await manager.shutdown(graceMs);
         runners.close();
+        badBuilds.close();
         server.closeAllConnections?.();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await github?.close();

@@ -40,7 +40,7 @@ describe("re-runs from the checks UI", () => {
     expect(h.service.all()[1]).toMatchObject({ ref: "refs/pull/7/head", pullRequest: 7, untrusted: true, trigger: "rerun" });
   });
 
-  it("the Rebuild button rebuilds; deploy is reserved and ignored; other check runs are not ours", async () => {
+  it("the Rebuild button rebuilds; Deploy on an unknown build queues nothing; other check runs are not ours", async () => {
     const h = await handlerHarness();
     const rebuild = checkRunPayload("requested_action", "cicd/randscape");
     rebuild.requested_action = { identifier: "rebuild" };

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -119,14 +119,19 @@ describe("BadBuildsWatcher", () => {
     const { w, events, logger } = watcher();
     await w.start();
     const file = path.join(sfs.targetDir("svc"), "builds.json");
+    // Replaced whole, as BuildsFile does, so the watcher never reads a half-written file.
+    const replace = async (text: string) => {
+      await writeFile(`${file}.tmp`, text);
+      await rename(`${file}.tmp`, file);
+    };
     const good = await readFile(file, "utf8");
-    await writeFile(file, "{ not json");
+    await replace("{ not json");
     await new Promise((r) => setTimeout(r, 300));
-    await writeFile(file, "{ still not json ");
+    await replace("{ not json ");
     await new Promise((r) => setTimeout(r, 300));
     expect(logger.lines.filter((l) => l.includes("cannot read builds.json"))).toHaveLength(1);
 
-    await writeFile(file, good);
+    await replace(good);
     await new Promise((r) => setTimeout(r, 300));
     await sfs.builds("svc").markBad(key, { exitCode: 1 });
     await until(() => events.length === 1);
