@@ -74,7 +74,7 @@ export class BuilderPool {
 
   /** Keeps a warm builder under a fresh key for the next trigger of `target`. */
   reserve(target: Target, idleMs = 10 * 60_000): void {
-    if (this.closed || this.reserved.has(target.name)) return;
+    if (this.closed || this.reserved.has(target.name) || this.waiting() >= this.capacity) return;
     const key = randomBytes(9).toString("base64url");
     this.reserved.set(target.name, key);
     void this.startFor(key, target, true);
@@ -90,6 +90,7 @@ export class BuilderPool {
   prestart(builds: { key: string; target: string }[]): void {
     for (const b of builds) {
       if (this.closed || this.byKey.has(b.key) || this.starting.has(b.key) || this.taken.has(b.key)) continue;
+      if (this.waiting() >= this.capacity) return;
       const target = this.deps.config.targets.find((t) => t.name === b.target);
       if (target) void this.startFor(b.key, target, true);
     }
@@ -109,6 +110,20 @@ export class BuilderPool {
     const cold = await this.start(key, target, false);
     this.byKey.delete(key);
     return cold;
+  }
+
+  /**
+   * Builders started ahead of time and not yet handed a build. Capped at `concurrency`: on two
+   * cores, twenty containers booting at once for a burst would slow every build down.
+   */
+  private waiting(): number {
+    let n = this.starting.size;
+    for (const key of this.byKey.keys()) if (!this.taken.has(key) && !this.starting.has(key)) n++;
+    return n;
+  }
+
+  private get capacity(): number {
+    return this.deps.config.concurrency;
   }
 
   /** The build's dispatch is over (its builder was destroyed by the caller). */

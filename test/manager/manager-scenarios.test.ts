@@ -150,6 +150,21 @@ describe("warm builders", () => {
     expect(done.status).toBe("succeeded");
   });
 
+  it("keeps at most `concurrency` builders waiting ahead during a burst", async () => {
+    const { server, executor } = await start([target("hello", ["sleep 50"])], { concurrency: 2 });
+    let mostAlive = 0;
+    const timer = setInterval(() => {
+      mostAlive = Math.max(mostAlive, [...executor.handles.values()].filter((h) => !h.exited && !h.destroyed).length);
+    }, 5);
+    const builds = await Promise.all(Array.from({ length: 12 }, () => trigger(server, { target: "hello" })));
+    const done = await Promise.all(builds.map((b) => server.manager.waitFor(b.key, finished, 20_000)));
+    clearInterval(timer);
+    expect(done.every((b) => b.status === "succeeded")).toBe(true);
+    // Two running, two waiting ahead (plus one whose removal is still under way).
+    expect(mostAlive).toBeLessThanOrEqual(5);
+    expect(executor.started.length).toBeLessThan(12 + 4);
+  });
+
   it("prestarts builders for queued builds while earlier ones run", async () => {
     const { server, executor } = await start([target("hello", ["sleep 300"])], { concurrency: 1 });
     const builds = await Promise.all([1, 2, 3].map(() => trigger(server, { target: "hello" })));
