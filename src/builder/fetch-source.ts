@@ -4,7 +4,9 @@ import { pathToFileURL } from "node:url";
 import { ServiceFs } from "../servicefs/service-fs.js";
 import { errors, errorMessage, isCicdError } from "../shared/errors.js";
 import type { BuildLog } from "./build-log.js";
+import { fetchGitCached } from "./git-cached-fetch.js";
 import { fetchGit, tokenCredentials } from "./git-fetch.js";
+import type { GitCache } from "./mirror-location.js";
 import { baseEnv, runProcess } from "./run-process.js";
 import { parseSource, redact } from "./source-url.js";
 import { unzip } from "./unzip.js";
@@ -20,6 +22,8 @@ export interface FetchSourceOptions {
   configDir: string;
   /** Root of the service file system, for servicefs:// URLs. */
   servicefs: string;
+  /** Keep bare mirrors of git sources here, so a build fetches only new objects. */
+  gitCache?: GitCache;
   log: BuildLog;
   signal?: AbortSignal;
 }
@@ -33,8 +37,14 @@ export interface FetchSourceOptions {
 export async function fetchSource(o: FetchSourceOptions): Promise<{ commit: string | null }> {
   const source = parseSource(o.url);
   const fail = (why: string) => errors.sourceFetchFailed(redact(o.url), o.log.mask(why));
-  const git = (url: string, credentials?: string) =>
-    fetchGit({ url, credentials, ref: o.ref, sha: o.sha, dir: o.workspace, configDir: o.configDir, log: o.log, signal: o.signal });
+  const git = (url: string, credentials?: string) => {
+    const options = { url, credentials, ref: o.ref, sha: o.sha, dir: o.workspace, configDir: o.configDir, log: o.log, signal: o.signal };
+    return o.gitCache ? fetchGitCached({ ...options, cache: o.gitCache }) : fetchGit(options);
+  };
+  // git reads an argument that starts with "-" as an option (--upload-pack runs a command).
+  if (o.ref !== undefined && (o.ref.startsWith("-") || o.ref.includes(":") || [...o.ref].some((c) => c <= " " || c === "\x7f"))) {
+    throw fail(`"${o.ref.slice(0, 80)}" is not a branch, tag or ref name`);
+  }
   try {
     if (source.kind === "git") {
       return { commit: await git(source.url, source.credentials ?? (o.token ? tokenCredentials(o.token) : undefined)) };

@@ -63,7 +63,8 @@ export async function fetchGit(o: GitFetchOptions): Promise<string> {
   return commit;
 }
 
-async function gitEnv(o: GitFetchOptions): Promise<NodeJS.ProcessEnv> {
+/** The environment every git call of a build runs with; credentials travel only here. */
+export async function gitEnv(o: Pick<GitFetchOptions, "url" | "credentials" | "configDir" | "log">): Promise<NodeJS.ProcessEnv> {
   // Our own global config: the user's ~/.gitconfig cannot change a build, and a repository
   // mounted from the host (other owner) is not refused as "dubious ownership".
   const configFile = path.join(o.configDir, "gitconfig");
@@ -87,18 +88,18 @@ async function gitEnv(o: GitFetchOptions): Promise<NodeJS.ProcessEnv> {
   return env;
 }
 
-async function must(pending: Promise<ProcessResult>, fail: (why: string) => Error): Promise<ProcessResult> {
+export async function must(pending: Promise<ProcessResult>, fail: (why: string) => Error): Promise<ProcessResult> {
   const result = await pending;
   if (result.code !== 0) throw fail(lastLines(result.stderr) || `git exited with code ${result.code}`);
   return result;
 }
 
-function isAuthProblem(stderr: string): boolean {
+export function isAuthProblem(stderr: string): boolean {
   return /could not read (Username|Password)|terminal prompts disabled|Authentication failed|HTTP 40[13]|error: 40[13]|Permission denied \(publickey|Host key verification failed/i.test(stderr);
 }
 
 /** Turns git's last words into a message that says what to do. */
-function explain(stderr: string, o: GitFetchOptions): string {
+export function explain(stderr: string, o: Pick<GitFetchOptions, "ref" | "sha" | "credentials">): string {
   const authFailed = /could not read (Username|Password)|terminal prompts disabled|Authentication failed|HTTP 40[13]|error: 40[13]/i.test(stderr);
   // With a token sent, git asks for a user name only after the server refused the token.
   if (authFailed && !o.credentials) return "authentication required: the repository is private; set the target's token";
@@ -116,6 +117,6 @@ function explain(stderr: string, o: GitFetchOptions): string {
   return lastLines(stderr) || "git fetch failed";
 }
 
-function lastLines(text: string): string {
+export function lastLines(text: string): string {
   return text.trim().split(/\r?\n/).filter(Boolean).slice(-4).join(" / ");
 }

@@ -50,7 +50,7 @@ export async function builderMain(argv: string[], deps: BuilderDeps = {}): Promi
   });
   const session = new BuilderSession({
     builderId: options.builderId,
-    environment: { servicefs: options.servicefs, workdir: options.workdir, logDir: options.logDir, out: deps.out },
+    environment: { servicefs: options.servicefs, workdir: options.workdir, logDir: options.logDir, gitCache: options.gitCache, out: deps.out },
     broadcaster,
     defaults: { token: options.token, secrets, mask: [options.managerToken ?? ""], ref: options.ref, sha: options.sha },
     log,

@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { errors, errorMessage } from "../shared/errors.js";
 import { assertTargetName } from "../shared/safe-path.js";
 import { newBuildKey, assertBuildKey } from "./build-key.js";
+import type { GitCache } from "./mirror-location.js";
 
 /** Everything `cicd builder` can be told, from flags or the environment. */
 export interface BuilderOptions {
@@ -25,13 +26,15 @@ export interface BuilderOptions {
   builderId: string;
   workdir: string;
   logDir: string;
+  /** `--git-mirror DIR` (this repository's own folder) wins over `--git-cache DIR`. */
+  gitCache?: GitCache;
   once: boolean;
   help: boolean;
 }
 
 const stringFlags = [
   "url", "token", "servicefs", "target", "port", "ref", "sha", "key", "secrets",
-  "manager-url", "manager-token", "builder-id", "workdir", "log-dir", "host",
+  "manager-url", "manager-token", "builder-id", "workdir", "log-dir", "host", "git-cache", "git-mirror",
 ] as const;
 
 /** Parses argv (flags win) over env (`CICD_*`). Throws INVALID_ARGUMENT naming the flag. */
@@ -76,6 +79,7 @@ export function parseBuilderOptions(argv: string[], env: NodeJS.ProcessEnv = pro
     builderId: str("builder-id") ?? `builder-${process.pid}`,
     workdir,
     logDir: path.resolve(str("log-dir") ?? path.join(workdir, "cicd-logs")),
+    gitCache: gitCacheOf(str("git-mirror"), str("git-cache")),
     once: flagBool(values.once, negated.has("once"), env.CICD_ONCE, "CICD_ONCE"),
     help: false,
   };
@@ -151,6 +155,11 @@ function splitEnvList(value: string | undefined, name: string): string[] {
 
 function optional<T>(value: string | undefined, check: (v: string) => T): T | undefined {
   return value === undefined ? undefined : check(value);
+}
+
+function gitCacheOf(mirror: string | undefined, cache: string | undefined): GitCache | undefined {
+  if (mirror) return { mirrorDir: path.resolve(mirror) };
+  return cache ? { dir: path.resolve(cache) } : undefined;
 }
 
 function parsePort(text: string): number {

@@ -9,6 +9,7 @@ import { BuildLog } from "./build-log.js";
 import { collectArtifacts } from "./collect-artifacts.js";
 import { fetchSource } from "./fetch-source.js";
 import { basicHeader, tokenCredentials } from "./git-fetch.js";
+import type { GitCache } from "./mirror-location.js";
 import { runCommands, type CommandResult } from "./run-commands.js";
 import { baseEnv } from "./run-process.js";
 import { parseSource } from "./source-url.js";
@@ -36,6 +37,8 @@ export interface BuildEnvironment {
   servicefs: string;
   workdir: string;
   logDir: string;
+  /** Bare mirrors of git sources kept between builds (`--git-cache` / `--git-mirror`). */
+  gitCache?: GitCache;
   /** Console sink for the build's (masked) output; default: stdout. */
   out?: (text: string) => void;
   signal?: AbortSignal;
@@ -85,7 +88,7 @@ export async function runBuild(spec: BuildSpec, environment: BuildEnvironment): 
     buildDir = await mkdtemp(path.join(environment.workdir, `cicd-${spec.key}-`));
     const workspace = path.join(buildDir, "workspace");
     await mkdir(workspace);
-    const { commit } = await fetchSource({ url: spec.url, ref: spec.ref, sha: spec.sha, token: spec.token, workspace, configDir: buildDir, servicefs: environment.servicefs, log, signal: environment.signal });
+    const { commit } = await fetchSource({ url: spec.url, ref: spec.ref, sha: spec.sha, token: spec.token, workspace, configDir: buildDir, servicefs: environment.servicefs, gitCache: environment.gitCache, log, signal: environment.signal });
     outcome.commit = commit;
     const env = commandEnv(spec, commit, workspace);
     const ran = await runCommands(spec.commands, { cwd: workspace, env, log, signal: environment.signal });

@@ -17,6 +17,10 @@ Build:
   --target NAME        target to publish under                                             CICD_TARGET
   --workdir DIR        where workspaces are made (default: the temp folder)                CICD_WORKDIR
   --log-dir DIR        where <key>.log files are kept (default: <workdir>/cicd-logs)       CICD_LOG_DIR
+  --git-cache DIR      keep a bare mirror of each git repository in DIR/<hash>.git; a      CICD_GIT_CACHE
+                       build then fetches only new objects (builders may share DIR)
+  --git-mirror DIR     the same for one repository: its mirror is DIR/mirror.git (what the CICD_GIT_MIRROR
+                       manager passes, mounting only that folder); wins over --git-cache
 
 Mode:
   --run-on-startup     build at once with the options above; exit 0 on success, 1 on failure

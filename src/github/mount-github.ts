@@ -7,6 +7,7 @@ import type { Logger } from "../shared/logger.js";
 import { BackgroundTasks } from "./background-tasks.js";
 import { CheckRunReporter } from "./check-run-reporter.js";
 import { createCloneTokenProvider } from "./clone-token-provider.js";
+import { shareInstallationClients } from "./share-installation-clients.js";
 import { createAppProbot, type ProbotTuning } from "./create-app-probot.js";
 import type { RetryOptions } from "./github-retry-delay.js";
 import { readGitHubSettings } from "./github-settings.js";
@@ -52,6 +53,7 @@ export async function mountGitHub(app: Express, deps: GitHubDeps): Promise<GitHu
   }
   const { logger, service, config, deployments } = deps;
   const probot = createAppProbot(settings, logger, deps.tuning);
+  await shareInstallationClients(probot);
   const tasks = new BackgroundTasks(logger);
   const reporter = new CheckRunReporter({
     service,

@@ -1,0 +1,88 @@
+import { access, constants, mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { errorMessage, errors, isCicdError } from "../shared/errors.js";
+import { fetchGit, gitEnv, lastLines, type GitFetchOptions } from "./git-fetch.js";
+import { MirrorProblem, updateMirror } from "./git-mirror.js";
+import { mirrorFor, withMirrorLock, type GitCache, type Mirror } from "./mirror-location.js";
+import { runProcess } from "./run-process.js";
+
+export interface CachedFetchOptions extends GitFetchOptions {
+  cache: GitCache;
+}
+
+/**
+ * fetchGit through a bare mirror kept in the git cache: under the mirror's lock, fetch only
+ * what the mirror lacks; then make the work tree a repository that borrows the mirror's objects
+ * (alternates) and check out the exact commit, with `origin` the real URL. The cache never
+ * fails a build: a damaged mirror is rebuilt once, and any other cache problem (folder not
+ * writable, lock held too long, a second failure) falls back to the plain fetch, with a note.
+ * Problems of the source itself (auth, no such ref) fail as the plain fetch does.
+ */
+export async function fetchGitCached(o: CachedFetchOptions): Promise<string> {
+  const mirror = mirrorFor(o.cache, o.url);
+  const unusable = await unusableReason(path.dirname(mirror.gitDir));
+  if (unusable) {
+    o.log.line(`note: the git cache ${path.dirname(mirror.gitDir)} is not usable (${unusable}); fetching without it`);
+    return fetchGit(o);
+  }
+  const env = await gitEnv(o);
+  o.log.line(`fetching ${o.url}${o.ref ? ` ref ${o.ref}` : ""}${o.sha ? ` commit ${o.sha}` : ""} through the git cache`);
+  let replace: number | undefined;
+  for (;;) {
+    let id: number | undefined;
+    try {
+      const fetched = await withMirrorLock(mirror, () => updateMirror({ ...o, mirror, env, replace }), o.signal);
+      id = fetched.id;
+      return await checkout(o, env, mirror, fetched.commit);
+    } catch (error) {
+      if (o.signal?.aborted) throw errors.sourceFetchFailed(o.url, "the build was cancelled");
+      if (isCicdError(error) && error.code === "SOURCE_FETCH_FAILED") throw error;
+      await emptyFolder(o.dir);
+      const why = o.log.mask(errorMessage(error));
+      if (error instanceof MirrorProblem && error.damaged && id !== undefined && replace === undefined) {
+        o.log.line(`note: the git cache is damaged (${why}); rebuilding it`);
+        replace = id;
+        continue;
+      }
+      o.log.line(`note: the git cache could not be used (${why}); fetching without it`);
+      return fetchGit(o);
+    }
+  }
+}
+
+/** The work tree borrows the mirror's objects: nothing is copied, only the files are written. */
+async function checkout(o: CachedFetchOptions, env: NodeJS.ProcessEnv, mirror: Mirror, commit: string): Promise<string> {
+  const git = (...args: string[]) => runProcess("git", args, { cwd: o.dir, env, signal: o.signal });
+  const step = async (...args: string[]) => {
+    const result = await git(...args);
+    if (result.code !== 0) throw new MirrorProblem(o.log.mask(lastLines(result.stderr) || `git ${args[0]} failed`), args[0] === "checkout");
+    return result.stdout.trim();
+  };
+  await step("init", "-q", ".");
+  await writeFile(path.join(o.dir, ".git", "objects", "info", "alternates"), `${path.resolve(mirror.gitDir, "objects")}\n`);
+  await step("remote", "add", "origin", o.url);
+  await step("checkout", "-q", "--detach", commit);
+  const head = await step("rev-parse", "HEAD");
+  if (head !== commit || (o.sha && !head.startsWith(o.sha.toLowerCase()))) {
+    throw errors.sourceFetchFailed(o.url, `checked out ${head}, not the commit ${o.sha ?? commit} asked for`);
+  }
+  o.log.line(`checked out ${head}`);
+  return head;
+}
+
+async function unusableReason(dir: string): Promise<string | undefined> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === "EACCES" || code === "EROFS" || code === "EPERM" ? "not writable" : errorMessage(error);
+  }
+}
+
+/** The plain fetch wants an empty folder again. */
+async function emptyFolder(dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(names.map((n) => rm(path.join(dir, n), { recursive: true, force: true })));
+}
