@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import type { Config, Target } from "../config/load-config.js";
 import type { Executor, Mount, WorkloadHandle, WorkloadSpec } from "../executor/types.js";
@@ -21,6 +22,12 @@ export interface PooledBuilder {
   handle: WorkloadHandle;
   /** Started ahead of its build (warm), rather than when the build was dispatched. */
   warm: boolean;
+  /**
+   * Has the target's service file system folder and caches mounted. Untrusted builds (fork pull
+   * requests) get builders without them: a scratch folder to publish into, and no caches, so
+   * they can neither replace a target's artifacts nor poison a cache for later builds.
+   */
+  trusted: boolean;
   /** Sends the output so far, then all further output, to `sink`; resolves when output ends. */
   pipe(sink: (chunk: string) => void): Promise<void>;
   /** True once the workload has exited (a warm builder that died is never handed a build). */
@@ -77,7 +84,7 @@ export class BuilderPool {
     if (this.closed || this.reserved.has(target.name) || this.waiting() >= this.capacity) return;
     const key = randomBytes(9).toString("base64url");
     this.reserved.set(target.name, key);
-    void this.startFor(key, target, true);
+    void this.startFor(key, target, true, true);
     // A target that stopped building does not keep a container forever.
     setTimeout(() => {
       if (this.reserved.get(target.name) !== key) return;
@@ -87,12 +94,12 @@ export class BuilderPool {
   }
 
   /** Starts builders for these queued builds (front of the queue first) if they have none. */
-  prestart(builds: { key: string; target: string }[]): void {
+  prestart(builds: { key: string; target: string; untrusted: boolean }[]): void {
     for (const b of builds) {
       if (this.closed || this.byKey.has(b.key) || this.starting.has(b.key) || this.taken.has(b.key)) continue;
       if (this.waiting() >= this.capacity) return;
       const target = this.deps.config.targets.find((t) => t.name === b.target);
-      if (target) void this.startFor(b.key, target, true);
+      if (target) void this.startFor(b.key, target, true, !b.untrusted);
     }
   }
 
@@ -100,14 +107,14 @@ export class BuilderPool {
    * The builder for build `key`: the warm one when there is a live one, otherwise a new one
    * started now. Throws when the workload cannot start.
    */
-  async acquire(key: string, target: Target): Promise<PooledBuilder> {
+  async acquire(key: string, target: Target, trusted: boolean): Promise<PooledBuilder> {
     this.taken.add(key);
     const pending = this.starting.get(key);
     const warm = this.byKey.get(key) ?? (pending ? await pending : undefined);
     this.byKey.delete(key);
-    if (warm && !warm.exited()) return warm;
+    if (warm && !warm.exited() && warm.trusted === trusted) return warm;
     if (warm) await this.destroy(warm);
-    const cold = await this.start(key, target, false);
+    const cold = await this.start(key, target, false, trusted);
     this.byKey.delete(key);
     return cold;
   }
@@ -129,6 +136,7 @@ export class BuilderPool {
   /** The build's dispatch is over (its builder was destroyed by the caller). */
   release(key: string): void {
     this.taken.delete(key);
+    void rm(scratchServicefs(this.deps.cacheDir, key), { recursive: true, force: true });
   }
 
   /** Removes the builder kept for `key` (its build was cancelled, or it went stale). */
@@ -152,10 +160,10 @@ export class BuilderPool {
     await entry.handle.destroy().catch((error: unknown) => this.deps.logger.warn("could not remove builder", { key: entry.key, error: errorMessage(error) }));
   }
 
-  private startFor(key: string, target: Target, warm: boolean): Promise<PooledBuilder | undefined> {
+  private startFor(key: string, target: Target, warm: boolean, trusted: boolean): Promise<PooledBuilder | undefined> {
     const started = this.deps.executor
       .prepareImage(target.image, this.deps.logger)
-      .then(() => this.start(key, target, warm))
+      .then(() => this.start(key, target, warm, trusted))
       .then((entry) => {
         if (this.closed) return void this.destroy(entry);
         return entry;
@@ -169,13 +177,13 @@ export class BuilderPool {
     return started;
   }
 
-  private async start(key: string, target: Target, warm: boolean): Promise<PooledBuilder> {
+  private async start(key: string, target: Target, warm: boolean, trusted: boolean): Promise<PooledBuilder> {
     const builderId = randomBytes(8).toString("hex");
     const token = newToken();
     this.deps.callbacks.register(builderId, hashToken(token));
     let handle: WorkloadHandle;
     try {
-      handle = await this.deps.executor.start(this.spec(key, target, builderId, token));
+      handle = await this.deps.executor.start(this.spec(key, target, builderId, token, trusted));
     } catch (error) {
       this.deps.callbacks.unregister(builderId);
       throw error;
@@ -205,6 +213,7 @@ export class BuilderPool {
       token,
       handle,
       warm,
+      trusted,
       exited: () => gone || ended,
       pipe: (to) => {
         sink = to;
@@ -217,10 +226,12 @@ export class BuilderPool {
     return entry;
   }
 
-  private spec(key: string, target: Target, builderId: string, token: string): WorkloadSpec {
+  private spec(key: string, target: Target, builderId: string, token: string, trusted: boolean): WorkloadSpec {
     const local = this.deps.executor.kind === "local";
-    const targetDir = this.deps.servicefs.targetDir(target.name);
-    const mirror = gitMirrorMount(this.deps.cacheDir, target.url);
+    const servicefs = trusted ? this.deps.config.servicefs : scratchServicefs(this.deps.cacheDir, key);
+    const targetDir = path.join(servicefs, target.name);
+    mkdirSync(targetDir, { recursive: true });
+    const mirror = trusted ? gitMirrorMount(this.deps.cacheDir, target.url) : undefined;
     return {
       id: builderId,
       role: "builder",
@@ -228,15 +239,20 @@ export class BuilderPool {
       buildKey: key,
       image: target.image,
       args: [
-        "--once", "--servicefs", this.deps.config.servicefs, "--port", local ? "0" : "8080", "--host", local ? "127.0.0.1" : "0.0.0.0",
+        "--once", "--servicefs", servicefs, "--port", local ? "0" : "8080", "--host", local ? "127.0.0.1" : "0.0.0.0",
         ...(mirror ? ["--git-mirror", mirror.container] : []),
       ],
       env: { CICD_BUILDER_ID: builderId, CICD_MANAGER_URL: this.deps.callbackUrl(), CICD_MANAGER_TOKEN: token },
-      mounts: [{ host: targetDir, container: targetDir }, ...sourceMounts(target.url, this.deps.config.servicefs), ...cacheMounts(this.deps.cacheDir, target), ...(mirror ? [mirror] : [])],
+      mounts: [{ host: targetDir, container: targetDir }, ...sourceMounts(target.url, this.deps.config.servicefs), ...(trusted ? cacheMounts(this.deps.cacheDir, target) : []), ...(mirror ? [mirror] : [])],
       limits: { ...this.deps.config.limits, ...target.limits },
       listenPort: 8080,
     };
   }
+}
+
+/** Where an untrusted build publishes instead of the real service file system (thrown away). */
+export function scratchServicefs(cacheDir: string, key: string): string {
+  return path.join(cacheDir, "untrusted", key);
 }
 
 /**

@@ -74,7 +74,7 @@ export async function runBuild(deps: DispatchDeps, key: string, control: BuildCo
     // A warm builder that turns out dead or stale is replaced by a cold one, once.
     let answer: Awaited<ReturnType<typeof handOver>>;
     for (let attempt = 0; ; attempt++) {
-      builder = await deps.pool.acquire(key, target);
+      builder = await deps.pool.acquire(key, target, !build.untrusted);
       deps.store.setBuilder(key, builder.builderId, hashToken(builder.token));
       answer = await handOver(deps, builder, prepared.request, control, masker);
       if (answer !== "stale" || attempt > 0) break;
@@ -100,7 +100,7 @@ export async function runBuild(deps: DispatchDeps, key: string, control: BuildCo
     if (first.event?.type === "success" && !control.signal.aborted) {
       // The builder published and said so: the build is done. Removing its container (wait for
       // the exit, remove) happens after, outside the build's slot, so the next build need not wait.
-      deps.change(key, successPatch(first.event));
+      deps.change(key, { ...successPatch(first.event), ...(build.untrusted ? { reason: "untrusted build (pull request from a fork): its artifacts were not published" } : {}) });
       detached = true;
       deps.afterBuild(cleanUp(deps, key, builder, exit, answer.output, masker));
       return;

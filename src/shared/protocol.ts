@@ -12,11 +12,22 @@ import { TARGET_NAME } from "./safe-path.js";
  * the manager is unreachable. Events are informative: builds.json and the artifacts stay the
  * record, so a lost event loses no build.
  */
+/**
+ * A branch, tag or ref name as git allows it (git check-ref-format, loosely): never starting with
+ * `-` (git would read it as an option), no `..`, spaces, control characters or `~^:?*[\`.
+ */
+export const gitRefSchema = z
+  .string()
+  .min(1)
+  .max(255)
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  .regex(/^(?!-)(?!.*\.\.)[^\s~^:?*[\\\x00-\x1f\x7f]+$/, { error: "expected a branch, tag or ref name" });
+
 export const buildRequestSchema = z.strictObject({
   key: z.string().regex(/^[A-Za-z0-9_-]{6,64}$/, { error: "expected a build key of 6-64 letters, digits, - or _" }),
   target: z.string().regex(TARGET_NAME, { error: "expected a target name" }),
   url: z.string().min(1, { error: "expected a source URL" }),
-  ref: z.string().min(1).optional(),
+  ref: gitRefSchema.optional(),
   sha: z.string().regex(/^[0-9a-f]{7,64}$/i, { error: "expected a commit sha" }).optional(),
   commands: z.array(z.string().min(1)).min(1, { error: "expected a non-empty list of commands" }),
   artifacts: z.array(z.string().min(1)).min(1, { error: "expected a non-empty list of artifact patterns" }),

@@ -99,8 +99,8 @@ export class BuildStore {
       enqueue: db.prepare<[string, number]>("INSERT OR REPLACE INTO queue (key, position) VALUES (?, ?)"),
       dequeue: db.prepare<[string]>("DELETE FROM queue WHERE key = ?"),
       queued: db.prepare<[], { key: string }>("SELECT key FROM queue ORDER BY position"),
-      front: db.prepare<[number], { key: string; target: string }>(
-        "SELECT q.key, b.target FROM queue q JOIN builds b ON b.key = q.key ORDER BY q.position LIMIT ?",
+      front: db.prepare<[number], { key: string; target: string; untrusted: number }>(
+        "SELECT q.key, b.target, b.untrusted FROM queue q JOIN builds b ON b.key = q.key ORDER BY q.position LIMIT ?",
       ),
       setMeta: db.prepare<[string, string]>("UPDATE builds SET meta = ? WHERE key = ?"),
       setBuilder: db.prepare<[string | null, string | null, string]>(
@@ -160,8 +160,8 @@ export class BuildStore {
   }
 
   /** The first `limit` builds of the queue, front first. */
-  queueFront(limit: number): { key: string; target: string }[] {
-    return this.stmt.front.all(limit);
+  queueFront(limit: number): { key: string; target: string; untrusted: boolean }[] {
+    return this.stmt.front.all(limit).map((r) => ({ key: r.key, target: r.target, untrusted: r.untrusted === 1 }));
   }
 
   /** Builds that are queued or running (for recovery after a restart), oldest first. */

@@ -102,6 +102,21 @@ describe("manager with a scripted executor", () => {
     expect(log).not.toContain("hunter2");
   });
 
+  it("builds an untrusted build without secrets or caches and publishes nothing for the target", async () => {
+    const { server, executor } = await start([target("hello", ["echo the secret is $SECRET"], { secrets: "./hello.env", cache: ["/root/.m2"] })]);
+    writeFileSync(path.join(server.dir, "hello.env"), "SECRET=hunter2-very-secret\n");
+    const { build } = await server.manager.trigger({ target: "hello", trigger: "pull_request", sha: "b".repeat(40), untrusted: true });
+    const done = await server.manager.waitFor(build.key, finished, 10_000);
+    expect(done.status).toBe("succeeded");
+    expect(done.reason).toContain("not published");
+    expect(readFileSync(server.manager.logPath(done.key), "utf8")).toContain("the secret is \n");
+    const spec = executor.started.find((s) => s.buildKey === build.key)!;
+    expect(spec.mounts.map((m) => m.container)).not.toContain("/root/.m2");
+    expect(spec.mounts[0]!.host.startsWith(server.config.servicefs)).toBe(false);
+    const published = (await (await server.api("/api/v1/targets/hello/artifacts")).json()) as { builds: unknown[] };
+    expect(published.builds).toEqual([]);
+  });
+
   it("never queues the same target and commit twice for one delivery", async () => {
     const { server } = await start([target("hello", ["sleep 1"])]);
     const request = { target: "hello", sha: "a".repeat(40), trigger: "push" as const, deliveryId: "delivery-1" };
@@ -196,6 +211,8 @@ describe("REST errors", () => {
       ["/api/v1/builds", { method: "POST", json: { target: 42 } }, 400, "INVALID_ARGUMENT"],
       ["/api/v1/builds", { method: "POST", json: { target: "hello", sha: "not-a-sha" } }, 400, "INVALID_ARGUMENT"],
       ["/api/v1/builds", { method: "POST", json: { target: "hello", colour: "blue" } }, 400, "INVALID_ARGUMENT"],
+      ["/api/v1/builds", { method: "POST", json: { target: "hello", ref: "--upload-pack=touch /tmp/x" } }, 400, "INVALID_ARGUMENT"],
+      ["/api/v1/builds", { method: "POST", json: { target: "hello", ref: "main..evil" } }, 400, "INVALID_ARGUMENT"],
       ["/api/v1/builds", { method: "POST", json: { target: "nope" } }, 404, "NOT_FOUND"],
       ["/api/v1/builds", { method: "POST", json: { target: "hello", ref: "x".repeat(2_000_000) } }, 413, "PAYLOAD_TOO_LARGE"],
       ["/api/v1/builds?status=weird", {}, 400, "INVALID_ARGUMENT"],
