@@ -1,9 +1,9 @@
-import type { z } from "zod";
+import { z } from "zod";
 import { errors } from "../shared/errors.js";
 
 /** Parses `input` with `schema`; a failure is a 400 naming the field and what was expected. */
-export function validate<T extends z.ZodType>(schema: T, input: unknown, where = "body"): z.output<T> {
-  const result = schema.safeParse(input);
+export function validate<T extends z.core.$ZodType>(schema: T, input: unknown, where = "body"): z.output<T> {
+  const result = z.safeParse(schema, input);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const field = issue.path.length ? issue.path.join(".") : where;

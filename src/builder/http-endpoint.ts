@@ -1,6 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { z } from "zod";
+import type { z } from "zod/mini";
 import type { Logger } from "../shared/logger.js";
 import { buildRequestSchema, type AcceptedAnswer, type BusyAnswer } from "../shared/protocol.js";
 import type { BuildOutcome } from "./run-build.js";
@@ -94,7 +94,7 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | u
 }
 
 /** "commands: expected a non-empty list of commands; key: …" — names fields, never values. */
-function describeIssues(error: z.ZodError): string {
+function describeIssues(error: z.core.$ZodError): string {
   return error.issues.map((i) => `${i.path.length ? i.path.join(".") : "body"}: ${i.message}`).join("; ");
 }
 

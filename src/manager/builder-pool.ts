@@ -275,7 +275,9 @@ export function cacheMounts(cacheDir: string, target: Target): Mount[] {
  */
 export function gitMirrorMount(cacheDir: string, url: string): Mount | undefined {
   const text = url.trim();
-  if (!/^(https?|ssh|git|file):\/\/|^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:/i.test(text)) return undefined;
+  // Remote repositories only: a file:// repository is already on this machine, and a mirror of it
+  // would cost more processes than it saves.
+  if (!/^(https?|ssh|git):\/\/|^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:/i.test(text)) return undefined;
   const identity = text.replace(/^(https?:\/\/)[^/@]*@/i, "$1").replace(/\/+$/, "");
   const host = path.join(cacheDir, "git", createHash("sha256").update(identity).digest("hex").slice(0, 16));
   mkdirSync(host, { recursive: true });
