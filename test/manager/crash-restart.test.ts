@@ -14,24 +14,31 @@ afterAll(() => {
   for (const s of started) if (s.child.exitCode === null) s.child.kill("SIGKILL");
 });
 
+/** A cicd.yml in a fresh folder: one target building examples/hello with `commands`, on a free port. */
+async function writeConfig(prefix: string, commands: string[], extra: string[] = []) {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  const port = await freePort();
+  const config = path.join(dir, "cicd.yml");
+  writeFileSync(
+    config,
+    [
+      `port: ${port}`,
+      "concurrency: 1",
+      ...extra,
+      "targets:",
+      "  - name: hello",
+      `    url: files://${path.join(projectRoot, "examples/hello")}`,
+      `    commands: ${JSON.stringify(commands)}`,
+      `    artifacts: ["dist/*.mjs"]`,
+    ].join("\n"),
+  );
+  return { dir, port, config };
+}
+
 describe.skipIf(!hasDocker)("the server killed with SIGKILL mid-queue", () => {
   it("finishes every queued build exactly once after a restart", async () => {
     await ensureImage("builder");
-    const dir = mkdtempSync(path.join(tmpdir(), "cicd-crash-"));
-    const port = await freePort();
-    const config = path.join(dir, "cicd.yml");
-    writeFileSync(
-      config,
-      [
-        `port: ${port}`,
-        "concurrency: 1",
-        "targets:",
-        `  - name: hello`,
-        `    url: files://${path.join(projectRoot, "examples/hello")}`,
-        `    commands: ["sh build.sh", "sleep 3"]`,
-        `    artifacts: ["dist/*.mjs"]`,
-      ].join("\n"),
-    );
+    const { dir, port, config } = await writeConfig("cicd-crash-", ["sh build.sh", "sleep 3"]);
     const env: NodeJS.ProcessEnv = { CICD_API_TOKEN: "crash-test-token" };
     const first = await spawnServer(config, env);
     started.push(first);
@@ -61,22 +68,7 @@ describe.skipIf(!hasDocker)("the server killed with SIGKILL mid-queue", () => {
 describe.skipIf(!hasDocker)("SIGTERM", () => {
   it("lets the running build finish, keeps the queue, and the next start runs what was queued", async () => {
     await ensureImage("builder");
-    const dir = mkdtempSync(path.join(tmpdir(), "cicd-sigterm-"));
-    const port = await freePort();
-    const config = path.join(dir, "cicd.yml");
-    writeFileSync(
-      config,
-      [
-        `port: ${port}`,
-        "concurrency: 1",
-        "shutdownGrace: 60s",
-        "targets:",
-        `  - name: hello`,
-        `    url: files://${path.join(projectRoot, "examples/hello")}`,
-        `    commands: ["sleep 2", "sh build.sh"]`,
-        `    artifacts: ["dist/*.mjs"]`,
-      ].join("\n"),
-    );
+    const { port, config } = await writeConfig("cicd-sigterm-", ["sleep 2", "sh build.sh"], ["shutdownGrace: 60s"]);
     const env: NodeJS.ProcessEnv = { CICD_API_TOKEN: "sigterm-test-token" };
     const client = new CicdClient({ baseUrl: `http://127.0.0.1:${port}`, token: env.CICD_API_TOKEN! });
     const first = await spawnServer(config, env);
