@@ -150,9 +150,10 @@ export class BuilderPool {
   /** Removes every builder still waiting for a build. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.starting.values()]);
-    await Promise.all([...this.byKey.keys()].map((key) => this.discard(key)));
     this.reserved.clear();
+    // Builders still starting are not waited for (an image build or a hung engine would hold
+    // up shutdown): startFor removes each one as soon as it has started.
+    await Promise.all([...this.byKey.values()].filter((e) => !this.taken.has(e.key)).map((e) => this.discard(e.key)));
   }
 
   async destroy(entry: PooledBuilder): Promise<void> {

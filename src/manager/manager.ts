@@ -202,11 +202,11 @@ export class Manager implements BuildService {
     this.stopping = true;
     this.queue.pause();
     this.queue.clear();
-    await this.pool.close();
+    const pool = this.pool.close();
     const idle = Promise.all([...this.running.keys()].map((key) => this.waitFor(key, (b) => FINAL_STATUSES.includes(b.status), graceMs).catch(() => undefined)));
     await Promise.race([idle, new Promise((r) => setTimeout(r, graceMs).unref())]);
     this.interruptAll();
-    await Promise.race([Promise.allSettled([...this.cleanups]), new Promise((r) => setTimeout(r, Math.max(graceMs, 5_000)).unref())]);
+    await Promise.race([Promise.allSettled([pool, ...this.cleanups]), new Promise((r) => setTimeout(r, Math.max(graceMs, 5_000)).unref())]);
   }
 
   /** Second signal: stop at once. */

@@ -201,6 +201,19 @@ async function until<T>(probe: () => T | undefined, ms = 5_000): Promise<T> {
   }
 }
 
+describe("shutdown", () => {
+  it("does not hang when an image never becomes ready (e.g. a hung engine)", async () => {
+    const executor = new FakeExecutor();
+    executor.prepareImage = () => new Promise(() => undefined);
+    const { server } = await start([target("hello", ["sleep 1"])], {}, executor);
+    await trigger(server, { target: "hello" });
+    const started = Date.now();
+    await server.close(0);
+    servers.splice(servers.indexOf(server), 1);
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+});
+
 describe("REST errors", () => {
   it("answers each bad request with the right status and a JSON error", async () => {
     const { server } = await start([target("hello", ["sleep 1"])]);

@@ -1,0 +1,88 @@
+import { existsSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { CicdClient } from "../src/client/index.js";
+import { parseConfig } from "../src/config/load-config.js";
+import { DockerExecutor } from "../src/executor/index.js";
+import type { Build } from "../src/manager/types.js";
+import { startServer, type RunningServer } from "../src/server/start-server.js";
+import type { Logger } from "../src/shared/logger.js";
+import type { SampleProject } from "./sample-project.js";
+import { sleep, timed } from "./stats.js";
+
+export interface CicdBenchOptions {
+  project: SampleProject;
+  /** Folder for the server's cicd.yml, SQLite, logs and servicefs. */
+  dir: string;
+  /** Names the Docker executor's containers (label cicd.instance), for cleanup. */
+  instance: string;
+  logger: Logger;
+  n: number;
+  burst: number;
+  concurrency: number;
+  /** Idle time before each sequential build. */
+  gapMs: number;
+}
+
+export interface CicdResult {
+  singleMs: number[];
+  burstMs: number;
+}
+
+const FINAL = ["succeeded", "failed", "cancelled", "error"];
+const TARGET = "sample";
+
+/**
+ * cicd on the real Docker engine, in this process: the REST trigger (`POST /api/v1/builds`
+ * through the typed client) until the build is `succeeded` and its artifact is in the service
+ * file system. The build's status is followed with `manager.waitFor` (an event, no polling
+ * delay). One warm-up build, `n` sequential builds, then a burst of `burst` builds triggered at
+ * once and drained with the server's `concurrency`.
+ */
+export async function runCicd(o: CicdBenchOptions): Promise<CicdResult> {
+  const file = path.join(o.dir, "cicd.yml");
+  writeFileSync(file, "# written by the benchmark (bench/cicd-bench.ts)\n");
+  const config = parseConfig(
+    {
+      port: 0,
+      // Builder containers call back through the Docker bridge (host.docker.internal).
+      host: "0.0.0.0",
+      servicefs: "./servicefs",
+      database: "./cicd.sqlite",
+      concurrency: o.concurrency,
+      targets: [{ name: TARGET, url: o.project.url, commands: o.project.commands, artifacts: o.project.artifacts, timeout: "5m" }],
+    },
+    { file, env: {} },
+  );
+  const token = "bench-api-token";
+  const executor = new DockerExecutor({ logger: o.logger.child("executor"), instance: o.instance });
+  const server = await startServer({ config, executor, logger: o.logger, env: { CICD_API_TOKEN: token } });
+  const client = new CicdClient({ baseUrl: server.url, token });
+  try {
+    const build = async () => {
+      const { key } = await client.triggerBuild(TARGET);
+      return finished(server, key, config.servicefs);
+    };
+    await build();
+    const singleMs: number[] = [];
+    for (let i = 0; i < o.n; i++) {
+      await sleep(o.gapMs);
+      singleMs.push((await timed(build)).ms);
+    }
+    await sleep(o.gapMs);
+    const burst = await timed(() => Promise.all(Array.from({ length: o.burst }, build)));
+    return { singleMs, burstMs: burst.ms };
+  } finally {
+    await server.close(0);
+  }
+}
+
+/** Waits for the build to end; anything but `succeeded` with its artifact on disk throws. */
+async function finished(server: RunningServer, key: string, servicefs: string): Promise<Build> {
+  const done = await server.manager.waitFor(key, (b) => FINAL.includes(b.status), 300_000);
+  if (done.status !== "succeeded") {
+    throw new Error(`cicd: build ${key} ended ${done.status}: ${done.reason ?? "no reason"} (log: ${server.manager.logPath(key)})`);
+  }
+  const file = path.join(servicefs, TARGET, done.artifacts[0] ?? "(none)");
+  if (!existsSync(file) || statSync(file).size === 0) throw new Error(`cicd: build ${key} succeeded but its artifact ${file} is missing`);
+  return done;
+}

@@ -1,0 +1,219 @@
+// The git cache against a fresh fetch, on a generated repository with thousands of commits,
+// served over git smart HTTP on 127.0.0.1 and fetched with the builder's own code.
+// Alone: `npx tsx bench/git-cache.ts` (BENCH_GIT_COMMITS, BENCH_GIT_FILES, BENCH_GIT_RUNS).
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { createServer, connect, type AddressInfo, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { BuildLog } from "../src/builder/build-log.js";
+import { fetchGitCached } from "../src/builder/git-cached-fetch.js";
+import { fetchGit } from "../src/builder/git-fetch.js";
+import { startGitHttpServer } from "../test/helpers/git-http-server.js";
+import { git } from "../test/helpers/git-repos.js";
+import { median } from "./stats.js";
+
+const int = (name: string, fallback: number) => {
+  const value = process.env[name] ? Number(process.env[name]) : fallback;
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number ≥ 1, got "${process.env[name]}"`);
+  return value;
+};
+
+/**
+ * Returns one line per figure, e.g.
+ * `bench: git checkout fresh=1.23s cached=0.11s ratio=0.09 (5000 commits, …)`.
+ * Each round pushes one new commit, then measures, with the builder's own code, into an empty
+ * workspace: fresh (no cache: shallow fetch of the commit + checkout) and cached (warm mirror:
+ * fetch the new commit into it + checkout); and for reference a plain full `git clone`, and
+ * writing the work tree alone (`git checkout` from local objects: what no fetch can save).
+ * Medians over the rounds; bytes are what the server sent, counted by a proxy in front of it.
+ */
+export async function benchGitCache(): Promise<string[]> {
+  const commits = Math.max(int("BENCH_GIT_COMMITS", 5000), 2);
+  const files = int("BENCH_GIT_FILES", 3000);
+  const runs = Math.max(int("BENCH_GIT_RUNS", 7), 5);
+  const root = await mkdtemp(path.join(tmpdir(), "cicd-bench-git-"));
+  const served = path.join(root, "served");
+  const server = await startGitHttpServer({ root: served });
+  const proxy = await countingProxy(new URL(server.origin));
+  try {
+    const repo = new GeneratedRepo(path.join(served, "project.git"), files);
+    await repo.create(commits);
+    const url = `${proxy.origin}/project.git`;
+    const cache = { dir: path.join(root, "git-cache") };
+    let n = 0;
+    /** One build's fetch into a new empty workspace: seconds and bytes received. */
+    const measure = async (useCache: boolean) => {
+      const dir = path.join(root, `build-${++n}`);
+      await mkdir(path.join(dir, "workspace"), { recursive: true });
+      const log = await BuildLog.open(path.join(root, "logs"), `run${n}`, [], () => undefined);
+      const head = await git(repo.bare, "rev-parse", "main");
+      const o = { url, ref: "main", sha: head, dir: path.join(dir, "workspace"), configDir: dir, log };
+      const before = proxy.bytes();
+      const started = performance.now();
+      const commit = await (useCache ? fetchGitCached({ ...o, cache }) : fetchGit(o));
+      const sample = { seconds: (performance.now() - started) / 1000, bytes: proxy.bytes() - before };
+      await log.close();
+      if (commit !== head) throw new Error(`checked out ${commit}, expected ${head}`);
+      await rm(dir, { recursive: true, force: true });
+      return sample;
+    };
+    const clock = async (fn: () => Promise<unknown>) => {
+      const started = performance.now();
+      await fn();
+      return (performance.now() - started) / 1000;
+    };
+
+    await measure(true); // fills the mirror: the first build of a repository pays once
+    const fresh: { seconds: number; bytes: number }[] = [];
+    const warm: typeof fresh = [];
+    for (let i = 0; i < runs; i++) {
+      await repo.commitMore(1);
+      fresh.push(await measure(false));
+      warm.push(await measure(true));
+    }
+    const clone: number[] = [];
+    const tree: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const into = path.join(root, `clone-${i}`);
+      clone.push(await clock(() => git(root, "clone", "-q", url, into)));
+      await git(into, "read-tree", "--empty");
+      await rm(path.join(into, "src"), { recursive: true, force: true });
+      tree.push(await clock(() => git(into, "checkout", "-q", "-f", "HEAD")));
+      await rm(into, { recursive: true, force: true });
+    }
+    const s = (x: number) => `${x.toFixed(2)}s`;
+    const mb = (x: number) => (x < 1e5 ? `${(x / 1e3).toFixed(1)}kB` : `${(x / 1e6).toFixed(2)}MB`);
+    const [f, c, k, t] = [median(fresh.map((x) => x.seconds)), median(warm.map((x) => x.seconds)), median(clone), median(tree)];
+    const about = `(${commits} commits, ${files} files, ${((await repo.treeBytes()) / 1e6).toFixed(1)} MB work tree, median of ${runs})`;
+    return [
+      `bench: git checkout fresh=${s(f)} cached=${s(c)} ratio=${(c / f).toFixed(2)} ${about}`,
+      `bench: git clone (full history)=${s(k)} cached/clone=${(c / k).toFixed(2)}; writing the work tree alone=${s(t)}`,
+      `bench: git bytes from the server fresh=${mb(median(fresh.map((x) => x.bytes)))} cached=${mb(median(warm.map((x) => x.bytes)))}`,
+    ];
+  } finally {
+    await proxy.close();
+    await server.close();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+/** A TCP proxy in front of the git server that counts the bytes the server sends. */
+async function countingProxy(target: URL): Promise<{ origin: string; bytes(): number; close(): Promise<void> }> {
+  let received = 0;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.once("close", () => sockets.delete(s));
+      s.on("error", () => s.destroy());
+    }
+    upstream.on("data", (chunk: Buffer) => (received += chunk.length));
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    bytes: () => received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/**
+ * A repository written with `git fast-import` (thousands of commits in seconds): a tree of
+ * source-like files, and commits that each change a few of them.
+ */
+export class GeneratedRepo {
+  private readonly contents: string[][] = [];
+  private seed = 42;
+  private time = 1_700_000_000;
+
+  constructor(readonly bare: string, private readonly fileCount: number) {}
+
+  async create(commits: number): Promise<void> {
+    await mkdir(path.dirname(this.bare), { recursive: true });
+    await git(path.dirname(this.bare), "init", "-q", "--bare", "--initial-branch=main", this.bare);
+    for (let i = 0; i < this.fileCount; i++) this.contents.push(Array.from({ length: 40 + this.random(80) }, () => this.line()));
+    const all = Array.from({ length: this.fileCount }, (_, i) => i);
+    // Within one stream fast-import continues the branch; a later stream must name its parent.
+    await this.import([this.commit(all, "initial import", "new"), ...Array.from({ length: commits - 1 }, () => this.commit(this.pick(3), "change", "same"))]);
+    await git(this.bare, "repack", "-a", "-d", "-q");
+  }
+
+  async commitMore(count: number): Promise<void> {
+    await this.import(Array.from({ length: count }, (_, i) => this.commit(this.pick(3), "one more change", i === 0 ? "stored" : "same")));
+  }
+
+  async treeBytes(): Promise<number> {
+    return this.contents.reduce((sum, lines) => sum + lines.join("\n").length + 1, 0);
+  }
+
+  /** `parent`: none (new), the one this stream made last (same), or the branch as stored (stored). */
+  private commit(changed: number[], message: string, parent: "new" | "same" | "stored"): string {
+    for (const i of parent === "new" ? [] : changed) {
+      const lines = this.contents[i]!;
+      lines[this.random(lines.length)] = this.line();
+      if (this.random(3) === 0) lines.push(this.line());
+    }
+    this.time += 60;
+    const parts = [`commit refs/heads/main\ncommitter bench <bench@cicd.invalid> ${this.time} +0000\n${data(message)}`];
+    if (parent === "stored") parts.push("from refs/heads/main^0\n");
+    for (const i of changed) parts.push(`M 100644 inline ${this.path(i)}\n${data(`${this.contents[i]!.join("\n")}\n`)}`);
+    return `${parts.join("")}\n`;
+  }
+
+  private async import(stream: string[]): Promise<void> {
+    const child = spawn("git", ["fast-import", "--quiet"], { cwd: this.bare, stdio: ["pipe", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    const done = new Promise<number | null>((resolve) => child.once("close", resolve));
+    for (const chunk of stream) if (!child.stdin.write(chunk)) await new Promise((r) => child.stdin.once("drain", r));
+    child.stdin.end();
+    const code = await done;
+    if (code !== 0) throw new Error(`git fast-import failed: ${stderr.trim()}`);
+  }
+
+  private path(i: number): string {
+    return `src/module${Math.floor(i / 100)}/Part${i}.java`;
+  }
+
+  private pick(count: number): number[] {
+    return [...new Set(Array.from({ length: count }, () => this.random(this.fileCount)))];
+  }
+
+  /** Source-like lines over a project's vocabulary: they compress about as well as real code. */
+  private line(): string {
+    const w = () => this.vocabulary[this.random(this.vocabulary.length)]!;
+    const shapes = [
+      () => `    final ${w()} ${w()} = ${w()}.${w()}(${w()}, ${this.random(1000)});`,
+      () => `    if (${w()}.${w()}() != null) { ${w()}.${w()}("${w()} ${w()} ${this.random(100000)}"); }`,
+      () => `    private static ${w()} ${w()}(${w()} ${w()}) throws ${w()}Exception {`,
+      () => `    // ${w()} ${w()} ${w()} ${w()} ${w()} ${w()}`,
+    ];
+    return shapes[this.random(shapes.length)]!();
+  }
+
+  private readonly vocabulary = Array.from({ length: 3000 }, () =>
+    Array.from({ length: 3 + this.random(9) }, (_, i) => String.fromCharCode((i === 0 ? 97 : this.random(2) ? 65 : 97) + this.random(26))).join(""),
+  );
+
+  /** A small deterministic generator, so every run measures the same repository. */
+  private random(below: number): number {
+    this.seed = (this.seed * 1103515245 + 12345) % 2147483648;
+    return this.seed % below;
+  }
+}
+
+function data(text: string): string {
+  return `data ${Buffer.byteLength(text)}\n${text}\n`;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  for (const line of await benchGitCache()) process.stdout.write(`${line}\n`);
+}

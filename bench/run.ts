@@ -1,0 +1,145 @@
+// `npm run bench`: cicd beside the floor (building by hand), webhook ingest, manager memory and
+// restart. Talks only to 127.0.0.1 and its own containers, cleans up after itself, and ends
+// with one line per figure. docs/performance.md explains the method and the figures.
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import path from "node:path";
+import { createLogger } from "../src/shared/logger.js";
+import { ensureImage } from "../test/helpers/images.js";
+import { runCicd } from "./cicd-bench.js";
+import { Cleanup } from "./cleanup.js";
+import { startFakeGitHub } from "./fake-github-api.js";
+import { runFloor } from "./floor-bench.js";
+import { idleServer, runMemory } from "./manager-memory.js";
+import { createSampleProject } from "./sample-project.js";
+import { compileCli, tsxCli } from "./server-process.js";
+import { Report } from "./report.js";
+import { runIngest } from "./webhook-ingest.js";
+
+const int = (name: string, fallback: number) => {
+  const value = process.env[name] === undefined || process.env[name] === "" ? fallback : Number(process.env[name]);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number ≥ 1, got "${process.env[name]}"`);
+  return value;
+};
+const settings = {
+  n: int("BENCH_N", 15),
+  burst: int("BENCH_BURST", 20),
+  concurrency: int("BENCH_CONCURRENCY", 2),
+  gapMs: int("BENCH_GAP_MS", 1000),
+  webhooks: int("BENCH_WEBHOOKS", 2000),
+  webhooksSingle: int("BENCH_WEBHOOKS_SINGLE", 200),
+  webhookConcurrency: int("BENCH_WEBHOOK_CONCURRENCY", 16),
+  queued: int("BENCH_QUEUED", 10_000),
+  idleMs: int("BENCH_IDLE_MS", 3000),
+  timeoutMin: int("BENCH_TIMEOUT_MIN", 20),
+};
+const parts = new Set((process.env.BENCH_ONLY || "builds,webhooks,memory,git").split(",").map((s) => s.trim()));
+
+const runId = randomBytes(4).toString("hex");
+const root = mkdtempSync(path.join(tmpdir(), `cicd-bench-${runId}-`));
+const cleanup = new Cleanup();
+const report = new Report();
+let failed = false;
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const logger = (name: string) => {
+  const stream = createWriteStream(path.join(root, `${name}.log`));
+  cleanup.add(`close ${name}.log`, () => new Promise<void>((resolve) => stream.end(resolve)));
+  return createLogger("cicd", { write: (line) => stream.write(`${line}\n`) });
+};
+async function part(name: string, work: () => Promise<void>): Promise<void> {
+  const started = Date.now();
+  say(`bench: … ${name}`);
+  try {
+    await work();
+    say(`bench: … ${name} done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  } catch (error) {
+    failed = true;
+    say(`bench: ${name} FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  }
+}
+async function finish(code: number): Promise<never> {
+  await cleanup.run();
+  if (code === 0 && !process.env.BENCH_KEEP) rmSync(root, { recursive: true, force: true });
+  else say(`bench: logs and data kept in ${root}`);
+  process.exit(code);
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    say(`bench: ${signal}: cleaning up`);
+    void finish(130);
+  });
+}
+const watchdog = setTimeout(() => {
+  say(`bench: still running after ${settings.timeoutMin} min (BENCH_TIMEOUT_MIN); giving up`);
+  void finish(1);
+}, settings.timeoutMin * 60_000);
+watchdog.unref();
+
+const docker = (...args: string[]) => execFileSync("docker", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+try {
+  docker("info", "--format", "{{.ServerVersion}}");
+} catch {
+  say("bench: no Docker engine answers `docker info`; the benchmark needs one.");
+  await finish(1);
+}
+say(`bench: machine ${cpus().length} cores, node ${process.version}, docker ${docker("version", "--format", "{{.Server.Version}}")}, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+say(`bench: settings ${JSON.stringify(settings)}; run ${runId}; data in ${root}`);
+
+const image = await ensureImage("builder");
+const project = createSampleProject(path.join(root, "project"));
+
+if (parts.has("builds")) {
+  await part(`floor: bench/floor.sh, 1 warm-up + ${settings.n} sequential + burst of ${settings.burst} at concurrency ${settings.concurrency}`, async () => {
+    const label = `cicd.bench=${runId}`;
+    cleanup.containers([label]);
+    report.floor = await runFloor({ project, image, label, outDir: path.join(root, "floor-artifacts"), ...settings });
+  });
+  await part(`cicd: REST trigger → succeeded + artifact, 1 warm-up + ${settings.n} sequential + burst of ${settings.burst}`, async () => {
+    const instance = `bench-${runId}`;
+    cleanup.containers([`cicd.instance=${instance}`]);
+    const dir = mkdtempSync(path.join(root, "cicd-"));
+    report.cicd = await runCicd({ project, dir, instance, logger: logger("cicd-server"), ...settings });
+  });
+}
+
+if (parts.has("webhooks")) {
+  await part(`webhooks: ${settings.webhooksSingle} signed push webhooks one at a time, then ${settings.webhooks} ${settings.webhookConcurrency} at a time, over keep-alive HTTP`, async () => {
+    const dir = mkdtempSync(path.join(root, "webhooks-"));
+    report.ingest = await runIngest({ project, dir, logger: logger("webhook-server"), n: settings.webhooks, single: settings.webhooksSingle, concurrency: settings.webhookConcurrency });
+  });
+}
+
+if (parts.has("memory")) {
+  await part(`memory: cicd server process, idle, ${settings.queued} queued builds, restart`, async () => {
+    const github = await startFakeGitHub();
+    cleanup.add("stop the fake GitHub API", () => github.close());
+    const target = `bench-hold-${runId}`;
+    cleanup.containers(["cicd.managed=true", `cicd.target=${target}`]);
+    // Inside the project, so that the compiled file finds node_modules; out of lint's way.
+    const buildDir = path.join(import.meta.dirname, "..", "node_modules", ".cache", `cicd-bench-${runId}`);
+    cleanup.dir(buildDir);
+    const cli = await compileCli(path.join(buildDir, "cicd.mjs"));
+    const common = { project, target, env: github.env, cleanup, idleMs: settings.idleMs };
+    report.idleTsx = await idleServer({ ...common, dir: path.join(root, "memory"), cli: tsxCli }, "idle-tsx");
+    report.idleRestOnly = await idleServer({ ...common, env: {}, dir: path.join(root, "memory"), cli }, "idle-rest-only");
+    report.memory = await runMemory({ ...common, dir: path.join(root, "memory"), cli, queued: settings.queued, concurrency: 16 });
+  });
+}
+
+if (parts.has("git")) {
+  await part("git: checkout with the mirror cache against a fresh fetch (bench/git-cache.ts)", async () => {
+    const { benchGitCache } = await import("./git-cache.js");
+    report.extra.push(...(await benchGitCache()));
+  });
+}
+
+say("");
+say(`bench: load average at the end ${loadavg().map((l) => l.toFixed(2)).join(" ")} (other work on the machine slows every figure)`);
+for (const line of report.details(settings)) say(line);
+say("");
+for (const line of report.lines(settings)) say(line);
+await finish(failed ? 1 : 0);
