@@ -195,7 +195,10 @@ export class BuilderPool {
     const output = handle.output((chunk) => {
       if (sink) sink(chunk);
       else if (early.length < EARLY_OUTPUT_LIMIT) early += chunk;
-    }).finally(() => (ended = true));
+    })
+      // A log stream that fails (engine hiccup) only ends the output; the exit decides the build.
+      .catch((error: unknown) => this.deps.logger.warn("builder output ended with an error", { key, error: errorMessage(error) }))
+      .finally(() => (ended = true));
     let gone = false;
     void handle.wait().then(
       () => {

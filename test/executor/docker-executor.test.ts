@@ -158,6 +158,16 @@ describe.skipIf(!hasDocker)("DockerExecutor", () => {
     expect(await exists(`cicd-builder-${s.id}`)).toBe(false);
     await handle.destroy();
     await handle.stop(0);
+    // Its output, asked for only now, is simply over.
+    expect(await collect(handle)).toBe("");
+  });
+
+  it("destroys a workload while another destroy of it is under way", async () => {
+    const s = spec(["ignore-term"]);
+    const handle = await start(s);
+    const again = await executor.attach(s.id);
+    await Promise.all([handle.destroy(), again!.destroy(), handle.destroy()]);
+    expect(await exists(`cicd-builder-${s.id}`)).toBe(false);
   });
 
   it("fails clearly on a missing image and leaves nothing behind", async () => {

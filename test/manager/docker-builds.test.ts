@@ -35,7 +35,7 @@ describe.skipIf(!hasDocker)("builds in builder containers on the real Docker eng
           { name: "hog", url: `files://${example}`, commands: ["node -e 'const a=[];for(;;)a.push(Buffer.alloc(1e7,1))'"], artifacts: ["dist/*.mjs"], limits: { memory: "128m" } },
         ],
       }),
-      { executor: new DockerExecutor({ logger: memoryLogger() }) },
+      { executor: new DockerExecutor({ logger: memoryLogger(), instance: "docker-builds-test" }) },
     );
   });
   afterAll(async () => {

@@ -1,7 +1,7 @@
 import path from "node:path";
-import type { ContainerCreateOptions } from "dockerode";
 import { errors } from "../../shared/errors.js";
 import type { Mount, WorkloadSpec } from "../types.js";
+import type { ContainerCreateOptions, PortBindings } from "./engine-types.js";
 
 /** Entry point of the builder and runner images: the container bundle (docker/build/cicd.mjs). */
 export const BUNDLE_ENTRYPOINT = ["node", "/opt/cicd/cicd.mjs"];
@@ -39,6 +39,8 @@ export function containerConfig(spec: WorkloadSpec): ContainerCreateOptions {
     Env: Object.entries(spec.env).map(([name, value]) => `${name}=${value}`),
     Labels: labels,
     ExposedPorts: exposed,
+    // Keeps stdout and stderr apart in the log stream (a TTY merges them).
+    Tty: false,
     HostConfig: {
       Binds: spec.mounts.map(bind),
       Memory: memory,
@@ -87,12 +89,10 @@ function bind(mount: Mount): string {
   return `${host}:${mount.container}${mount.readOnly ? ":ro" : ""}`;
 }
 
-type PortMap = Record<string, Array<{ HostIp?: string; HostPort: string }>>;
-
 /** Docker-style "8080:80", "127.0.0.1:8080:80", "8080:80/udp" → exposed ports and bindings. */
-function portConfig(ports: string[], listenPort?: number): { exposed: Record<string, object>; bindings: PortMap } {
+function portConfig(ports: string[], listenPort?: number): { exposed: Record<string, object>; bindings: PortBindings } {
   const exposed: Record<string, object> = {};
-  const bindings: PortMap = {};
+  const bindings: PortBindings = {};
   if (listenPort !== undefined) exposed[`${checkPort(String(listenPort), "listenPort")}/tcp`] = {};
   for (const spec of ports) {
     const [address, protocol = "tcp"] = spec.split("/");

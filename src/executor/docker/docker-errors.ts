@@ -1,25 +1,14 @@
 import { errorMessage } from "../../shared/errors.js";
 
-/** HTTP status of a failed Docker API call (dockerode puts it on the error), if any. */
+/** HTTP status of a failed Docker Engine API call (an EngineError's), if any. */
 export function dockerStatus(error: unknown): number | undefined {
   const status = (error as { statusCode?: unknown } | null)?.statusCode;
   return typeof status === "number" ? status : undefined;
 }
 
-/**
- * Docker's own words for a failed call, without dockerode's "(HTTP code 500) server error - "
- * prefix, which tells a user nothing.
- */
+/** Docker's own words for a failed call: an EngineError's message is the engine's, without HTTP details. */
 export function dockerMessage(error: unknown): string {
-  const json = (error as { json?: unknown } | null)?.json;
-  if (json && typeof json === "object") {
-    const message = (json as { message?: unknown }).message;
-    if (typeof message === "string" && message.trim()) return message.trim();
-  }
-  if (typeof json === "string" && json.trim()) return json.trim();
-  return errorMessage(error)
-    .replace(/^\(HTTP code \d+\)\s*[^-]*-\s*/, "")
-    .trim();
+  return errorMessage(error).trim();
 }
 
 /** Runs a Docker call whose "already gone" (404) or "already done" answers are fine. */
@@ -31,4 +20,9 @@ export async function ignoring<T>(statuses: number[], call: () => Promise<T>): P
     if (status !== undefined && statuses.includes(status)) return undefined;
     throw error;
   }
+}
+
+/** The engine's 409 "removal of container … is already in progress": another call is removing it. */
+export function isRemovalInProgress(error: unknown): boolean {
+  return dockerStatus(error) === 409 && /already in progress/i.test(dockerMessage(error));
 }

@@ -1,4 +1,3 @@
-import Docker from "dockerode";
 import { errors } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
 import { packageRoot } from "../project-root.js";
@@ -6,6 +5,8 @@ import type { Executor, FoundWorkload, Role, WorkloadHandle, WorkloadSpec } from
 import { containerConfig, MANAGED_LABEL } from "./container-config.js";
 import { dockerMessage, ignoring } from "./docker-errors.js";
 import { DockerWorkload } from "./docker-workload.js";
+import { EngineClient } from "./engine-client.js";
+import type { ContainerSummary } from "./engine-types.js";
 import { type BuiltInImages, ImagePreparer } from "./image-preparer.js";
 
 const INSTANCE_LABEL = "cicd.instance";
@@ -16,8 +17,8 @@ export interface DockerExecutorOptions {
   projectRoot?: string;
   /** Tags cicd builds from docker/ itself (default cicd-builder, cicd-runner). */
   images?: Partial<BuiltInImages>;
-  /** A Docker client (default: DOCKER_HOST or the local socket). */
-  docker?: Docker;
+  /** A Docker Engine API client (default: DOCKER_HOST or the local socket). */
+  engine?: EngineClient;
   /**
    * Names this manager (label `cicd.instance`): `find` and `attach` then see only its own
    * containers, so two managers on one engine never sweep each other's builds.
@@ -34,7 +35,7 @@ export class DockerExecutor implements Executor {
   readonly kind = "docker";
   /** Resolves to the bridge gateway through ExtraHosts host-gateway (Docker 20.10+). */
   readonly managerHost = "host.docker.internal";
-  private readonly docker: Docker;
+  private readonly engine: EngineClient;
   private readonly images: ImagePreparer;
   private readonly instance: string | undefined;
   private readonly log: Logger;
@@ -43,9 +44,9 @@ export class DockerExecutor implements Executor {
   constructor(options: DockerExecutorOptions) {
     this.scope = [`${MANAGED_LABEL}=true`, ...(options.instance ? [`${INSTANCE_LABEL}=${options.instance}`] : [])];
     this.instance = options.instance;
-    this.docker = options.docker ?? new Docker();
+    this.engine = options.engine ?? new EngineClient();
     this.log = options.logger.child("docker");
-    this.images = new ImagePreparer(this.docker, options.projectRoot ?? packageRoot(), {
+    this.images = new ImagePreparer(this.engine, options.projectRoot ?? packageRoot(), {
       builder: options.images?.builder ?? "cicd-builder",
       runner: options.images?.runner ?? "cicd-runner",
     });
@@ -60,22 +61,22 @@ export class DockerExecutor implements Executor {
     if (this.instance) config.Labels = { ...config.Labels, [INSTANCE_LABEL]: this.instance };
     const failed = (error: unknown) =>
       errors.executorFailed(`Could not start the ${spec.role} container ${config.name}: ${dockerMessage(error)}`);
-    let container: Docker.Container;
+    let id: string;
     try {
-      container = await this.docker.createContainer(config);
+      ({ Id: id } = await this.engine.createContainer(config));
     } catch (error) {
       // Nothing was created (a name conflict means someone else's container: leave it be).
       throw failed(error);
     }
     try {
-      await container.start();
-      const info = await container.inspect();
+      await this.engine.startContainer(id);
+      const info = await this.engine.inspectContainer(id);
       const networks = Object.values(info.NetworkSettings.Networks ?? {});
       const address = networks.find((n) => n.IPAddress)?.IPAddress || "127.0.0.1";
       this.log.debug("started", { container: config.name, image: spec.image, address });
-      return new DockerWorkload(this.docker, spec.id, container.id, address);
+      return new DockerWorkload(this.engine, spec.id, id, address, Boolean(info.Config.Tty));
     } catch (error) {
-      await ignoring([404, 409], () => container.remove({ force: true, v: true })).catch((cleanup: unknown) =>
+      await ignoring([404, 409], () => this.engine.removeContainer(id, { force: true, v: true })).catch((cleanup: unknown) =>
         this.log.warn("could not remove a container that failed to start", { container: config.name, error: dockerMessage(cleanup) }),
       );
       throw failed(error);
@@ -103,15 +104,15 @@ export class DockerExecutor implements Executor {
     if (!summary) return undefined;
     const networks = Object.values(summary.NetworkSettings?.Networks ?? {});
     const address = networks.find((n) => n.IPAddress)?.IPAddress || "127.0.0.1";
-    return new DockerWorkload(this.docker, summary.Labels?.["cicd.id"] ?? id, summary.Id, address);
+    return new DockerWorkload(this.engine, summary.Labels?.["cicd.id"] ?? id, summary.Id, address);
   }
 
   /** Nothing to release: containers keep running, and a restarted manager re-attaches. */
   async close(): Promise<void> {}
 
-  private async list(labels: string[], name?: string): Promise<Docker.ContainerInfo[]> {
+  private async list(labels: string[], name?: string): Promise<ContainerSummary[]> {
     try {
-      const all = await this.docker.listContainers({ all: true, filters: { label: labels } });
+      const all = await this.engine.listContainers({ all: true, labels });
       // Docker's name filter matches substrings; keep exact names only.
       return name === undefined ? all : all.filter((c) => c.Names.some((n) => n === `/${name}`));
     } catch (error) {

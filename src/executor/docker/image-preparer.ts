@@ -1,26 +1,18 @@
-import { Readable } from "node:stream";
-import type Docker from "dockerode";
-import { errors, isCicdError } from "../../shared/errors.js";
+import { errors } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
 import type { Role } from "../types.js";
 import { buildContext } from "./build-context.js";
 import { BUNDLE_LABEL, bundleHash, recipeFiles } from "./bundle-hash.js";
 import { dockerMessage, dockerStatus } from "./docker-errors.js";
+import type { EngineClient } from "./engine-client.js";
+import type { ProgressEvent } from "./engine-types.js";
+import { progressError } from "./json-lines.js";
 
 /** How long an image found ready is trusted without asking the engine again. */
 const VERIFIED_FOR_MS = 60_000;
 
 /** Tags of the images cicd builds itself from docker/, by role. */
 export type BuiltInImages = Record<Role, string>;
-
-interface ProgressEvent {
-  stream?: string;
-  status?: string;
-  progress?: string;
-  id?: string;
-  error?: string;
-  errorDetail?: { message?: string };
-}
 
 /**
  * Makes images ready before a workload starts. The built-in images are (re)built from
@@ -33,7 +25,7 @@ export class ImagePreparer {
   private readonly verified = new Map<string, number>();
 
   constructor(
-    private readonly docker: Docker,
+    private readonly engine: EngineClient,
     private readonly projectRoot: string,
     private readonly builtIn: BuiltInImages,
   ) {}
@@ -58,36 +50,29 @@ export class ImagePreparer {
     const { dockerfile, bundle } = recipeFiles(role);
     log.info(previous ? `Rebuilding image ${image}: cicd was upgraded` : `Building image ${image}`, { dockerfile });
     const context = await buildContext(this.projectRoot, [dockerfile, bundle.slice(0, bundle.lastIndexOf("/"))]);
-    const failed = (why: string) =>
-      errors.executorFailed(`Building image ${image} from ${dockerfile} failed: ${why}`);
     try {
-      const stream = await this.docker.buildImage(Readable.from(context), {
-        t: image,
-        dockerfile,
-        labels: { [BUNDLE_LABEL]: hash },
-        rm: true,
-        forcerm: true,
-      });
-      await this.follow(stream, log, failed);
+      await this.engine.buildImage(
+        context,
+        { t: image, dockerfile, labels: { [BUNDLE_LABEL]: hash }, rm: true, forcerm: true },
+        (event) => progress(event, log),
+      );
     } catch (error) {
-      throw isCicdError(error) ? error : failed(dockerMessage(error));
+      throw errors.executorFailed(`Building image ${image} from ${dockerfile} failed: ${dockerMessage(error)}`);
     }
     log.info(`Built image ${image}`);
     // The image of the previous cicd is now untagged: drop it unless a container still uses it.
-    if (previous) await this.docker.getImage(previous.id).remove().catch(() => undefined);
+    if (previous) await this.engine.removeImage(previous.id).catch(() => undefined);
   }
 
   private async ensurePresent(image: string, log: Logger): Promise<void> {
     if (await this.inspect(image)) return;
     log.info(`Pulling image ${image}`);
-    const failed = (why: string) =>
-      errors.executorFailed(
-        `Image ${image} is not on this machine and pulling it failed: ${why}. Build or load it (docker build / docker load), or fix the image name.`,
-      );
     try {
-      await this.follow(await this.docker.pull(image), log, failed);
+      await this.engine.pullImage(image, (event) => progress(event, log));
     } catch (error) {
-      throw isCicdError(error) ? error : failed(dockerMessage(error));
+      throw errors.executorFailed(
+        `Image ${image} is not on this machine and pulling it failed: ${dockerMessage(error)}. Build or load it (docker build / docker load), or fix the image name.`,
+      );
     }
     log.info(`Pulled image ${image}`);
   }
@@ -95,38 +80,22 @@ export class ImagePreparer {
   /** The image's id and labels, or undefined when there is no such image. */
   private async inspect(image: string): Promise<{ id: string; labels: Record<string, string> } | undefined> {
     try {
-      const info = await this.docker.getImage(image).inspect();
+      const info = await this.engine.inspectImage(image);
       return { id: info.Id, labels: info.Config?.Labels ?? {} };
     } catch (error) {
       if (dockerStatus(error) === 404) return undefined;
       throw errors.executorFailed(`Cannot inspect image ${image}: ${dockerMessage(error)}`);
     }
   }
+}
 
-  /** Streams progress to `log` line by line; an error event (build step failed) rejects. */
-  private follow(stream: NodeJS.ReadableStream, log: Logger, failed: (why: string) => Error): Promise<void> {
-    return new Promise((resolve, reject) => {
-      let firstError: string | undefined;
-      this.docker.modem.followProgress(
-        stream,
-        (error: Error | null) => {
-          if (error) reject(failed(dockerMessage(error)));
-          else if (firstError) reject(failed(firstError));
-          else resolve();
-        },
-        (event: ProgressEvent) => {
-          const error = event.error ?? event.errorDetail?.message;
-          if (error) {
-            firstError ??= error.trim();
-            log.error(error.trim());
-          }
-          for (const line of (event.stream ?? "").split("\n")) if (line.trim()) log.info(line.trimEnd());
-          // Layer download ticks are noise; their start and end lines are not.
-          if (event.status && !event.progress) log.debug(`${event.id ? `${event.id}: ` : ""}${event.status}`);
-        },
-      );
-    });
-  }
+/** Build and pull progress into `log` line by line; errors too (the call then rejects with the first). */
+function progress(event: ProgressEvent, log: Logger): void {
+  const error = progressError(event);
+  if (error) log.error(error);
+  for (const line of (event.stream ?? "").split("\n")) if (line.trim()) log.info(line.trimEnd());
+  // Layer download ticks are noise; their start and end lines are not.
+  if (event.status && !event.progress) log.debug(`${event.id ? `${event.id}: ` : ""}${event.status}`);
 }
 
 /** "name" and "name:latest" are one image; a digest or tag is kept as written. */
