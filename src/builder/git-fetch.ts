@@ -1,4 +1,4 @@
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { errors } from "../shared/errors.js";
 import type { BuildLog } from "./build-log.js";
@@ -38,6 +38,21 @@ export async function fetchGit(o: GitFetchOptions): Promise<string> {
   const env = await gitEnv(o);
   const git = (...args: string[]) => runProcess("git", args, { cwd: o.dir, env, signal: o.signal });
   const fail = (why: string) => errors.sourceFetchFailed(o.url, o.log.mask(why));
+  const branch = o.sha ? undefined : o.ref === undefined ? null : cloneableName(o.ref);
+  if (branch !== undefined) {
+    // A branch, tag or the default branch: one `git clone` does what init + remote + fetch +
+    // checkout do below, a few process starts cheaper (they count in a 0.3 s build).
+    o.log.line(`fetching ${o.url}${o.ref ? ` ref ${o.ref}` : ""}`);
+    const cloned = await git("clone", "-q", "--depth", "1", "--no-tags", ...(branch ? ["--branch", branch] : []), "--", o.url, ".");
+    if (cloned.code !== 0) throw fail(explain(cloned.stderr, o));
+    const commit = await headCommit(o.dir).catch(async () => {
+      const head = await git("rev-parse", "--verify", "-q", "HEAD");
+      if (head.code !== 0) throw fail("the repository has no default branch (its HEAD points nowhere); ask for a ref");
+      return head.stdout.trim();
+    });
+    o.log.line(`checked out ${commit}`);
+    return commit;
+  }
   await must(git("init", "-q", "."), fail);
   await must(git("remote", "add", "origin", o.url), fail);
 
@@ -61,6 +76,25 @@ export async function fetchGit(o: GitFetchOptions): Promise<string> {
   if (o.sha && !commit.startsWith(o.sha.toLowerCase())) throw fail(`checked out ${commit}, not the commit ${o.sha} asked for`);
   o.log.line(`checked out ${commit}`);
   return commit;
+}
+
+/**
+ * The name `git clone --branch` takes for a ref: `main`, `refs/heads/main` → `main`,
+ * `refs/tags/v1` → `v1`; undefined for other refs (pull request heads), which need a fetch.
+ */
+function cloneableName(ref: string): string | undefined {
+  const m = /^refs\/(?:heads|tags)\/(.+)$/.exec(ref);
+  if (m) return m[1];
+  return ref.startsWith("refs/") || ref === "HEAD" ? undefined : ref;
+}
+
+/** The commit HEAD points at, read from .git without starting a process. */
+async function headCommit(dir: string): Promise<string> {
+  const head = (await readFile(path.join(dir, ".git", "HEAD"), "utf8")).trim();
+  const m = /^ref: (.+)$/.exec(head);
+  const sha = m ? (await readFile(path.join(dir, ".git", m[1]!), "utf8")).trim() : head;
+  if (!/^[0-9a-f]{40,64}$/.test(sha)) throw new Error("HEAD is not a plain commit");
+  return sha;
 }
 
 /** The environment every git call of a build runs with; credentials travel only here. */
@@ -106,7 +140,7 @@ export function explain(stderr: string, o: Pick<GitFetchOptions, "ref" | "sha" |
   if (authFailed) return "authentication failed: the server refused the token; check the target's token and its access to the repository";
   if (/Permission denied \(publickey/i.test(stderr)) return "ssh authentication failed: the server accepts none of the builder's ssh keys";
   if (/Host key verification failed/i.test(stderr)) return "ssh host key verification failed for the server";
-  if (/couldn't find remote ref/i.test(stderr)) {
+  if (/couldn't find remote ref|Remote branch .* not found/i.test(stderr)) {
     return o.ref || o.sha
       ? `the ref ${o.ref ?? o.sha} was not found in the repository`
       : "the repository has no default branch (its HEAD points nowhere); ask for a ref";
