@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { openSync, closeSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import path from "node:path";
 import { build } from "esbuild";
 import { sleep } from "./stats.js";
@@ -87,14 +86,4 @@ export async function stopServer(server: ServerChild, signal: NodeJS.Signals, ti
   clearTimeout(timer);
 }
 
-/** A free TCP port on 127.0.0.1 (bound, then released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.once("error", reject);
-  });
-}
+export { freePort } from "../test/helpers/server-process.js";
