@@ -1,4 +1,5 @@
 import type { Build, BuildFilter, BuildStatus, CommandResult, TriggerKind } from "../manager/types.js";
+import type Database from "better-sqlite3";
 import type { Db } from "./open-database.js";
 
 interface Row {
@@ -80,6 +81,8 @@ const columnOf: Record<keyof BuildPatch, keyof Row> = {
  */
 export class BuildStore {
   private readonly stmt;
+  /** Statements built from a patch's or filter's shape, compiled once per shape. */
+  private readonly dynamic = new Map<string, Database.Statement<unknown[]>>();
 
   constructor(private readonly db: Db) {
     this.stmt = {
@@ -151,7 +154,7 @@ export class BuildStore {
     }
     const limit = Math.min(Math.max(filter.limit ?? 50, 1), 1000);
     const sql = `SELECT * FROM builds ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ${limit}`;
-    return this.db.prepare<(string | number)[], Row>(sql).all(...args).map(toBuild);
+    return (this.prepared(sql).all(...args) as Row[]).map(toBuild);
   }
 
   /** Keys waiting in the queue, front first. */
@@ -220,7 +223,16 @@ export class BuildStore {
     if (!entries.length) return;
     const sets = entries.map(([k]) => `${columnOf[k]} = ?`).join(", ");
     const values = entries.map(([, v]) => (v !== null && typeof v === "object" ? JSON.stringify(v) : (v as string | number | null)));
-    this.db.prepare(`UPDATE builds SET ${sets} WHERE key = ?`).run(...values, key);
+    this.prepared(`UPDATE builds SET ${sets} WHERE key = ?`).run(...values, key);
+  }
+
+  private prepared(sql: string): Database.Statement<unknown[]> {
+    let statement = this.dynamic.get(sql);
+    if (!statement) {
+      statement = this.db.prepare<unknown[]>(sql);
+      this.dynamic.set(sql, statement);
+    }
+    return statement;
   }
 }
 

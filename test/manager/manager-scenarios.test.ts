@@ -181,7 +181,8 @@ describe("warm builders", () => {
   });
 
   it("prestarts builders for queued builds while earlier ones run", async () => {
-    const { server, executor } = await start([target("hello", ["sleep 300"])], { concurrency: 1 });
+    // Long enough that the first build is surely still running when the second is looked at.
+    const { server, executor } = await start([target("hello", ["sleep 1500"])], { concurrency: 1 });
     const builds = await Promise.all([1, 2, 3].map(() => trigger(server, { target: "hello" })));
     await server.manager.waitFor(builds[0]!.key, (b) => b.status === "running", 10_000);
     await until(() => executor.started.some((s) => s.buildKey === builds[1]!.key) || undefined);
