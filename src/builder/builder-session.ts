@@ -5,7 +5,7 @@ import { assertTargetName } from "../shared/safe-path.js";
 import { assertBuildKey } from "./build-key.js";
 import type { BuilderEvent, BuilderStatus, BuildRequest } from "../shared/protocol.js";
 import type { Broadcaster } from "./broadcaster.js";
-import { runBuild, type BuildEnvironment, type BuildOutcome, type BuildSpec } from "./run-build.js";
+import { failedOutcome, runBuild, secretsOf, type BuildEnvironment, type BuildOutcome, type BuildSpec } from "./run-build.js";
 
 /** What the builder's own flags add to every build. */
 export interface BuildDefaults {
@@ -92,8 +92,8 @@ export class BuilderSession {
       outcome = await runBuild(spec, { ...this.options.environment, signal });
     } catch (error) {
       // The builder itself failed (log folder not writable, disk full, …): still a failed build.
-      const reason = new Masker([...Object.values(spec.env ?? {}), ...(spec.mask ?? []), spec.token]).mask(errorMessage(error));
-      outcome = { ...emptyOutcome(spec), reason };
+      const reason = new Masker(secretsOf(spec)).mask(errorMessage(error));
+      outcome = { ...failedOutcome(spec, ""), reason };
     } finally {
       this.current = undefined;
     }
@@ -113,11 +113,4 @@ export class BuilderSession {
     log.info(outcome.ok ? "build succeeded" : "build failed", { key: spec.key, reason: outcome.reason });
     return outcome;
   }
-}
-
-function emptyOutcome(spec: BuildSpec): BuildOutcome {
-  return {
-    ok: false, key: spec.key, target: spec.target, commit: null, ref: spec.ref ?? null, durationMs: 0,
-    artifacts: [], sizes: {}, commands: [], exitCode: null, logFile: "",
-  };
 }

@@ -122,19 +122,22 @@ export async function gitEnv(o: Pick<GitFetchOptions, "url" | "credentials" | "c
   return env;
 }
 
-export async function must(pending: Promise<ProcessResult>, fail: (why: string) => Error): Promise<ProcessResult> {
+async function must(pending: Promise<ProcessResult>, fail: (why: string) => Error): Promise<ProcessResult> {
   const result = await pending;
   if (result.code !== 0) throw fail(lastLines(result.stderr) || `git exited with code ${result.code}`);
   return result;
 }
 
+/** git's words when an HTTP(S) server wants (other) credentials. */
+const HTTP_AUTH_FAILED = /could not read (Username|Password)|terminal prompts disabled|Authentication failed|HTTP 40[13]|error: 40[13]/i;
+
 export function isAuthProblem(stderr: string): boolean {
-  return /could not read (Username|Password)|terminal prompts disabled|Authentication failed|HTTP 40[13]|error: 40[13]|Permission denied \(publickey|Host key verification failed/i.test(stderr);
+  return HTTP_AUTH_FAILED.test(stderr) || /Permission denied \(publickey|Host key verification failed/i.test(stderr);
 }
 
 /** Turns git's last words into a message that says what to do. */
 export function explain(stderr: string, o: Pick<GitFetchOptions, "ref" | "sha" | "credentials">): string {
-  const authFailed = /could not read (Username|Password)|terminal prompts disabled|Authentication failed|HTTP 40[13]|error: 40[13]/i.test(stderr);
+  const authFailed = HTTP_AUTH_FAILED.test(stderr);
   // With a token sent, git asks for a user name only after the server refused the token.
   if (authFailed && !o.credentials) return "authentication required: the repository is private; set the target's token";
   if (authFailed) return "authentication failed: the server refused the token; check the target's token and its access to the repository";

@@ -77,10 +77,7 @@ export async function runBuild(spec: BuildSpec, environment: BuildEnvironment): 
   const started = Date.now();
   const log = await BuildLog.open(environment.logDir, spec.key, secretsOf(spec), environment.out ?? ((t) => void process.stdout.write(t)));
   let buildDir: string | undefined;
-  const outcome: BuildOutcome = {
-    ok: false, key: spec.key, target: spec.target, commit: null, ref: spec.ref ?? null, durationMs: 0,
-    artifacts: [], sizes: {}, commands: [], exitCode: null, logFile: log.file,
-  };
+  const outcome = failedOutcome(spec, log.file);
   let killLeftovers = () => {};
   try {
     log.line(`cicd builder: build ${spec.key} of target ${spec.target}`);
@@ -126,6 +123,14 @@ export async function runBuild(spec: BuildSpec, environment: BuildEnvironment): 
   return outcome;
 }
 
+/** The outcome of a build that failed before anything ran; runBuild fills it in as it goes. */
+export function failedOutcome(spec: BuildSpec, logFile: string): BuildOutcome {
+  return {
+    ok: false, key: spec.key, target: spec.target, commit: null, ref: spec.ref ?? null, durationMs: 0,
+    artifacts: [], sizes: {}, commands: [], exitCode: null, logFile,
+  };
+}
+
 /** A minimal env: the builder's basics, the build's secrets, then what cicd tells every build. */
 function commandEnv(spec: BuildSpec, commit: string | null, workspace: string): NodeJS.ProcessEnv {
   return {
@@ -142,7 +147,7 @@ function commandEnv(spec: BuildSpec, commit: string | null, workspace: string): 
 }
 
 /** Every value the build's output must never show, including the forms git sends. */
-function secretsOf(spec: BuildSpec): string[] {
+export function secretsOf(spec: BuildSpec): string[] {
   const values = [...Object.values(spec.env ?? {}), ...(spec.mask ?? [])];
   const credentials: string[] = [];
   if (spec.token) credentials.push(tokenCredentials(spec.token));

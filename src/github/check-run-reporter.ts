@@ -61,10 +61,7 @@ export class CheckRunReporter {
   report(build: Build): void {
     if (this.closed || !build.repository || !build.installationId) return;
     let entry = this.entries.get(build.key);
-    if (!entry) {
-      const known = build.meta.checkRunId ?? this.options.service.get(build.key)?.meta.checkRunId;
-      entry = this.newEntry(build, known);
-    }
+    entry ??= this.newEntry(build, this.knownCheckRunId(build));
     entry.build = build;
     entry.version++;
     this.wake(entry);
@@ -79,8 +76,8 @@ export class CheckRunReporter {
     if (this.closed || !build.repository || !build.installationId) return;
     let entry = this.entries.get(build.key);
     if (!entry) {
-      const known = build.meta.checkRunId ?? this.options.service.get(build.key)?.meta.checkRunId;
-      if (typeof known !== "number") return;
+      const known = this.knownCheckRunId(build);
+      if (known === undefined) return;
       entry = this.newEntry(build, known);
     }
     entry.build = build;
@@ -124,8 +121,14 @@ export class CheckRunReporter {
     await Promise.allSettled([...this.entries.values()].map((e) => e.loop));
   }
 
-  private newEntry(build: Build, known: unknown): Entry {
-    const entry: Entry = { build, version: 0, sent: 0, notes: 0, notesSent: 0, minimal: false, running: false, checkRunId: typeof known === "number" ? known : undefined };
+  /** The check run an earlier entry (or another process) created for this build, from its meta. */
+  private knownCheckRunId(build: Build): number | undefined {
+    const known = build.meta.checkRunId ?? this.options.service.get(build.key)?.meta.checkRunId;
+    return typeof known === "number" ? known : undefined;
+  }
+
+  private newEntry(build: Build, checkRunId: number | undefined): Entry {
+    const entry: Entry = { build, version: 0, sent: 0, notes: 0, notesSent: 0, minimal: false, running: false, checkRunId };
     this.entries.set(build.key, entry);
     this.evictOldest();
     return entry;

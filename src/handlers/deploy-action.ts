@@ -3,7 +3,7 @@ import { addDeployNote } from "../github/deployment-notes.js";
 import { hasWriteAccess, splitRepository } from "../github/repository-actions.js";
 import { errorMessage, isCicdError } from "../shared/errors.js";
 import type { HandlerDeps } from "./handler-deps.js";
-import { targetsOf } from "./match-targets.js";
+import { checkRunTarget } from "./match-targets.js";
 
 /**
  * The "Deploy" button of a successful check run (requested_action `deploy`): a user with write
@@ -15,8 +15,8 @@ import { targetsOf } from "./match-targets.js";
 export async function deployAction(deps: HandlerDeps, context: Context<"check_run.requested_action">): Promise<void> {
   const p = context.payload;
   const repository = p.repository.full_name;
-  const target = /^cicd\/(.+)$/.exec(p.check_run.name)?.[1];
-  if (!target || !targetsOf(deps.config, repository).some((t) => t.name === target)) return;
+  const target = checkRunTarget(deps.config, repository, p.check_run.name);
+  if (!target) return;
   const build = p.check_run.external_id ? deps.service.get(p.check_run.external_id) : undefined;
   const user = p.sender.login;
   const fields = { repository, target, build: build?.key ?? p.check_run.external_id, user };

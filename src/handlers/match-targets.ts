@@ -6,6 +6,12 @@ export function targetsOf(config: Config, fullName: string): Target[] {
   return config.targets.filter((t) => t.repository?.toLowerCase() === name);
 }
 
+/** The target of a check run named `cicd/<target>`, when this repository has that target. */
+export function checkRunTarget(config: Config, fullName: string, checkRunName: string): string | undefined {
+  const target = /^cicd\/(.+)$/.exec(checkRunName)?.[1];
+  return target && targetsOf(config, fullName).some((t) => t.name === target) ? target : undefined;
+}
+
 /**
  * Targets a push to `ref` builds: branches listed in `branches` (globs: `release/*`, `**`), or
  * the default branch when the list is empty; tags only for targets with `tags: true`.

@@ -2,7 +2,7 @@ import type { Context } from "probot";
 import type { Build, TriggerRequest } from "../manager/types.js";
 import { deployAction } from "./deploy-action.js";
 import type { HandlerDeps } from "./handler-deps.js";
-import { targetsOf } from "./match-targets.js";
+import { checkRunTarget, targetsOf } from "./match-targets.js";
 import { queueBuilds } from "./queue-builds.js";
 
 type RerunContext = Context<"check_run.rerequested" | "check_run.requested_action" | "check_suite.rerequested">;
@@ -25,7 +25,6 @@ export function rerunHandler(deps: HandlerDeps) {
   return async (context: RerunContext): Promise<void> => {
     const p = context.payload;
     const repository = p.repository.full_name;
-    const available = targetsOf(deps.config, repository);
     let wanted: { target: string; original?: Build }[];
     let suite: SuiteInfo;
     if ("check_run" in p) {
@@ -34,15 +33,15 @@ export function rerunHandler(deps: HandlerDeps) {
         if (id === "deploy") return deployAction(deps, context as Context<"check_run.requested_action">);
         if (id !== "rebuild") return;
       }
-      const target = /^cicd\/(.+)$/.exec(p.check_run.name)?.[1];
-      if (!target || !available.some((t) => t.name === target)) return;
+      const target = checkRunTarget(deps.config, repository, p.check_run.name);
+      if (!target) return;
       const byKey = p.check_run.external_id ? deps.service.get(p.check_run.external_id) : undefined;
       const original = byKey?.target === target ? byKey : latestFor(deps, target, p.check_run.head_sha);
       wanted = [{ target, original }];
       suite = { ...p.check_run.check_suite, head_sha: p.check_run.head_sha, pull_requests: p.check_run.pull_requests };
     } else {
       suite = p.check_suite;
-      const built = available.map((t) => ({ target: t.name, original: latestFor(deps, t.name, suite.head_sha) }));
+      const built = targetsOf(deps.config, repository).map((t) => ({ target: t.name, original: latestFor(deps, t.name, suite.head_sha) }));
       // The suite holds the check runs of the targets that built this commit; with no record, all.
       wanted = built.some((w) => w.original) ? built.filter((w) => w.original) : built;
     }

@@ -11,8 +11,6 @@ export interface PreparedRequest {
   request: BuildRequest;
   /** Values the manager masks in the captured output (token, secret values). */
   secrets: string[];
-  /** Host folders the source needs inside the workload (read-only). */
-  sourceMounts: Mount[];
   /** Notes for the build log (never containing a secret). */
   notes: string[];
 }
@@ -25,7 +23,6 @@ export interface PreparedRequest {
 export async function prepareRequest(
   build: Build,
   target: Target,
-  servicefsRoot: string,
   cloneToken?: CloneTokenProvider,
 ): Promise<PreparedRequest> {
   const notes: string[] = [];
@@ -52,7 +49,6 @@ export async function prepareRequest(
   return {
     request,
     secrets: [token, ...Object.values(env)].filter((s): s is string => !!s),
-    sourceMounts: sourceMounts(target.url, servicefsRoot),
     notes,
   };
 }

@@ -168,12 +168,8 @@ export class Manager implements BuildService {
 
   /** A builder broadcast arrived over HTTP. False when the token does not match the builder. */
   receiveBuilderEvent(token: string, event: BuilderEvent): boolean {
-    const ok = this.callbacks.receive(token, event);
-    if (ok && event.type === "started") {
-      const build = this.get(event.key);
-      if (build?.status === "queued") this.change(event.key, { status: "running", startedAt: new Date().toISOString() }, "dequeue");
-    }
-    return ok;
+    // Status changes come from dispatch (run-build.ts), which waits for these events.
+    return this.callbacks.receive(token, event);
   }
 
   /** Resolves when the build satisfies `done` (or rejects after `timeoutMs`). */

@@ -1,7 +1,7 @@
 import { errorMessage } from "../shared/errors.js";
 import type { WorkloadHandle } from "../executor/types.js";
 import type { BuildPatch } from "../store/build-store.js";
-import type { DispatchDeps } from "./run-build.js";
+import { findPublished, type DispatchDeps } from "./run-build.js";
 import type { Build } from "./types.js";
 
 export interface Resumed {
@@ -42,9 +42,8 @@ export async function recover(
         continue;
       }
     }
-    if (workload) await (await executor.attach(builderId))?.destroy().catch(() => undefined);
     if (build.status === "queued") continue;
-    const published = (await deps.servicefs.builds(build.target).read().catch(() => undefined))?.builds.find((b) => b.key === build.key);
+    const published = await findPublished(deps.servicefs, build.target, build.key);
     if (published) {
       deps.change(build.key, { status: "succeeded", exitCode: 0, commit: published.commit, artifacts: published.artifacts, sizes: published.sizes ?? {}, finishedAt: new Date().toISOString() });
       continue;
@@ -57,10 +56,10 @@ export async function recover(
       deps.change(build.key, { status: "error", reason: `${reason}; gave up after ${build.attempts} attempts`, finishedAt: new Date().toISOString() });
     }
   }
+  // Every builder not followed now is removed: half-started ones of queued builds, those of
+  // builds decided above, and warm ones waiting for a build.
   for (const w of found) {
-    if (w.role === "builder" && !claimed.has(w.id) && !store.byBuilder(w.id)?.status.match(/queued|running/)) {
-      await (await executor.attach(w.id))?.destroy().catch(() => undefined);
-    }
+    if (w.role === "builder" && !claimed.has(w.id)) await (await executor.attach(w.id))?.destroy().catch(() => undefined);
   }
   return resumed;
 }

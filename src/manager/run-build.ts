@@ -6,6 +6,7 @@ import { createLogger, type Logger } from "../shared/logger.js";
 import { Masker } from "../shared/mask.js";
 import type { BuilderEvent, BuildRequest } from "../shared/protocol.js";
 import type { ServiceFs } from "../servicefs/service-fs.js";
+import type { BuildRecord } from "../servicefs/builds-file.js";
 import type { BuildPatch, BuildStore } from "../store/build-store.js";
 import { hashToken, type BuilderCallbacks } from "./builder-callbacks.js";
 import type { BuilderPool, PooledBuilder } from "./builder-pool.js";
@@ -66,7 +67,7 @@ export async function runBuild(deps: DispatchDeps, key: string, control: BuildCo
   const imageLog = createLogger("image", { write: (line) => deps.logs.append(key, `${line}\n`) });
   try {
     deps.logs.note(key, `build ${key} of ${target.name} (${build.trigger}${build.ref ? ` ${build.ref}` : ""}${build.sha ? ` ${build.sha.slice(0, 12)}` : ""}), attempt ${build.attempts + 1}`);
-    const prepared = await prepareRequest(build, target, deps.config.servicefs, deps.cloneToken);
+    const prepared = await prepareRequest(build, target, deps.cloneToken);
     masker = new Masker(prepared.secrets);
     for (const note of prepared.notes) deps.logs.note(key, note);
     await deps.executor.prepareImage(target.image, imageLog);
@@ -204,11 +205,16 @@ async function resultOf(deps: DispatchDeps, key: string, info: ExitInfo, final: 
     return { status: "failed", exitCode: final.exitCode, finishedAt, commit: final.commit, reason: final.reason, commands: final.commands ?? [] };
   }
   // No broadcast arrived: builds.json is the record of a good build.
-  const published = target ? (await deps.servicefs.builds(target.name).read().catch(() => undefined))?.builds.find((b) => b.key === key) : undefined;
+  const published = target ? await findPublished(deps.servicefs, target.name, key) : undefined;
   if (published) {
     return { status: "succeeded", exitCode: 0, finishedAt, commit: published.commit, artifacts: published.artifacts, sizes: published.sizes ?? {} };
   }
   return { status: "error", exitCode: info.exitCode, finishedAt, reason: `the builder exited (${info.signal ? `signal ${info.signal}` : `code ${info.exitCode}`}) without reporting a result` };
+}
+
+/** The build's record in builds.json, if its builder published it (the record of a good build). */
+export async function findPublished(servicefs: ServiceFs, target: string, key: string): Promise<BuildRecord | undefined> {
+  return (await servicefs.builds(target).read().catch(() => undefined))?.builds.find((b) => b.key === key);
 }
 
 function finishStopped(deps: DispatchDeps, key: string, control: BuildControl, target: Target | undefined, handle?: WorkloadHandle): Promise<void> | void {

@@ -83,7 +83,7 @@ export class BuildProcess {
  * a process orphaned to a PID 1 that does not reap it (node in a container) stays a zombie, and
  * `kill(-pgid, 0)` would count it as alive forever. Elsewhere kill(0) is the best we have.
  */
-export function processGroupAlive(pgid: number): boolean {
+function processGroupAlive(pgid: number): boolean {
   let entries: string[] | undefined;
   try {
     entries = readdirSync("/proc").filter((e) => /^\d+$/.test(e));

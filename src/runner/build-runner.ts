@@ -64,11 +64,11 @@ export class BuildRunner {
   private watcher: BuildsWatcher | undefined;
   private process: BuildProcess | undefined;
   private readonly stopRequest = new StopRequest();
-  /** Failed (or unrunnable) in this session: never started again, even if markBad could not write. */
-  private readonly failed = new Set<string>();
-  private readonly skipped = new Set<string>();
-  /** Listed after the pinned build when the run started: the deploy chose an older build over them. */
-  private readonly superseded = new Set<string>();
+  /**
+   * Builds this run never starts: failed (even if markBad could not write), unrunnable, or
+   * listed after the pinned build when the run started (the deploy chose an older build).
+   */
+  private readonly excluded = new Set<string>();
   private fellBack = false;
   private started = false;
   private lastReadError = "";
@@ -166,7 +166,7 @@ export class BuildRunner {
     const index = doc.builds.findIndex((b) => b.key === key);
     if (index < 0) throw errors.unprocessable(`Cannot pin build ${key}: it is not listed in ${this.builds.file}.`, { key });
     const newer = doc.builds.slice(index + 1).map((b) => b.key);
-    for (const k of newer) this.superseded.add(k);
+    for (const k of newer) this.excluded.add(k);
     const named = newer.length > 5 ? `${newer.slice(0, 5).join(", ")}, …` : newer.join(", ");
     const left = newer.length ? `; leaving out ${newer.length} newer build(s) already listed (${named})` : "";
     if (doc.builds[index]!.status === "good") {
@@ -177,17 +177,12 @@ export class BuildRunner {
     }
   }
 
-  /** Builds this run never starts: failed, unrunnable, or passed over by the pin. */
-  private excluded(): Set<string> {
-    return new Set([...this.failed, ...this.skipped, ...this.superseded]);
-  }
-
   /** The newest good build that can run; marks unrunnable ones (artifact missing) bad on the way. */
   private async next(): Promise<(Candidate & { file: string }) | undefined> {
     const doc = await this.builds.read();
-    const { candidates, unmatched } = runnableBuilds(doc, this.excluded(), this.options.artifactPattern);
+    const { candidates, unmatched } = runnableBuilds(doc, this.excluded, this.options.artifactPattern);
     for (const build of unmatched) {
-      this.skipped.add(build.key);
+      this.excluded.add(build.key);
       const why = this.options.artifactPattern ? `no artifact matches ${this.options.artifactPattern}` : "it has no artifacts";
       this.decide("skip", `skipping ${build.key}: ${why}`, build.key);
     }
@@ -237,7 +232,7 @@ export class BuildRunner {
   }
 
   private async markBad(key: string, reason: string, exit?: ProcessExit): Promise<void> {
-    this.failed.add(key);
+    this.excluded.add(key);
     this.state.tried.push(key);
     this.fellBack = true;
     try {
@@ -263,7 +258,7 @@ export class BuildRunner {
     try {
       const doc = await this.builds.read();
       this.lastReadError = "";
-      return newerBuild(doc, current, this.excluded(), this.options.artifactPattern);
+      return newerBuild(doc, current, this.excluded, this.options.artifactPattern);
     } catch (error) {
       // Keep the current build running; say so once per distinct problem.
       const message = errorMessage(error);

@@ -10,13 +10,13 @@ export interface Candidate {
 }
 
 /** `*` and `?` over one file name (no folders), e.g. `*.jar`, `app-*.tar.gz`. */
-export function globToRegExp(glob: string): RegExp {
+function globToRegExp(glob: string): RegExp {
   const body = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]");
   return new RegExp(`^${body}$`);
 }
 
 /** The artifact a runner starts: the first one, or the first that matches `pattern`. */
-export function chooseArtifact(build: BuildRecord, pattern?: string): string | undefined {
+function chooseArtifact(build: BuildRecord, pattern?: string): string | undefined {
   if (!pattern) return build.artifacts[0];
   const re = globToRegExp(pattern);
   return build.artifacts.find((a) => re.test(a));

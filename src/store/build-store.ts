@@ -109,7 +109,6 @@ export class BuildStore {
       setBuilder: db.prepare<[string | null, string | null, string]>(
         "UPDATE builds SET builder_id = ?, builder_token_hash = ? WHERE key = ?",
       ),
-      byBuilder: db.prepare<[string], Row>("SELECT * FROM builds WHERE builder_id = ?"),
       active: db.prepare<[], Row>("SELECT * FROM builds WHERE status IN ('queued', 'running') ORDER BY seq"),
     };
   }
@@ -211,11 +210,6 @@ export class BuildStore {
   builderOf(key: string): { builderId: string | null; tokenHash: string | null } {
     const row = this.stmt.get.get(key);
     return { builderId: row?.builder_id ?? null, tokenHash: row?.builder_token_hash ?? null };
-  }
-
-  byBuilder(builderId: string): (Build & { tokenHash: string | null }) | undefined {
-    const row = this.stmt.byBuilder.get(builderId);
-    return row && { ...toBuild(row), tokenHash: row.builder_token_hash };
   }
 
   private patchRow(key: string, patch: BuildPatch): void {

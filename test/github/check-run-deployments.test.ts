@@ -1,21 +1,15 @@
 import { writeFileSync } from "node:fs";
 import nock from "nock";
-import { afterEach, describe, expect, it } from "vitest";
-import { CheckRunReporter } from "../../src/github/check-run-reporter.js";
+import { describe, expect, it } from "vitest";
 import { addDeployNote } from "../../src/github/deployment-notes.js";
-import { createAppProbot } from "../../src/github/create-app-probot.js";
 import type { Build } from "../../src/manager/types.js";
-import { memoryLogger } from "../../src/shared/logger.js";
-import { FakeBuildService } from "../fixtures/fake-build-service.js";
-import { API, nockInstallationToken, testSettings } from "../fixtures/github-app-fixture.js";
+import { checkRunReporterFixture } from "../fixtures/check-run-reporter-fixture.js";
+import { API, nockInstallationToken } from "../fixtures/github-app-fixture.js";
 import { useNock } from "../fixtures/handler-harness.js";
 
 useNock();
 
-const reporters: CheckRunReporter[] = [];
-afterEach(async () => {
-  await Promise.all(reporters.splice(0).map((r) => r.close()));
-});
+const newReporter = checkRunReporterFixture();
 
 const repo = "/repos/Codertocat/Hello-World";
 const sha = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
@@ -24,17 +18,7 @@ const rebuild = { label: "Rebuild", identifier: "rebuild", description: "Build t
 const deploy = { label: "Deploy", identifier: "deploy", description: "Run this build on the target's runner" };
 
 function setup(deployable = true) {
-  const service = new FakeBuildService();
-  const logger = memoryLogger();
-  const probot = createAppProbot(testSettings, logger, { throttle: false });
-  const reporter = new CheckRunReporter({
-    service,
-    auth: (id) => probot.auth(id),
-    logger,
-    retry: { baseMs: 5, maxMs: 20 },
-    deployable: () => deployable,
-  });
-  reporters.push(reporter);
+  const { service, logger, reporter } = newReporter({ deployable: () => deployable });
   /** A build that finished `status` and already has check run 42. */
   const finished = async (status: Build["status"], fields: Partial<Build> = {}) => {
     const { build } = await service.trigger({ target: "hello", ref: "refs/heads/master", sha, trigger: "push", repository: "Codertocat/Hello-World", installationId: 1 });

@@ -1,22 +1,16 @@
 import { writeFileSync } from "node:fs";
 import nock from "nock";
-import { afterEach, describe, expect, it } from "vitest";
-import { CheckRunReporter } from "../../src/github/check-run-reporter.js";
+import { describe, expect, it } from "vitest";
 import { OUTPUT_LIMIT, conclusionOf } from "../../src/github/check-run-state.js";
-import { createAppProbot } from "../../src/github/create-app-probot.js";
 import type { Build } from "../../src/manager/types.js";
-import { memoryLogger } from "../../src/shared/logger.js";
-import { FakeBuildService } from "../fixtures/fake-build-service.js";
-import { API, INSTALLATION_TOKEN, nockInstallationToken, testSettings } from "../fixtures/github-app-fixture.js";
+import { checkRunReporterFixture } from "../fixtures/check-run-reporter-fixture.js";
+import type { FakeBuildService } from "../fixtures/fake-build-service.js";
+import { API, INSTALLATION_TOKEN, nockInstallationToken } from "../fixtures/github-app-fixture.js";
 import { useNock } from "../fixtures/handler-harness.js";
 
 useNock();
 
-// A reporter left running by a failed test would retry forever against the next test's mocks.
-const reporters: CheckRunReporter[] = [];
-afterEach(async () => {
-  await Promise.all(reporters.splice(0).map((r) => r.close()));
-});
+const newReporter = checkRunReporterFixture();
 
 async function until(condition: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -28,18 +22,7 @@ const sha = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
 type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 function setup(options: { subscribe?: boolean; publicUrl?: string; maxTracked?: number } = {}) {
-  const service = new FakeBuildService();
-  const logger = memoryLogger();
-  const probot = createAppProbot(testSettings, logger, { throttle: false });
-  const reporter = new CheckRunReporter({
-    service,
-    auth: (id) => probot.auth(id),
-    publicUrl: options.publicUrl ?? "https://ci.example.com",
-    logger,
-    retry: { baseMs: 5, maxMs: 20 },
-    maxTracked: options.maxTracked,
-  });
-  reporters.push(reporter);
+  const { service, logger, reporter } = newReporter({ publicUrl: options.publicUrl ?? "https://ci.example.com", maxTracked: options.maxTracked });
   if (options.subscribe !== false) service.onChange(({ build }) => reporter.report(build));
   const queue = (fields: Partial<Parameters<FakeBuildService["trigger"]>[0]> = {}) =>
     service.trigger({ target: "hello", ref: "refs/heads/master", sha, trigger: "push", repository: "Codertocat/Hello-World", installationId: 1, ...fields });

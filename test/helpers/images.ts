@@ -1,8 +1,7 @@
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
+import { BUNDLE_LABEL, bundleHash, recipeFiles } from "../../src/executor/docker/bundle-hash.js";
 import { withFileLock } from "../../src/servicefs/file-lock.js";
 
 const run = promisify(execFile);
@@ -16,14 +15,12 @@ export const projectRoot = path.resolve(import.meta.dirname, "../..");
 export async function ensureImage(role: "builder" | "runner", tag = `cicd-${role}`): Promise<string> {
   return withFileLock(path.join(projectRoot, "node_modules", `.cicd-image-${role}.lock`), async () => {
     await run("node", ["scripts/bundle.js"], { cwd: projectRoot });
-    const bundle = readFileSync(path.join(projectRoot, "docker/build/cicd.mjs"));
-    const dockerfile = readFileSync(path.join(projectRoot, `docker/${role}.Dockerfile`));
-    const hash = createHash("sha256").update(bundle).update(dockerfile).digest("hex").slice(0, 16);
-    const current = await run("docker", ["image", "inspect", tag, "--format", '{{index .Config.Labels "cicd.bundle"}}'])
+    const hash = await bundleHash(projectRoot, role);
+    const current = await run("docker", ["image", "inspect", tag, "--format", `{{index .Config.Labels "${BUNDLE_LABEL}"}}`])
       .then((r) => r.stdout.trim())
       .catch(() => "");
     if (current !== hash) {
-      await run("docker", ["build", "-q", "-f", `docker/${role}.Dockerfile`, "--label", `cicd.bundle=${hash}`, "-t", tag, "."], {
+      await run("docker", ["build", "-q", "-f", recipeFiles(role).dockerfile, "--label", `${BUNDLE_LABEL}=${hash}`, "-t", tag, "."], {
         cwd: projectRoot,
         maxBuffer: 64 * 1024 * 1024,
       });

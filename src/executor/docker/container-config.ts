@@ -4,11 +4,11 @@ import type { Mount, WorkloadSpec } from "../types.js";
 import type { ContainerCreateOptions, PortBindings } from "./engine-types.js";
 
 /** Entry point of the builder and runner images: the container bundle (docker/build/cicd.mjs). */
-export const BUNDLE_ENTRYPOINT = ["node", "/opt/cicd/cicd.mjs"];
+const BUNDLE_ENTRYPOINT = ["node", "/opt/cicd/cicd.mjs"];
 export const MANAGED_LABEL = "cicd.managed";
 
 /** Container name of a workload; Docker allows [a-zA-Z0-9][a-zA-Z0-9_.-]*. */
-export function containerName(spec: Pick<WorkloadSpec, "role" | "id">): string {
+function containerName(spec: Pick<WorkloadSpec, "role" | "id">): string {
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(spec.id)) {
     throw errors.invalidArgument("workload id", "letters, digits, '.', '_' or '-'", spec.id);
   }

@@ -39,10 +39,8 @@ export class DockerExecutor implements Executor {
   private readonly images: ImagePreparer;
   private readonly instance: string | undefined;
   private readonly log: Logger;
-  private readonly scope: string[];
 
   constructor(options: DockerExecutorOptions) {
-    this.scope = [`${MANAGED_LABEL}=true`, ...(options.instance ? [`${INSTANCE_LABEL}=${options.instance}`] : [])];
     this.instance = options.instance;
     this.engine = options.engine ?? new EngineClient();
     this.log = options.logger.child("docker");
@@ -71,8 +69,7 @@ export class DockerExecutor implements Executor {
     try {
       await this.engine.startContainer(id);
       const info = await this.engine.inspectContainer(id);
-      const networks = Object.values(info.NetworkSettings.Networks ?? {});
-      const address = networks.find((n) => n.IPAddress)?.IPAddress || "127.0.0.1";
+      const address = addressOf(info.NetworkSettings.Networks);
       this.log.debug("started", { container: config.name, image: spec.image, address });
       return new DockerWorkload(this.engine, spec.id, id, address, Boolean(info.Config.Tty));
     } catch (error) {
@@ -84,7 +81,7 @@ export class DockerExecutor implements Executor {
   }
 
   async find(): Promise<FoundWorkload[]> {
-    const list = await this.list(this.scope);
+    const list = await this.list(this.scope());
     return list.flatMap((c) => {
       const labels = c.Labels ?? {};
       const role = labels["cicd.role"];
@@ -98,17 +95,20 @@ export class DockerExecutor implements Executor {
 
   /** A handle for a workload found by its cicd.id label (or its container name); undefined if none. */
   async attach(id: string): Promise<WorkloadHandle | undefined> {
-    const byLabel = await this.list([...this.scope, `cicd.id=${id}`]);
-    const byName = byLabel.length ? [] : await this.list(this.scope, id);
+    const byLabel = await this.list(this.scope(`cicd.id=${id}`));
+    const byName = byLabel.length ? [] : await this.list(this.scope(), id);
     const summary = byLabel[0] ?? byName[0];
     if (!summary) return undefined;
-    const networks = Object.values(summary.NetworkSettings?.Networks ?? {});
-    const address = networks.find((n) => n.IPAddress)?.IPAddress || "127.0.0.1";
-    return new DockerWorkload(this.engine, summary.Labels?.["cicd.id"] ?? id, summary.Id, address);
+    return new DockerWorkload(this.engine, summary.Labels?.["cicd.id"] ?? id, summary.Id, addressOf(summary.NetworkSettings?.Networks));
   }
 
   /** Nothing to release: containers keep running, and a restarted manager re-attaches. */
   async close(): Promise<void> {}
+
+  /** Label filters for this manager's containers, plus `extra`. */
+  private scope(...extra: string[]): string[] {
+    return [`${MANAGED_LABEL}=true`, ...(this.instance ? [`${INSTANCE_LABEL}=${this.instance}`] : []), ...extra];
+  }
 
   private async list(labels: string[], name?: string): Promise<ContainerSummary[]> {
     try {
@@ -119,4 +119,9 @@ export class DockerExecutor implements Executor {
       throw errors.executorFailed(`Cannot list containers: ${dockerMessage(error)}`);
     }
   }
+}
+
+/** The container's address on its first network that has one; 127.0.0.1 when none does. */
+function addressOf(networks: Record<string, { IPAddress?: string }> | null | undefined): string {
+  return Object.values(networks ?? {}).find((n) => n.IPAddress)?.IPAddress || "127.0.0.1";
 }

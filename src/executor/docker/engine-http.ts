@@ -6,7 +6,7 @@ import { errors } from "../../shared/errors.js";
 import { EngineError, engineMessage } from "./engine-error.js";
 
 /** Pinned, so answers keep the shape this client reads; Docker 20.10+ speaks it. */
-export const API_VERSION = "v1.41";
+const API_VERSION = "v1.41";
 
 /** Where the engine listens: a Unix socket, or plain HTTP on host:port. */
 export interface EngineAddress {
@@ -126,7 +126,7 @@ export class EngineHttp {
 }
 
 /** The whole body as UTF-8. A connection cut before the end rejects. */
-export function readText(res: IncomingMessage, signal?: AbortSignal): Promise<string> {
+function readText(res: IncomingMessage, signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const aborted = () => res.destroy(signal?.reason instanceof Error ? signal.reason : new Error("aborted"));
