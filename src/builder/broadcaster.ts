@@ -1,5 +1,6 @@
 import { errorMessage } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
+import { postJson } from "../shared/post-json.js";
 import type { BuilderEvent } from "../shared/protocol.js";
 
 export interface BroadcasterOptions {
@@ -63,14 +64,8 @@ export class Broadcaster {
     for (let attempt = 1; ; attempt++) {
       let why: string;
       try {
-        const response = await fetch(url, {
-          method: "POST",
-          headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-          body: JSON.stringify(event),
-          signal: AbortSignal.timeout(this.requestTimeoutMs),
-        });
-        await response.arrayBuffer().catch(() => undefined);
-        if (response.ok) {
+        const response = await postJson(url, event, { token, timeoutMs: this.requestTimeoutMs });
+        if (response.status >= 200 && response.status < 300) {
           log.debug("event delivered", { ...about, attempt });
           return true;
         }
@@ -94,6 +89,5 @@ export class Broadcaster {
 }
 
 function causeOf(error: unknown): string {
-  const cause = (error as { cause?: { code?: string } }).cause;
-  return cause?.code ?? errorMessage(error);
+  return (error as { code?: string }).code ?? errorMessage(error);
 }

@@ -1,5 +1,6 @@
 import type { AcceptedAnswer, BuildRequest, BusyAnswer } from "../shared/protocol.js";
 import { errors } from "../shared/errors.js";
+import { postJson } from "../shared/post-json.js";
 
 /**
  * Calls a builder's run-build endpoint. Retries connection errors briefly (the builder said it
@@ -10,13 +11,8 @@ export async function postBuild(baseUrl: string, token: string, request: BuildRe
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
-      const response = await fetch(`${baseUrl}/build`, {
-        method: "POST",
-        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-        body: JSON.stringify(request),
-        signal: AbortSignal.timeout(15_000),
-      });
-      const body = (await response.json().catch(() => ({}))) as Partial<AcceptedAnswer | BusyAnswer> & { error?: string };
+      const response = await postJson(`${baseUrl}/build`, request, { token, timeoutMs: 15_000 });
+      const body = parseAnswer(response.text);
       if (response.status === 202 && body.status === "accepted") return { status: "accepted", key: body.key ?? request.key };
       if (response.status === 409 && body.status === "busy") return { status: "busy", key: body.key ?? "" };
       throw errors.executorFailed(`the builder refused the build (HTTP ${response.status}${body.error ? `: ${body.error}` : ""})`);
@@ -27,4 +23,13 @@ export async function postBuild(baseUrl: string, token: string, request: BuildRe
     }
   }
   throw errors.executorFailed(`could not reach the builder at ${baseUrl}: ${lastError instanceof Error ? lastError.message : String(lastError)}`);
+}
+
+function parseAnswer(text: string): Partial<AcceptedAnswer | BusyAnswer> & { error?: string } {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value && typeof value === "object" ? value : {};
+  } catch {
+    return {};
+  }
 }

@@ -1,0 +1,52 @@
+import http from "node:http";
+import https from "node:https";
+
+export interface PostJsonOptions {
+  /** Sent as `Authorization: Bearer …`. */
+  token?: string;
+  /** The whole exchange, connect to last byte; past it the request is destroyed. */
+  timeoutMs: number;
+}
+
+export interface JsonAnswer {
+  status: number;
+  /** The answer's body as text (callers parse it; it may not be JSON). */
+  text: string;
+}
+
+/**
+ * POSTs `body` as JSON and reads the whole answer. Any HTTP status resolves; a connection
+ * error or the timeout rejects with a Node error whose `code` says which (ECONNREFUSED,
+ * ETIMEDOUT, …). The body is never part of an error, since build requests carry secrets.
+ *
+ * Why not fetch(): a builder is a fresh Node process in a fresh container, and its first
+ * fetch() compiles Node's bundled undici — about 200 ms of CPU, more than the rest of a small
+ * build's own work (measured per container, docs/performance.md). node:http is already loaded.
+ * Connections are kept alive by Node's global agents.
+ */
+export function postJson(url: string, body: unknown, o: PostJsonOptions): Promise<JsonAnswer> {
+  const target = new URL(url);
+  const payload = Buffer.from(JSON.stringify(body));
+  const headers: http.OutgoingHttpHeaders = { "content-type": "application/json", "content-length": payload.length };
+  if (o.token) headers.authorization = `Bearer ${o.token}`;
+  const transport = target.protocol === "https:" ? https : http;
+  return new Promise((resolve, reject) => {
+    const request = transport.request(target, { method: "POST", headers }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("end", () => {
+        clearTimeout(timer);
+        resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") });
+      });
+      response.on("error", reject);
+    });
+    const timer = setTimeout(() => {
+      request.destroy(Object.assign(new Error(`no answer from ${target.origin} within ${o.timeoutMs} ms`), { code: "ETIMEDOUT" }));
+    }, o.timeoutMs);
+    request.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    request.end(payload);
+  });
+}
