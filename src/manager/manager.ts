@@ -220,7 +220,7 @@ export class Manager implements BuildService {
   /** Builders for the next builds in the queue start now, while earlier builds still run. */
   private warmUp(): void {
     if (!this.options.config.warmBuilders || this.stopping) return;
-    this.pool.prestart(this.options.store.queueFront(this.options.config.concurrency + this.running.size));
+    this.pool.prestart(this.options.store.queueFront(this.pool.capacity + this.running.size));
   }
 
   private schedule(key: string, front = false): void {

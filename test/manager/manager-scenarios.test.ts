@@ -165,7 +165,7 @@ describe("warm builders", () => {
     expect(done.status).toBe("succeeded");
   });
 
-  it("keeps at most `concurrency` builders waiting ahead during a burst", async () => {
+  it("keeps at most twice `concurrency` builders waiting ahead during a burst", async () => {
     const { server, executor } = await start([target("hello", ["sleep 50"])], { concurrency: 2 });
     let mostAlive = 0;
     const timer = setInterval(() => {
@@ -175,9 +175,35 @@ describe("warm builders", () => {
     const done = await Promise.all(builds.map((b) => server.manager.waitFor(b.key, finished, 20_000)));
     clearInterval(timer);
     expect(done.every((b) => b.status === "succeeded")).toBe(true);
-    // Two running, two waiting ahead (plus one whose removal is still under way).
-    expect(mostAlive).toBeLessThanOrEqual(5);
-    expect(executor.started.length).toBeLessThan(12 + 4);
+    // Two running, four waiting ahead (plus one whose removal is still under way).
+    expect(mostAlive).toBeLessThanOrEqual(7);
+    // Every build's builder, and the two kept for the target's next builds; none wasted.
+    expect(executor.started.length).toBeLessThanOrEqual(12 + 2);
+  });
+
+  it("keeps `concurrency` builders for a target's next triggers, and gives one up for a queued build", async () => {
+    const { server, executor } = await start([target("a", ["sleep 1500"]), target("b", ["sleep 50"])], { concurrency: 2 });
+    const alive = () => [...executor.handles.values()].filter((h) => !h.exited && !h.destroyed);
+    const first = await trigger(server, { target: "a" });
+    await server.manager.waitFor(first.key, (b) => b.status === "running", 10_000);
+    // Two builders wait for the next builds of "a": a burst's first two builds both start warm.
+    const reservedForA = await until(() => {
+      const waiting = alive().filter((h) => h.spec.target === "a" && h.spec.buildKey !== first.key);
+      return waiting.length === 2 ? waiting : undefined;
+    });
+    const [second, third] = [await trigger(server, { target: "a" }), await trigger(server, { target: "a" })];
+    expect([second.key, third.key].sort()).toEqual(reservedForA.map((h) => h.spec.buildKey).sort());
+
+    // Both slots busy, four builders waiting (the cap): a queued build of "b" still gets its
+    // builder ahead, in place of one kept for "a".
+    await until(() => (alive().filter((h) => h.spec.target === "a").length >= 5 ? true : undefined));
+    const queued = await trigger(server, { target: "b" });
+    await until(() => executor.started.some((s) => s.buildKey === queued.key) || undefined);
+    expect(server.manager.get(first.key)!.status).toBe("running");
+    expect(server.manager.get(queued.key)!.status).toBe("queued");
+    expect(alive().length).toBeLessThanOrEqual(2 + 4 + 1);
+    const done = await Promise.all([first, second, third, queued].map((b) => server.manager.waitFor(b.key, finished, 10_000)));
+    expect(done.map((b) => b.status)).toEqual(["succeeded", "succeeded", "succeeded", "succeeded"]);
   });
 
   it("prestarts builders for queued builds while earlier ones run", async () => {
