@@ -7,7 +7,8 @@ import type { Build } from "../src/manager/types.js";
 import { startServer, type RunningServer } from "../src/server/start-server.js";
 import type { Logger } from "../src/shared/logger.js";
 import type { SampleProject } from "./sample-project.js";
-import { sleep, timed } from "./stats.js";
+import type { BenchSide } from "./floor-bench.js";
+import { timed } from "./stats.js";
 
 export interface CicdBenchOptions {
   project: SampleProject;
@@ -16,16 +17,8 @@ export interface CicdBenchOptions {
   /** Names the Docker executor's containers (label cicd.instance), for cleanup. */
   instance: string;
   logger: Logger;
-  n: number;
   burst: number;
   concurrency: number;
-  /** Idle time before each sequential build. */
-  gapMs: number;
-}
-
-export interface CicdResult {
-  singleMs: number[];
-  burstMs: number;
 }
 
 const FINAL = ["succeeded", "failed", "cancelled", "error"];
@@ -35,10 +28,9 @@ const TARGET = "sample";
  * cicd on the real Docker engine, in this process: the REST trigger (`POST /api/v1/builds`
  * through the typed client) until the build is `succeeded` and its artifact is in the service
  * file system. The build's status is followed with `manager.waitFor` (an event, no polling
- * delay). One warm-up build, `n` sequential builds, then a burst of `burst` builds triggered at
- * once and drained with the server's `concurrency`.
+ * delay). A burst is `burst` builds triggered at once and drained with the server's `concurrency`.
  */
-export async function runCicd(o: CicdBenchOptions): Promise<CicdResult> {
+export async function startCicd(o: CicdBenchOptions): Promise<BenchSide> {
   const file = path.join(o.dir, "cicd.yml");
   writeFileSync(file, "# written by the benchmark (bench/cicd-bench.ts)\n");
   const config = parseConfig(
@@ -57,23 +49,15 @@ export async function runCicd(o: CicdBenchOptions): Promise<CicdResult> {
   const executor = new DockerExecutor({ logger: o.logger.child("executor"), instance: o.instance });
   const server = await startServer({ config, executor, logger: o.logger, env: { CICD_API_TOKEN: token } });
   const client = new CicdClient({ baseUrl: server.url, token });
-  try {
-    const build = async () => {
-      const { key } = await client.triggerBuild(TARGET);
-      return finished(server, key, config.servicefs);
-    };
-    await build();
-    const singleMs: number[] = [];
-    for (let i = 0; i < o.n; i++) {
-      await sleep(o.gapMs);
-      singleMs.push((await timed(build)).ms);
-    }
-    await sleep(o.gapMs);
-    const burst = await timed(() => Promise.all(Array.from({ length: o.burst }, build)));
-    return { singleMs, burstMs: burst.ms };
-  } finally {
-    await server.close(0);
-  }
+  const build = async () => {
+    const { key } = await client.triggerBuild(TARGET);
+    return finished(server, key, config.servicefs);
+  };
+  return {
+    once: async () => (await timed(build)).ms,
+    burst: async () => (await timed(() => Promise.all(Array.from({ length: o.burst }, build)))).ms,
+    close: () => server.close(0),
+  };
 }
 
 /** Waits for the build to end; anything but `succeeded` with its artifact on disk throws. */

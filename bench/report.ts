@@ -1,6 +1,10 @@
-import type { CicdResult } from "./cicd-bench.js";
-import type { FloorResult } from "./floor-bench.js";
 import type { MemoryResult } from "./manager-memory.js";
+
+/** One side's single-build latencies and burst time, in milliseconds. */
+export interface SideResult {
+  singleMs: number[];
+  burstMs: number;
+}
 
 interface IdleResult {
   kb: number;
@@ -22,8 +26,8 @@ const verdict = (ok: boolean, target: string) => `(target ${target}: ${ok ? "met
 
 /** The figures of one run: a readable detail block, then one `bench:` line per figure. */
 export class Report {
-  floor?: FloorResult;
-  cicd?: CicdResult;
+  floor?: SideResult;
+  cicd?: SideResult;
   ingest?: IngestResult;
   memory?: MemoryResult;
   idleRestOnly?: IdleResult;

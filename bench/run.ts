@@ -8,14 +8,15 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { createLogger } from "../src/shared/logger.js";
 import { ensureImage } from "../test/helpers/images.js";
-import { runCicd } from "./cicd-bench.js";
+import { startCicd } from "./cicd-bench.js";
 import { Cleanup } from "./cleanup.js";
 import { startFakeGitHub } from "./fake-github-api.js";
-import { runFloor } from "./floor-bench.js";
+import { startFloor } from "./floor-bench.js";
 import { idleServer, runMemory } from "./manager-memory.js";
 import { createSampleProject } from "./sample-project.js";
 import { compileCli, tsxCli } from "./server-process.js";
-import { Report } from "./report.js";
+import { Report, type SideResult } from "./report.js";
+import { sleep } from "./stats.js";
 import { runIngest } from "./webhook-ingest.js";
 
 const int = (name: string, fallback: number) => {
@@ -93,16 +94,34 @@ const image = await ensureImage("builder");
 const project = createSampleProject(path.join(root, "project"));
 
 if (parts.has("builds")) {
-  await part(`floor: bench/floor.sh, 1 warm-up + ${settings.n} sequential + burst of ${settings.burst} at concurrency ${settings.concurrency}`, async () => {
+  await part(`builds: floor (bench/floor.sh) and cicd (REST trigger → succeeded + artifact), 1 warm-up + ${settings.n} single builds each, taken in turns, then a burst of ${settings.burst} each at concurrency ${settings.concurrency}`, async () => {
     const label = `cicd.bench=${runId}`;
-    cleanup.containers([label]);
-    report.floor = await runFloor({ project, image, label, outDir: path.join(root, "floor-artifacts"), ...settings });
-  });
-  await part(`cicd: REST trigger → succeeded + artifact, 1 warm-up + ${settings.n} sequential + burst of ${settings.burst}`, async () => {
     const instance = `bench-${runId}`;
+    cleanup.containers([label]);
     cleanup.containers([`cicd.instance=${instance}`]);
-    const dir = mkdtempSync(path.join(root, "cicd-"));
-    report.cicd = await runCicd({ project, dir, instance, logger: logger("cicd-server"), ...settings });
+    const floor = startFloor({ project, image, label, outDir: path.join(root, "floor-artifacts"), ...settings });
+    const cicd = await startCicd({ project, dir: mkdtempSync(path.join(root, "cicd-")), instance, logger: logger("cicd-server"), ...settings });
+    try {
+      const f: SideResult = { singleMs: [], burstMs: 0 };
+      const c: SideResult = { singleMs: [], burstMs: 0 };
+      await floor.once();
+      await cicd.once();
+      // In turns, so that both sides meet the same conditions (other work on the machine comes and goes).
+      for (let i = 0; i < settings.n; i++) {
+        await sleep(settings.gapMs);
+        f.singleMs.push(await floor.once());
+        await sleep(settings.gapMs);
+        c.singleMs.push(await cicd.once());
+      }
+      await sleep(settings.gapMs);
+      f.burstMs = await floor.burst();
+      await sleep(settings.gapMs);
+      c.burstMs = await cicd.burst();
+      report.floor = f;
+      report.cicd = c;
+    } finally {
+      await cicd.close();
+    }
   });
 }
 
