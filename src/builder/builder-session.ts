@@ -87,30 +87,48 @@ export class BuilderSession {
     const at = () => new Date().toISOString();
     void broadcaster.send({ type: "started", builderId, at: at(), key: spec.key });
     log.info("build started", { key: spec.key, target: spec.target });
+    const mine = this.current;
+    const done = () => {
+      if (this.current === mine) this.current = undefined;
+    };
+    let reported = false;
+    // Said once, as soon as the outcome is final: the workspace is removed after, and the
+    // builder is free (status and the next build) from then on.
+    const report = (outcome: BuildOutcome) => {
+      if (reported) return;
+      reported = true;
+      this.last = { key: spec.key, ok: outcome.ok };
+      done();
+      void broadcaster.send(finalEvent(builderId, at(), outcome));
+      log.info(outcome.ok ? "build succeeded" : "build failed", { key: spec.key, reason: outcome.reason });
+    };
     let outcome: BuildOutcome;
     try {
-      outcome = await runBuild(spec, { ...this.options.environment, signal });
+      outcome = await runBuild(spec, { ...this.options.environment, signal, onOutcome: report });
     } catch (error) {
       // The builder itself failed (log folder not writable, disk full, …): still a failed build.
       const reason = new Masker(secretsOf(spec)).mask(errorMessage(error));
       outcome = { ...failedOutcome(spec, ""), reason };
     } finally {
-      this.current = undefined;
+      done();
     }
-    this.last = { key: spec.key, ok: outcome.ok };
-    const commands = outcome.commands.map(({ command, exitCode, durationMs }) => ({ command, exitCode, durationMs }));
-    const common = { builderId, at: at(), key: spec.key, durationMs: outcome.durationMs, commit: outcome.commit, commands };
-    const event: BuilderEvent = outcome.ok
-      ? { type: "success", ...common, exitCode: 0, artifacts: outcome.artifacts, sizes: outcome.sizes }
-      : {
-          type: "failure",
-          ...common,
-          exitCode: outcome.exitCode,
-          reason: outcome.reason ?? "the build failed",
-          ...(outcome.failedCommand === undefined ? {} : { failedCommand: outcome.failedCommand }),
-        };
-    void broadcaster.send(event);
-    log.info(outcome.ok ? "build succeeded" : "build failed", { key: spec.key, reason: outcome.reason });
+    report(outcome);
     return outcome;
   }
+
+}
+
+/** The `success` or `failure` event that tells the manager how a build ended. */
+function finalEvent(builderId: string, at: string, outcome: BuildOutcome): BuilderEvent {
+  const commands = outcome.commands.map(({ command, exitCode, durationMs }) => ({ command, exitCode, durationMs }));
+  const common = { builderId, at, key: outcome.key, durationMs: outcome.durationMs, commit: outcome.commit, commands };
+  return outcome.ok
+    ? { type: "success", ...common, exitCode: 0, artifacts: outcome.artifacts, sizes: outcome.sizes }
+    : {
+        type: "failure",
+        ...common,
+        exitCode: outcome.exitCode,
+        reason: outcome.reason ?? "the build failed",
+        ...(outcome.failedCommand === undefined ? {} : { failedCommand: outcome.failedCommand }),
+      };
 }

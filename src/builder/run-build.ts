@@ -42,6 +42,11 @@ export interface BuildEnvironment {
   /** Console sink for the build's (masked) output; default: stdout. */
   out?: (text: string) => void;
   signal?: AbortSignal;
+  /**
+   * Told the outcome as soon as it is final, before the workspace is removed: removing a large
+   * clone (node_modules, target/) can take seconds, and whoever waits for the result need not.
+   */
+  onOutcome?: (outcome: BuildOutcome) => void;
 }
 
 export interface BuildOutcome {
@@ -117,6 +122,7 @@ export async function runBuild(spec: BuildSpec, environment: BuildEnvironment): 
     log.line(outcome.ok
       ? `build ${spec.key} succeeded in ${formatDuration(outcome.durationMs)}`
       : `build ${spec.key} failed after ${formatDuration(outcome.durationMs)}: ${outcome.reason}`);
+    environment.onOutcome?.(outcome);
     if (buildDir) await rm(buildDir, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
     await log.close();
   }

@@ -1,8 +1,11 @@
 import { execFile } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
 import { access, readdir, readFile, symlink } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { newBuildKey } from "../../src/builder/build-key.js";
+import { runBuild } from "../../src/builder/run-build.js";
 import { tempDir, writeFiles } from "../helpers/git-repos.js";
 import { createBench, jarScript, type Bench } from "./harness.js";
 import { writeZip } from "./zip-fixture.js";
@@ -47,6 +50,26 @@ describe("builds from folders and archives (files:// and servicefs://)", () => {
     expect((await bench.builds()).builds.at(-1)).toMatchObject({ key: result.key, commit: null, status: "good" });
     expect(await readFile(path.join(bench.servicefs, "hello", result.artifacts[0]!), "utf8")).toBe("plain");
     expect(await readdir(project)).toEqual(["build.sh", "src"]);
+  });
+
+  it("tells the outcome, already published, before it removes the workspace", async () => {
+    const project = path.join(outside.dir, "project");
+    const seen: { ok: boolean; published: boolean; workspaces: string[] }[] = [];
+    const outcome = await runBuild(
+      { key: newBuildKey(), target: "early", url: `files://${project}`, commands: ["./build.sh"], artifacts: ["dist/*.jar"] },
+      {
+        servicefs: bench.servicefs,
+        workdir: bench.workdir,
+        logDir: bench.logDir,
+        out: () => undefined,
+        onOutcome: (o) => {
+          const published = existsSync(path.join(bench.servicefs, "early", o.artifacts[0] ?? "none"));
+          seen.push({ ok: o.ok, published, workspaces: readdirSync(bench.workdir).filter((n) => n.startsWith("cicd-")) });
+        },
+      },
+    );
+    expect(seen).toEqual([{ ok: true, published: true, workspaces: [expect.stringContaining(outcome.key)] }]);
+    expect(await bench.leftovers()).toEqual([]);
   });
 
   it("builds a folder inside the service file system (servicefs://)", async () => {
