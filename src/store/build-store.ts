@@ -1,51 +1,17 @@
-import type { Build, BuildFilter, BuildStatus, CommandResult, TriggerKind } from "../manager/types.js";
+import type { Build, BuildFilter, BuildStatus, CommandResult } from "../manager/types.js";
 import type Database from "better-sqlite3";
+import { newBuildOf, toBuild, type NewBuild, type Row } from "./build-row.js";
 import type { Db } from "./open-database.js";
 
-interface Row {
-  key: string;
-  seq: number;
-  target: string;
-  status: BuildStatus;
-  ref: string | null;
-  sha: string | null;
-  commit_sha: string | null;
-  trigger: TriggerKind;
-  delivery_id: string | null;
-  attempts: number;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  exit_code: number | null;
-  reason: string | null;
-  artifacts: string;
-  sizes: string;
-  commands: string;
-  repository: string | null;
-  installation_id: number | null;
-  pull_request: number | null;
-  untrusted: number;
-  meta: string;
-  log_path: string | null;
-  builder_id: string | null;
-  builder_token_hash: string | null;
+export type { NewBuild } from "./build-row.js";
+
+/** A build waiting in the queue, as dispatch needs it. */
+export interface QueueEntry {
+  readonly key: string;
+  readonly target: string;
+  readonly untrusted: boolean;
 }
 
-export interface NewBuild {
-  key: string;
-  target: string;
-  ref: string | null;
-  sha: string | null;
-  trigger: TriggerKind;
-  deliveryId: string | null;
-  repository: string | null;
-  installationId: number | null;
-  pullRequest: number | null;
-  untrusted: boolean;
-  meta: Record<string, unknown>;
-  logPath: string;
-  createdAt: string;
-}
 
 /** Fields a dispatch or a builder event may change. */
 export interface BuildPatch {
@@ -83,8 +49,16 @@ export class BuildStore {
   private readonly stmt;
   /** Statements built from a patch's or filter's shape, compiled once per shape. */
   private readonly dynamic = new Map<string, Database.Statement<unknown[]>>();
+  /**
+   * The front of the queue as last read, kept while no write can have changed it: the manager
+   * asks for it on every trigger and dispatch, and a burst only appends behind it.
+   */
+  private front?: { limit: number; entries: QueueEntry[] };
+  /** One transaction wrapper for every method: making one per call costs as much as a statement. */
+  private readonly transaction: (work: () => unknown) => unknown;
 
   constructor(private readonly db: Db) {
+    this.transaction = db.transaction((work: () => unknown) => work());
     this.stmt = {
       get: db.prepare<[string], Row>("SELECT * FROM builds WHERE key = ?"),
       byDelivery: db.prepare<[string, string, string], Row>(
@@ -118,20 +92,20 @@ export class BuildStore {
    * same target and commit, inserts nothing and returns the existing build.
    */
   insertQueued(build: NewBuild): { build: Build; duplicate: boolean } {
-    return this.db.transaction(() => {
+    // Appended behind a full cached front, the new build cannot change it.
+    if (this.front && this.front.entries.length < this.front.limit) this.front = undefined;
+    return this.atomically(() => {
       if (build.deliveryId) {
         const existing = this.stmt.byDelivery.get(build.target, build.deliveryId, build.sha ?? build.ref ?? "");
         if (existing) return { build: toBuild(existing), duplicate: true };
       }
-      this.stmt.insert.run({
-        ...build,
-        seq: this.stmt.nextSeq.get()!.seq,
-        untrusted: build.untrusted ? 1 : 0,
-        meta: JSON.stringify(build.meta),
-      });
+      const seq = this.stmt.nextSeq.get()!.seq;
+      const meta = JSON.stringify(build.meta);
+      this.stmt.insert.run({ ...build, seq, untrusted: build.untrusted ? 1 : 0, meta });
       this.stmt.enqueue.run(build.key, this.stmt.back.get()!.p);
-      return { build: this.get(build.key)!, duplicate: false };
-    })();
+      // The row is what was written plus the columns' defaults: no need to read it back.
+      return { build: newBuildOf(build, meta), duplicate: false };
+    });
   }
 
   get(key: string): Build | undefined {
@@ -162,8 +136,13 @@ export class BuildStore {
   }
 
   /** The first `limit` builds of the queue, front first. */
-  queueFront(limit: number): { key: string; target: string; untrusted: boolean }[] {
-    return this.stmt.front.all(limit).map((r) => ({ key: r.key, target: r.target, untrusted: r.untrusted === 1 }));
+  queueFront(limit: number): QueueEntry[] {
+    const cached = this.front;
+    // A cached front shorter than its limit is the whole queue.
+    if (cached && (limit <= cached.limit || cached.entries.length < cached.limit)) return cached.entries.slice(0, limit);
+    const entries = this.stmt.front.all(limit).map((r) => Object.freeze({ key: r.key, target: r.target, untrusted: r.untrusted === 1 }));
+    this.front = { limit, entries };
+    return entries.slice();
   }
 
   /** Builds that are queued or running (for recovery after a restart), oldest first. */
@@ -173,20 +152,22 @@ export class BuildStore {
 
   /** Puts a build back at the front (busy builder) or the back (retry) of the queue as `queued`. */
   requeue(key: string, where: "front" | "back", patch: BuildPatch = {}): Build {
-    return this.db.transaction(() => {
+    this.front = undefined;
+    return this.atomically(() => {
       this.patchRow(key, { ...patch, status: "queued" });
       this.stmt.enqueue.run(key, (where === "front" ? this.stmt.frontPosition : this.stmt.back).get()!.p);
       return this.get(key)!;
-    })();
+    });
   }
 
   /** Takes the build off the queue and applies `patch` (e.g. status running) in one step. */
   dequeue(key: string, patch: BuildPatch = {}): Build {
-    return this.db.transaction(() => {
+    this.front = undefined;
+    return this.atomically(() => {
       this.stmt.dequeue.run(key);
       this.patchRow(key, patch);
       return this.get(key)!;
-    })();
+    });
   }
 
   update(key: string, patch: BuildPatch): Build {
@@ -195,11 +176,11 @@ export class BuildStore {
   }
 
   setMeta(key: string, patch: Record<string, unknown>): void {
-    this.db.transaction(() => {
+    this.atomically(() => {
       const row = this.stmt.get.get(key);
       if (!row) return;
       this.stmt.setMeta.run(JSON.stringify({ ...JSON.parse(row.meta), ...patch }), key);
-    })();
+    });
   }
 
   /** Records which builder serves the build and the hash of its callback token. */
@@ -220,6 +201,10 @@ export class BuildStore {
     this.prepared(`UPDATE builds SET ${sets} WHERE key = ?`).run(...values, key);
   }
 
+  private atomically<T>(work: () => T): T {
+    return this.transaction(work) as T;
+  }
+
   private prepared(sql: string): Database.Statement<unknown[]> {
     let statement = this.dynamic.get(sql);
     if (!statement) {
@@ -228,30 +213,4 @@ export class BuildStore {
     }
     return statement;
   }
-}
-
-function toBuild(row: Row): Build {
-  return {
-    key: row.key,
-    target: row.target,
-    status: row.status,
-    ref: row.ref,
-    sha: row.sha,
-    commit: row.commit_sha,
-    trigger: row.trigger,
-    attempts: row.attempts,
-    createdAt: row.created_at,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-    exitCode: row.exit_code,
-    reason: row.reason,
-    artifacts: JSON.parse(row.artifacts) as string[],
-    sizes: JSON.parse(row.sizes) as Record<string, number>,
-    commands: JSON.parse(row.commands) as CommandResult[],
-    repository: row.repository,
-    installationId: row.installation_id,
-    pullRequest: row.pull_request,
-    untrusted: row.untrusted === 1,
-    meta: JSON.parse(row.meta) as Record<string, unknown>,
-  };
 }

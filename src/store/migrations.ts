@@ -55,4 +55,8 @@ export const migrations: string[] = [
   );
   CREATE INDEX runners_by_target ON runners(target);
   `,
+  // 3: the newest builds first (list, next seq) without scanning every build.
+  `
+  CREATE UNIQUE INDEX builds_by_seq ON builds(seq);
+  `,
 ];

@@ -1,0 +1,101 @@
+import type { Build, BuildStatus, CommandResult, TriggerKind } from "../manager/types.js";
+
+/** A row of the builds table. */
+export interface Row {
+  key: string;
+  seq: number;
+  target: string;
+  status: BuildStatus;
+  ref: string | null;
+  sha: string | null;
+  commit_sha: string | null;
+  trigger: TriggerKind;
+  delivery_id: string | null;
+  attempts: number;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  exit_code: number | null;
+  reason: string | null;
+  artifacts: string;
+  sizes: string;
+  commands: string;
+  repository: string | null;
+  installation_id: number | null;
+  pull_request: number | null;
+  untrusted: number;
+  meta: string;
+  log_path: string | null;
+  builder_id: string | null;
+  builder_token_hash: string | null;
+}
+
+/** A build to insert (queued); the other columns take their defaults. */
+export interface NewBuild {
+  key: string;
+  target: string;
+  ref: string | null;
+  sha: string | null;
+  trigger: TriggerKind;
+  deliveryId: string | null;
+  repository: string | null;
+  installationId: number | null;
+  pullRequest: number | null;
+  untrusted: boolean;
+  meta: Record<string, unknown>;
+  logPath: string;
+  createdAt: string;
+}
+
+/** The Build a freshly inserted row reads back as (the table's defaults for the rest). */
+export function newBuildOf(b: NewBuild, meta: string): Build {
+  return {
+    key: b.key,
+    target: b.target,
+    status: "queued",
+    ref: b.ref,
+    sha: b.sha,
+    commit: null,
+    trigger: b.trigger,
+    attempts: 0,
+    createdAt: b.createdAt,
+    startedAt: null,
+    finishedAt: null,
+    exitCode: null,
+    reason: null,
+    artifacts: [],
+    sizes: {},
+    commands: [],
+    repository: b.repository,
+    installationId: b.installationId,
+    pullRequest: b.pullRequest,
+    untrusted: b.untrusted,
+    meta: JSON.parse(meta) as Record<string, unknown>,
+  };
+}
+
+export function toBuild(row: Row): Build {
+  return {
+    key: row.key,
+    target: row.target,
+    status: row.status,
+    ref: row.ref,
+    sha: row.sha,
+    commit: row.commit_sha,
+    trigger: row.trigger,
+    attempts: row.attempts,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    exitCode: row.exit_code,
+    reason: row.reason,
+    artifacts: JSON.parse(row.artifacts) as string[],
+    sizes: JSON.parse(row.sizes) as Record<string, number>,
+    commands: JSON.parse(row.commands) as CommandResult[],
+    repository: row.repository,
+    installationId: row.installation_id,
+    pullRequest: row.pull_request,
+    untrusted: row.untrusted === 1,
+    meta: JSON.parse(row.meta) as Record<string, unknown>,
+  };
+}

@@ -1,0 +1,107 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, describe, expect, it } from "vitest";
+import { BuildStore, type NewBuild } from "../../src/store/build-store.js";
+import { migrations } from "../../src/store/migrations.js";
+import { openDatabase } from "../../src/store/open-database.js";
+
+const root = mkdtempSync(path.join(os.tmpdir(), "cicd-store-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let files = 0;
+const newFile = () => path.join(root, `${++files}`, "cicd.sqlite");
+
+let keys = 0;
+function newBuild(fields: Partial<NewBuild> = {}): NewBuild {
+  const key = `k${String(++keys).padStart(4, "0")}`;
+  return {
+    key,
+    target: "hello",
+    ref: "refs/heads/main",
+    sha: "a".repeat(40),
+    trigger: "push",
+    deliveryId: `delivery-${key}`,
+    repository: "acme/hello",
+    installationId: 1,
+    pullRequest: null,
+    untrusted: false,
+    meta: { note: "x" },
+    logPath: `/logs/${key}.log`,
+    createdAt: "2026-01-01T10:00:00.000Z",
+    ...fields,
+  };
+}
+
+describe("BuildStore", () => {
+  it("returns a newly queued build exactly as it reads back, and dedupes a delivery", () => {
+    const store = new BuildStore(openDatabase(newFile()));
+    const { build, duplicate } = store.insertQueued(newBuild({ untrusted: true, pullRequest: 7, meta: { checkRunId: 3, nested: { a: [1] } } }));
+    expect(duplicate).toBe(false);
+    expect(build).toEqual(store.get(build.key));
+    expect(build).toMatchObject({ status: "queued", attempts: 0, commit: null, artifacts: [], untrusted: true, pullRequest: 7 });
+    const again = store.insertQueued(newBuild({ deliveryId: `delivery-${build.key}` }));
+    expect(again).toEqual({ build: store.get(build.key), duplicate: true });
+    expect(store.queuedKeys()).toEqual([build.key]);
+  });
+
+  it("keeps the front of the queue right through triggers, dispatches and requeues", () => {
+    const file = newFile();
+    const store = new BuildStore(openDatabase(file));
+    // A second connection reads the file itself: what the queue really is.
+    const reader = new Database(file, { readonly: true }).prepare<[number], { key: string; target: string; untrusted: number }>(
+      "SELECT q.key, b.target, b.untrusted FROM queue q JOIN builds b ON b.key = q.key ORDER BY q.position LIMIT ?",
+    );
+    const check = (limit: number) =>
+      expect(store.queueFront(limit)).toEqual(reader.all(limit).map((r) => ({ key: r.key, target: r.target, untrusted: r.untrusted === 1 })));
+    const a = store.insertQueued(newBuild()).build.key;
+    check(3);
+    const b = store.insertQueued(newBuild({ target: "other", untrusted: true })).build.key;
+    check(3);
+    check(1);
+    for (let i = 0; i < 4; i++) store.insertQueued(newBuild());
+    check(3);
+    check(6);
+    check(10);
+    store.dequeue(a, { status: "running" });
+    check(3);
+    store.requeue(a, "front");
+    check(3);
+    expect(store.queueFront(2).map((e) => e.key)).toEqual([a, b]);
+    store.dequeue(b, { status: "running" });
+    store.requeue(b, "back");
+    check(10);
+    expect(store.queueFront(10).at(-1)).toMatchObject({ key: b, target: "other", untrusted: true });
+  });
+
+  it("lists newest first, by target and status", () => {
+    const store = new BuildStore(openDatabase(newFile()));
+    const made = Array.from({ length: 5 }, (_, i) => store.insertQueued(newBuild({ target: i % 2 ? "odd" : "even" })).build.key);
+    store.dequeue(made[4]!, { status: "running" });
+    expect(store.list().map((b) => b.key)).toEqual([...made].reverse());
+    expect(store.list({ target: "odd" }).map((b) => b.key)).toEqual([made[3], made[1]]);
+    expect(store.list({ status: "running" }).map((b) => b.key)).toEqual([made[4]]);
+    expect(store.list({ limit: 2 }).map((b) => b.key)).toEqual([made[4], made[3]]);
+  });
+
+  it("upgrades a database written before the seq index, keeping its builds in order", () => {
+    const file = newFile();
+    openDatabase(file).close();
+    // Roll the file back to schema 2 (no builds_by_seq), as an older cicd left it.
+    const old = new Database(file);
+    old.exec("DROP INDEX builds_by_seq");
+    old.pragma("user_version = 2");
+    const oldStore = new BuildStore(old);
+    const first = oldStore.insertQueued(newBuild()).build.key;
+    old.close();
+
+    const db = openDatabase(file);
+    expect(db.pragma("user_version", { simple: true })).toBe(migrations.length);
+    const plan = db.prepare("EXPLAIN QUERY PLAN SELECT * FROM builds ORDER BY seq DESC LIMIT 5").all() as { detail: string }[];
+    expect(plan.map((p) => p.detail).join(" ")).toContain("builds_by_seq");
+    const store = new BuildStore(db);
+    const second = store.insertQueued(newBuild()).build.key;
+    expect(store.list().map((b) => b.key)).toEqual([second, first]);
+    expect(store.queuedKeys()).toEqual([first, second]);
+  });
+});
