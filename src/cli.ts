@@ -1,8 +1,7 @@
 /**
- * `cicd <part> …`: picks the part and hands it the rest of the arguments. No logic here.
+ * `cicd <part> …`: picks the part and hands it the rest of the arguments. No logic here. Each
+ * part is imported only when it runs, so a process holds the code of its own part only.
  */
-import { builderMain } from "./builder/main.js";
-import { runnerMain } from "./runner/main.js";
 
 const usage = `Usage: cicd <part> [options]
 
@@ -19,10 +18,14 @@ export async function main(argv: string[]): Promise<number> {
       const { serverMain } = await import("./server/main.js");
       return serverMain(rest);
     }
-    case "builder":
+    case "builder": {
+      const { builderMain } = await import("./builder/main.js");
       return builderMain(rest);
-    case "runner":
+    }
+    case "runner": {
+      const { runnerMain } = await import("./runner/main.js");
       return runnerMain(rest);
+    }
     case undefined:
     case "help":
     case "--help":

@@ -5,6 +5,7 @@ import { ANNOTATIONS_PER_REQUEST, annotationsRequest, checkRunRequest, logUrl } 
 import { checkRunState, type CheckRunState } from "./check-run-state.js";
 import type { GitHubClient } from "./create-app-probot.js";
 import { defaultRetryOptions, githubRetryDelay, type RetryOptions } from "./github-retry-delay.js";
+import { InstallationLanes, type LaneOutcome } from "./installation-lanes.js";
 import { Sleeper } from "./sleeper.js";
 
 export interface CheckRunReporterOptions {
@@ -14,7 +15,10 @@ export interface CheckRunReporterOptions {
   publicUrl?: string;
   logger: Logger;
   retry?: Partial<RetryOptions>;
-  /** Builds whose check run is behind at most (oldest dropped beyond this; default 1000). */
+  /**
+   * Builds whose check run is behind at most (oldest dropped beyond this; default 10,000, about
+   * 1 KB each). A dropped build gets its check run with its next status change.
+   */
   maxTracked?: number;
   /** Whether a successful build of this target gets a "Deploy" button (its target has a runner). */
   deployable?: (build: Build) => boolean;
@@ -30,38 +34,41 @@ interface Entry {
   state?: { version: number; value: CheckRunState; annotationsSent: number };
   /** GitHub refused the details (422): send the bare state only. */
   minimal: boolean;
+  /** The build's meta was checked for a check run created earlier (done once, when its turn comes). */
+  lookedUp: boolean;
   /** Bumped by refresh(): the output (summary, buttons) changed but not the status. */
   notes: number;
   notesSent: number;
-  /** Set and cleared synchronously, so a change can never slip in between a loop's last check and its end. */
-  running: boolean;
-  loop?: Promise<void>;
 }
 
 /**
  * Mirrors builds as check runs `cicd/<target>` (external_id = build key): queued → in_progress →
- * completed. Each build has at most one request in flight and always sends its newest state, so
- * when GitHub fails (network, 5xx, rate limit) the reporter waits with back-off and then brings
- * the check run straight up to date. Reporting never throws into the caller and never touches
- * the build itself. Only builds with `repository` and `installationId` are reported; a build
- * without a commit yet gets its check run once an event carries the commit.
+ * completed. Requests go one at a time per installation (installation-lanes.ts), builds that
+ * started or ended before builds still queued, and each request carries the build's newest
+ * state: a burst of pushes costs one small entry per build until its turn, and a build that
+ * moved on meanwhile skips the states GitHub no longer needs. When GitHub fails (network, 5xx,
+ * rate limit) the lane waits with back-off and then brings the check run straight up to date.
+ * Reporting never throws into the caller and never touches the build itself. Only builds with
+ * `repository` and `installationId` are reported; a build without a commit yet gets its check
+ * run once an event carries the commit.
  */
 export class CheckRunReporter {
   private readonly entries = new Map<string, Entry>();
   private readonly sleeper = new Sleeper();
   private readonly waiters = new Map<string, Set<(url: string | undefined) => void>>();
   private readonly retry: RetryOptions;
+  private readonly lanes: InstallationLanes<Entry>;
   private closed = false;
 
   constructor(private readonly options: CheckRunReporterOptions) {
     this.retry = { ...defaultRetryOptions, ...options.retry };
+    this.lanes = new InstallationLanes((entry, failures) => this.serve(entry, failures), this.sleeper, () => this.closed);
   }
 
   /** Takes the newest state of a build (call on every status change); returns at once. */
   report(build: Build): void {
     if (this.closed || !build.repository || !build.installationId) return;
-    let entry = this.entries.get(build.key);
-    entry ??= this.newEntry(build, this.knownCheckRunId(build));
+    const entry = this.entries.get(build.key) ?? this.newEntry(build, undefined);
     entry.build = build;
     entry.version++;
     this.wake(entry);
@@ -105,12 +112,8 @@ export class CheckRunReporter {
   }
 
   /** Resolves when no check run update is in flight or waiting. */
-  async idle(): Promise<void> {
-    for (;;) {
-      const loops = [...this.entries.values()].filter((e) => e.running).map((e) => e.loop);
-      if (!loops.length) return;
-      await Promise.allSettled(loops);
-    }
+  idle(): Promise<void> {
+    return this.lanes.idle();
   }
 
   /** Stops retrying; updates still pending are dropped (the builds themselves are unaffected). */
@@ -118,7 +121,7 @@ export class CheckRunReporter {
     this.closed = true;
     this.sleeper.wakeAll();
     for (const set of this.waiters.values()) for (const done of set) done(undefined);
-    await Promise.allSettled([...this.entries.values()].map((e) => e.loop));
+    await this.lanes.idle();
   }
 
   /** The check run an earlier entry (or another process) created for this build, from its meta. */
@@ -128,66 +131,64 @@ export class CheckRunReporter {
   }
 
   private newEntry(build: Build, checkRunId: number | undefined): Entry {
-    const entry: Entry = { build, version: 0, sent: 0, notes: 0, notesSent: 0, minimal: false, running: false, checkRunId };
+    const entry: Entry = { build, version: 0, sent: 0, notes: 0, notesSent: 0, minimal: false, lookedUp: checkRunId !== undefined, checkRunId };
     this.entries.set(build.key, entry);
     this.evictOldest();
     return entry;
   }
 
   private wake(entry: Entry): void {
-    if (!entry.running) {
-      entry.running = true;
-      entry.loop = this.drive(entry);
-    }
+    // A build that started or ended goes before builds that only wait in the queue.
+    this.lanes.add(entry.build.installationId!, entry, entry.build.status !== "queued" || entry.notes !== entry.notesSent);
   }
 
-  /** One loop per build at a time (`running`); the flag is cleared in the same step as the loop's last check. */
-  private async drive(entry: Entry): Promise<void> {
+  /** One request that brings the build's check run closer to its newest state, or the verdict that none is needed. */
+  private async serve(entry: Entry, failures: number): Promise<LaneOutcome> {
+    const key = entry.build.key;
+    if (this.entries.get(key) !== entry) return "done"; // dropped (too many pending)
+    const headSha = entry.build.sha ?? entry.build.commit;
+    if (!headSha) {
+      // A later event brings the commit; a build that ended without one never gets a check run.
+      if (FINAL_STATUSES.includes(entry.build.status)) this.entries.delete(key);
+      return "done";
+    }
+    if (this.upToDate(entry)) {
+      // The id and url live on in the build's meta, so a later event can pick them up.
+      this.entries.delete(key);
+      return "done";
+    }
+    if (!entry.lookedUp) {
+      // Created by an earlier entry of this build (or before a restart): update it, never create another.
+      entry.lookedUp = true;
+      entry.checkRunId ??= this.knownCheckRunId(entry.build);
+    }
     try {
-      const key = entry.build.key;
-      let attempt = 0;
-      while (!this.closed && this.entries.get(key) === entry) {
-        const headSha = entry.build.sha ?? entry.build.commit;
-        if (!headSha) {
-          // A later event brings the commit; a build that ended without one never gets a check run.
-          if (FINAL_STATUSES.includes(entry.build.status)) this.entries.delete(key);
-          return;
-        }
-        if (this.upToDate(entry)) {
-          // The id and url live on in the build's meta, so a later event can pick them up.
-          this.entries.delete(key);
-          return;
-        }
-        try {
-          await this.step(entry, headSha);
-          attempt = 0;
-        } catch (error) {
-          const status = (error as { status?: number }).status;
-          if (status === 404 && entry.checkRunId) {
-            this.options.logger.warn("Check run vanished on GitHub; creating a new one", { build: key });
-            entry.checkRunId = undefined;
-            entry.sent = 0;
-            continue;
-          }
-          if (status === 422 && !entry.minimal) {
-            this.options.logger.warn("GitHub refused the check run details; sending the bare state", { build: key, error: errorMessage(error) });
-            entry.minimal = true;
-            continue;
-          }
-          const delay = githubRetryDelay(error, attempt++, this.retry);
-          if (delay === undefined) {
-            this.options.logger.error("GitHub refused the check run update; giving up on it", { build: key, status, error: errorMessage(error) });
-            this.entries.delete(key);
-            return;
-          }
-          this.options.logger.warn("Could not update the check run on GitHub; will retry", {
-            build: key, status, error: errorMessage(error), retryInMs: Math.round(delay),
-          });
-          await this.sleeper.sleep(delay);
-        }
+      await this.step(entry, headSha);
+      return "again";
+    } catch (error) {
+      if (this.entries.get(key) !== entry) return "done";
+      const status = (error as { status?: number }).status;
+      if (status === 404 && entry.checkRunId) {
+        this.options.logger.warn("Check run vanished on GitHub; creating a new one", { build: key });
+        entry.checkRunId = undefined;
+        entry.sent = 0;
+        return "again";
       }
-    } finally {
-      entry.running = false;
+      if (status === 422 && !entry.minimal) {
+        this.options.logger.warn("GitHub refused the check run details; sending the bare state", { build: key, error: errorMessage(error) });
+        entry.minimal = true;
+        return "again";
+      }
+      const delay = githubRetryDelay(error, failures, this.retry);
+      if (delay === undefined) {
+        this.options.logger.error("GitHub refused the check run update; giving up on it", { build: key, status, error: errorMessage(error) });
+        this.entries.delete(key);
+        return "done";
+      }
+      this.options.logger.warn("Could not update the check run on GitHub; will retry", {
+        build: key, status, error: errorMessage(error), retryInMs: Math.round(delay),
+      });
+      return { waitMs: delay };
     }
   }
 
@@ -269,10 +270,11 @@ export class CheckRunReporter {
   }
 
   private evictOldest(): void {
-    const max = this.options.maxTracked ?? 1000;
-    for (const [key] of this.entries) {
+    const max = this.options.maxTracked ?? 10_000;
+    for (const [key, entry] of this.entries) {
       if (this.entries.size <= max) return;
       this.entries.delete(key);
+      this.lanes.remove(entry.build.installationId!, entry);
       this.options.logger.warn("Too many check runs waiting for GitHub; dropped the oldest pending update", { build: key });
     }
   }

@@ -1,22 +1,30 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Express } from "express";
-import { createNodeMiddleware } from "probot";
 import type { Config } from "../config/load-config.js";
-import { registerHandlers } from "../handlers/register-handlers.js";
+import { directEvents } from "../handlers/direct-events.js";
+import type { HandlerDeps } from "../handlers/handler-deps.js";
 import type { BuildService, CloneTokenProvider, Deployments } from "../manager/types.js";
 import type { Logger } from "../shared/logger.js";
 import { BackgroundTasks } from "./background-tasks.js";
 import { CheckRunReporter } from "./check-run-reporter.js";
 import { createCloneTokenProvider } from "./clone-token-provider.js";
-import { shareInstallationClients } from "./share-installation-clients.js";
-import { createAppProbot, type ProbotTuning } from "./create-app-probot.js";
+import type { ProbotTuning } from "./create-app-probot.js";
+import { directWebhooks } from "./direct-webhooks.js";
 import type { RetryOptions } from "./github-retry-delay.js";
 import { readGitHubSettings } from "./github-settings.js";
+import { lazyProbot } from "./lazy-probot.js";
 
 export const WEBHOOKS_PATH = "/api/github/webhooks";
 
 export interface GitHubIntegration {
   /** Token to clone a GitHub repository for this build (fresh installation token), or undefined. */
   cloneToken: CloneTokenProvider;
+  /**
+   * The handler of push and pull_request webhooks, already mounted in the app. A server may also
+   * call it ahead of the app, as start-server does, to spare those webhooks express's routing;
+   * `next` gets every request it does not take.
+   */
+  directWebhooks: (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
   /** Resolves when no reply, reaction or check run update is in flight (tests, shutdown). */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -52,12 +60,13 @@ export async function mountGitHub(app: Express, deps: GitHubDeps): Promise<GitHu
     return undefined;
   }
   const { logger, service, config, deployments } = deps;
-  const probot = createAppProbot(settings, logger, deps.tuning);
-  await shareInstallationClients(probot);
   const tasks = new BackgroundTasks(logger);
+  // Probot and Octokit load on first use (a check run, a clone token, an event below that
+  // needs a context), not at start: an idle server stays smaller.
+  const probot = lazyProbot(settings, logger, deps.tuning);
   const reporter = new CheckRunReporter({
     service,
-    auth: (installationId) => probot.auth(installationId),
+    auth: async (installationId) => (await probot.instance()).auth(installationId),
     publicUrl: config.publicUrl,
     logger: logger.child("checks"),
     retry: deps.tuning?.retry,
@@ -67,25 +76,25 @@ export async function mountGitHub(app: Express, deps: GitHubDeps): Promise<GitHu
     const build = service.get(key);
     if (build) reporter.refresh(build);
   };
-  const middleware = await createNodeMiddleware(
-    (probotApp) =>
-      registerHandlers(probotApp, {
-        service,
-        config,
-        logger: logger.child("webhooks"),
-        tasks,
-        checkRunUrl: (key) => reporter.checkRunUrl(key, 3000),
-        deployments,
-        refreshCheckRun,
-      }),
-    { probot, webhooksPath: WEBHOOKS_PATH },
-  );
-  app.use(middleware);
+  const handlerDeps: HandlerDeps = {
+    service,
+    config,
+    logger: logger.child("webhooks"),
+    tasks,
+    checkRunUrl: (key) => reporter.checkRunUrl(key, 3000),
+    deployments,
+    refreshCheckRun,
+  };
+  // push and pull_request only queue builds: verified and queued here, without a Probot context.
+  const direct = directWebhooks({ path: WEBHOOKS_PATH, secret: settings.webhookSecret, events: directEvents(handlerDeps), logger: handlerDeps.logger });
+  app.use(direct);
+  app.use(probot.webhooks(WEBHOOKS_PATH, handlerDeps));
   const unsubscribe = service.onChange(({ build }) => reporter.report(build));
   const unsubscribeBad = deployments?.onMarkedBad(({ build }) => reporter.refresh(build));
   logger.info(`GitHub App ${settings.appId} connected; webhooks at ${WEBHOOKS_PATH}`, { api: settings.baseUrl });
   return {
-    cloneToken: createCloneTokenProvider({ config, settings, appClient: () => probot.auth(), logger }),
+    directWebhooks: direct,
+    cloneToken: createCloneTokenProvider({ config, settings, appClient: async () => (await probot.instance()).auth(), logger }),
     idle: async () => {
       await tasks.idle();
       await reporter.idle();

@@ -1,33 +1,48 @@
 import type { Context } from "probot";
+import type { TriggerRequest } from "../manager/types.js";
 import type { HandlerDeps } from "./handler-deps.js";
 import { targetsOf } from "./match-targets.js";
 import { queueBuilds } from "./queue-builds.js";
 
+/** The pull_request actions that build; every other action is ignored. */
+export const PULL_REQUEST_ACTIONS = ["opened", "synchronize", "reopened"] as const;
+
+type BuildingEvent = `pull_request.${(typeof PULL_REQUEST_ACTIONS)[number]}`;
+/** A pull_request payload; the direct path also passes other actions, which build nothing. */
+export type PullRequestPayload = Context<BuildingEvent>["payload"];
+
 /**
- * pull_request opened / synchronize / reopened: builds the head commit (ref refs/pull/N/head)
- * for every target of the base repository that builds pull requests. A pull request from a fork
- * is built untrusted: without the target's secrets and token.
+ * The builds a pull request event asks for: for opened / synchronize / reopened, the head commit
+ * (ref refs/pull/N/head) for every target of the base repository that builds pull requests;
+ * nothing for other actions. A pull request from a fork is built untrusted: without the
+ * target's secrets and token. Shared by the Probot handler and the direct webhook path.
  */
+export function pullRequestRequests(deps: Pick<HandlerDeps, "config">, p: PullRequestPayload, deliveryId: string): TriggerRequest[] {
+  if (!(PULL_REQUEST_ACTIONS as readonly string[]).includes(p.action)) return [];
+  const pr = p.pull_request;
+  const base = pr.base.repo.full_name;
+  const fork = pr.head.repo?.full_name.toLowerCase() !== base.toLowerCase();
+  return targetsOf(deps.config, base)
+    .filter((t) => t.pullRequests)
+    .map((t) => ({
+      target: t.name,
+      ref: `refs/pull/${pr.number}/head`,
+      sha: pr.head.sha,
+      trigger: "pull_request" as const,
+      deliveryId,
+      repository: base,
+      installationId: p.installation?.id,
+      pullRequest: pr.number,
+      untrusted: fork,
+    }));
+}
+
+/** The building pull_request actions, through Probot (see pullRequestRequests). */
 export function pullRequestHandler(deps: HandlerDeps) {
-  return async (context: Context<"pull_request.opened" | "pull_request.synchronize" | "pull_request.reopened">): Promise<void> => {
-    const p = context.payload;
-    const pr = p.pull_request;
-    const base = pr.base.repo.full_name;
-    const fork = pr.head.repo?.full_name.toLowerCase() !== base.toLowerCase();
-    const targets = targetsOf(deps.config, base).filter((t) => t.pullRequests);
-    await queueBuilds(
-      deps,
-      targets.map((t) => ({
-        target: t.name,
-        ref: `refs/pull/${pr.number}/head`,
-        sha: pr.head.sha,
-        trigger: "pull_request" as const,
-        deliveryId: context.id,
-        repository: base,
-        installationId: p.installation?.id,
-        pullRequest: pr.number,
-        untrusted: fork,
-      })),
-    );
+  return async (context: Context<BuildingEvent>): Promise<void> => {
+    await queueBuilds(deps, pullRequestRequests(deps, context.payload, context.id));
   };
 }
+
+/** The Probot event names pullRequestHandler listens to. */
+export const pullRequestEvents = PULL_REQUEST_ACTIONS.map((a): BuildingEvent => `pull_request.${a}`);

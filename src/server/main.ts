@@ -1,7 +1,6 @@
 import { parseArgs } from "node:util";
-import { loadConfig } from "../config/load-config.js";
 import { createLogger } from "../shared/logger.js";
-import { startServer } from "./start-server.js";
+import { holdYoungGeneration } from "./startup-heap.js";
 
 const usage = `Usage: cicd server [--config FILE]
 
@@ -17,7 +16,7 @@ export async function serverMain(argv: string[]): Promise<number> {
     return 0;
   }
   const logger = createLogger("cicd");
-  const config = loadConfig(values.config ?? process.env.CICD_CONFIG ?? "cicd.yml");
+  const { config, startServer } = await loadServer(values.config ?? process.env.CICD_CONFIG ?? "cicd.yml");
   const server = await startServer({ config, logger });
   return new Promise((resolve) => {
     let signals = 0;
@@ -34,4 +33,19 @@ export async function serverMain(argv: string[]): Promise<number> {
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
   });
+}
+
+/**
+ * The server's modules and the config: most of what start-up allocates, so they load while the
+ * young generation is held small (startup-heap.ts). Recovery comes after the release: with
+ * thousands of queued builds it allocates a lot, and a small young generation would slow it.
+ */
+async function loadServer(file: string) {
+  const release = holdYoungGeneration();
+  try {
+    const [{ loadConfig }, { startServer }] = await Promise.all([import("../config/load-config.js"), import("./start-server.js")]);
+    return { config: loadConfig(file), startServer };
+  } finally {
+    release();
+  }
 }

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import path from "node:path";
 import express from "express";
 import type { Config } from "../config/load-config.js";
@@ -99,9 +99,14 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   app.use(errorHandler(logger));
 
   // 4. Listen, then recover interrupted builds and start the queue.
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
-    s.once("error", reject);
+  // Webhooks that only queue builds are taken before express's routing (see mountGitHub).
+  const server: Server = createServer(github ? (req, res) => github.directWebhooks(req, res, () => app(req, res)) : app);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
   });
   port = (server.address() as AddressInfo).port;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;

@@ -1,0 +1,24 @@
+import type { HandlerDeps } from "./handler-deps.js";
+import { pullRequestRequests, type PullRequestPayload } from "./pull-request-handler.js";
+import { pushRequests, type PushPayload } from "./push-handler.js";
+import { queueBuilds } from "./queue-builds.js";
+
+/** Queues what one verified webhook asks for; resolves once every build is durably queued. */
+export type DirectEvent = (payload: unknown, deliveryId: string) => Promise<void>;
+
+/**
+ * The events whose handling needs nothing but the payload (no GitHub client, no reply): push and
+ * pull_request. The webhook endpoint queues them straight from the verified body, without
+ * building a Probot context for each; they decide exactly as their Probot handlers do, through
+ * the same functions. Every other event goes through Probot.
+ */
+export function directEvents(deps: Pick<HandlerDeps, "service" | "config" | "logger">): Record<string, DirectEvent> {
+  return {
+    push: async (payload, id) => {
+      await queueBuilds(deps, pushRequests(deps, payload as PushPayload, id));
+    },
+    pull_request: async (payload, id) => {
+      await queueBuilds(deps, pullRequestRequests(deps, payload as PullRequestPayload, id));
+    },
+  };
+}
