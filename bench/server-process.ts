@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { openSync, closeSync, readFileSync } from "node:fs";
+import { openSync, closeSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { build } from "esbuild";
 import { sleep } from "./stats.js";
@@ -7,22 +7,30 @@ import { sleep } from "./stats.js";
 const root = path.resolve(import.meta.dirname, "..");
 
 /**
- * Compiles the cicd CLI to one JavaScript file (esbuild; dependencies stay in node_modules) at
- * `outFile`, which must be inside the project so that node_modules resolve (node_modules/.cache
- * will do). The server then runs as users run it, plain `node`, without tsx in the process.
+ * Compiles the cicd CLI to JavaScript as `npm run build` does (tsc: one .js file per module,
+ * dependencies in node_modules) and returns how to run it: `outFile`, a launcher like
+ * bin/cicd.js, with the modules beside it in `src/`. It must be inside the project so that
+ * node_modules resolve (node_modules/.cache will do). The server then runs as users run it,
+ * plain `node`, without tsx in the process. One file per module matters: a module the server
+ * imports only when needed (`import()`) stays unloaded until then, as in dist/; a single
+ * bundle would load every package any of them imports at start.
  */
 export async function compileCli(outFile: string): Promise<string[]> {
+  const dir = path.dirname(outFile);
+  const sources = readdirSync(path.join(root, "src"), { recursive: true, encoding: "utf8" })
+    .filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))
+    .map((f) => path.join(root, "src", f));
   await build({
-    // The same entry the tests run through tsx: src/cli.ts's main with the process arguments.
-    entryPoints: [path.join(root, "test/helpers/cicd-cli.ts")],
-    outfile: outFile,
-    bundle: true,
-    packages: "external",
+    entryPoints: sources,
+    outdir: path.join(dir, "src"),
+    outbase: path.join(root, "src"),
+    bundle: false,
     platform: "node",
     format: "esm",
     target: "node20",
     logLevel: "warning",
   });
+  writeFileSync(outFile, 'import { main } from "./src/cli.js";\n\nprocess.exitCode = await main(process.argv.slice(2));\n');
   return [outFile];
 }
 
