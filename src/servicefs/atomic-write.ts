@@ -35,3 +35,13 @@ export async function fsyncDir(dir: string): Promise<void> {
     await handle.close();
   }
 }
+
+/** Flushes a file's data to disk (before anything names it as complete). */
+export async function fsyncFile(file: string): Promise<void> {
+  const handle = await open(file, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

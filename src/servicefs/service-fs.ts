@@ -5,7 +5,7 @@ import { assertRelativePath, assertTargetName, resolveInside } from "../shared/s
 import { errors } from "../shared/errors.js";
 import { artifactName } from "./artifact-name.js";
 import { BuildsFile, type BuildRecord } from "./builds-file.js";
-import { fsyncDir } from "./atomic-write.js";
+import { fsyncDir, fsyncFile } from "./atomic-write.js";
 
 export interface PublishInput {
   key: string;
@@ -48,8 +48,12 @@ export class ServiceFs {
     try {
       for (const source of input.files) {
         const tmp = path.join(dir, `.incoming-${randomBytes(6).toString("hex")}`);
+        staged.push({ tmp, source, size: 0 });
         await copyFile(source, tmp);
-        staged.push({ tmp, source, size: (await stat(tmp)).size });
+        // On disk before builds.json names it: after a power loss, a good record never points
+        // to a short file.
+        await fsyncFile(tmp);
+        staged.at(-1)!.size = (await stat(tmp)).size;
       }
       const file = this.builds(target);
       return await file.locked(async () => {
