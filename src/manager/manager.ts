@@ -7,9 +7,10 @@ import { errors } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import type { BuilderEvent } from "../shared/protocol.js";
 import { ServiceFs } from "../servicefs/service-fs.js";
-import type { BuildPatch, BuildStore } from "../store/build-store.js";
+import type { BuildPatch, BuildStore, NewBuild } from "../store/build-store.js";
 import { BuilderCallbacks } from "./builder-callbacks.js";
 import { BuildLogs } from "./build-logs.js";
+import { GroupCommit } from "./group-commit.js";
 import { BuilderPool } from "./builder-pool.js";
 import { recover } from "./recover.js";
 import { runBuild, resumeBuild, type BuildControl, type DispatchDeps, type StopReason } from "./run-build.js";
@@ -59,6 +60,8 @@ export class Manager implements BuildService {
   private readonly deps: DispatchDeps;
   private readonly pool: BuilderPool;
   private readonly cleanups = new Set<Promise<void>>();
+  /** Triggers that arrive together are written to SQLite in one transaction. */
+  private readonly inserts: GroupCommit<NewBuild, { build: Build; duplicate: boolean }>;
   private stopping = false;
 
   constructor(private readonly options: ManagerOptions) {
@@ -66,6 +69,7 @@ export class Manager implements BuildService {
     this.logs = new BuildLogs(options.logDir);
     this.servicefs = new ServiceFs(options.config.servicefs);
     this.queue = new PQueue({ concurrency: options.config.concurrency, autoStart: false });
+    this.inserts = new GroupCommit((builds) => options.store.insertQueuedAll(builds));
     this.pool = new BuilderPool({ ...options, callbacks: this.callbacks, servicefs: this.servicefs, cacheDir: options.cacheDir });
     this.deps = {
       pool: this.pool,
@@ -100,7 +104,7 @@ export class Manager implements BuildService {
     if (!target) throw errors.notFound("target", request.target);
     const reserved = this.options.config.warmBuilders ? this.pool.takeReservedKey(target.name) : undefined;
     const key = reserved ?? randomBytes(9).toString("base64url");
-    const result = this.options.store.insertQueued({
+    const result = await this.inserts.add({
       key,
       target: target.name,
       ref: request.ref ?? null,
@@ -196,6 +200,8 @@ export class Manager implements BuildService {
    */
   async shutdown(graceMs: number): Promise<void> {
     this.stopping = true;
+    // Triggers already accepted are written now, before the caller closes the database.
+    this.inserts.flush();
     this.queue.pause();
     this.queue.clear();
     const pool = this.pool.close();

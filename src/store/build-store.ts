@@ -92,20 +92,27 @@ export class BuildStore {
    * same target and commit, inserts nothing and returns the existing build.
    */
   insertQueued(build: NewBuild): { build: Build; duplicate: boolean } {
+    return this.atomically(() => this.insertOne(build));
+  }
+
+  /** insertQueued for several builds, in order, in one transaction (all or none). */
+  insertQueuedAll(builds: NewBuild[]): { build: Build; duplicate: boolean }[] {
+    return this.atomically(() => builds.map((b) => this.insertOne(b)));
+  }
+
+  private insertOne(build: NewBuild): { build: Build; duplicate: boolean } {
     // Appended behind a full cached front, the new build cannot change it.
     if (this.front && this.front.entries.length < this.front.limit) this.front = undefined;
-    return this.atomically(() => {
-      if (build.deliveryId) {
-        const existing = this.stmt.byDelivery.get(build.target, build.deliveryId, build.sha ?? build.ref ?? "");
-        if (existing) return { build: toBuild(existing), duplicate: true };
-      }
-      const seq = this.stmt.nextSeq.get()!.seq;
-      const meta = JSON.stringify(build.meta);
-      this.stmt.insert.run({ ...build, seq, untrusted: build.untrusted ? 1 : 0, meta });
-      this.stmt.enqueue.run(build.key, this.stmt.back.get()!.p);
-      // The row is what was written plus the columns' defaults: no need to read it back.
-      return { build: newBuildOf(build, meta), duplicate: false };
-    });
+    if (build.deliveryId) {
+      const existing = this.stmt.byDelivery.get(build.target, build.deliveryId, build.sha ?? build.ref ?? "");
+      if (existing) return { build: toBuild(existing), duplicate: true };
+    }
+    const seq = this.stmt.nextSeq.get()!.seq;
+    const meta = JSON.stringify(build.meta);
+    this.stmt.insert.run({ ...build, seq, untrusted: build.untrusted ? 1 : 0, meta });
+    this.stmt.enqueue.run(build.key, this.stmt.back.get()!.p);
+    // The row is what was written plus the columns' defaults: no need to read it back.
+    return { build: newBuildOf(build, meta), duplicate: false };
   }
 
   get(key: string): Build | undefined {

@@ -45,6 +45,19 @@ describe("BuildStore", () => {
     expect(store.queuedKeys()).toEqual([build.key]);
   });
 
+  it("inserts a group in one transaction, in order, deduping inside the group, or nothing at all", () => {
+    const file = newFile();
+    const store = new BuildStore(openDatabase(file));
+    const [a, b] = [newBuild(), newBuild()];
+    const results = store.insertQueuedAll([a, b, newBuild({ deliveryId: a.deliveryId })]);
+    expect(results.map((r) => [r.build.key, r.duplicate])).toEqual([[a.key, false], [b.key, false], [a.key, true]]);
+    expect(store.queuedKeys()).toEqual([a.key, b.key]);
+    // A write that fails (a key already taken) undoes the whole group.
+    expect(() => store.insertQueuedAll([newBuild(), newBuild({ key: a.key, deliveryId: "another" })])).toThrow();
+    expect(store.queuedKeys()).toEqual([a.key, b.key]);
+    expect(new Database(file, { readonly: true }).prepare("SELECT COUNT(*) AS n FROM builds").get()).toEqual({ n: 2 });
+  });
+
   it("keeps the front of the queue right through triggers, dispatches and requeues", () => {
     const file = newFile();
     const store = new BuildStore(openDatabase(file));
