@@ -12,17 +12,15 @@ import { fetchGitCached } from "../src/builder/git-cached-fetch.js";
 import { fetchGit } from "../src/builder/git-fetch.js";
 import { startGitHttpServer } from "../test/helpers/git-http-server.js";
 import { git } from "../test/helpers/git-repos.js";
-import { median } from "./stats.js";
+import { envInt, median, verdict } from "./stats.js";
 
-const int = (name: string, fallback: number) => {
-  const value = process.env[name] ? Number(process.env[name]) : fallback;
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number ≥ 1, got "${process.env[name]}"`);
-  return value;
-};
+const int = envInt;
 
 /** A generated repository: how many files, and how many lines each commit rewrites in a file. */
 export interface RepoShape {
   name: string;
+  /** Names the shape in the `bench:` lines, e.g. `git[large-tree]`. */
+  label: string;
   commits: number;
   files: number;
   linesPerChange: number;
@@ -38,8 +36,8 @@ export interface RepoShape {
 export async function benchGitCache(): Promise<string[]> {
   const commits = Math.max(int("BENCH_GIT_COMMITS", 5000), 2);
   const shapes: RepoShape[] = [
-    { name: "large tree, light history", commits, files: int("BENCH_GIT_FILES", 3000), linesPerChange: 1 },
-    { name: "small tree, heavy history", commits, files: 200, linesPerChange: 40 },
+    { name: "large tree, light history", label: "git[large-tree]", commits, files: int("BENCH_GIT_FILES", 3000), linesPerChange: 1 },
+    { name: "small tree, heavy history", label: "git[heavy-history]", commits, files: 200, linesPerChange: 40 },
   ];
   const lines: string[] = [];
   for (const shape of shapes) lines.push(...(await benchShape(shape)));
@@ -114,10 +112,10 @@ async function benchShape(shape: RepoShape): Promise<string[]> {
     const mb = (x: number) => (x < 1e5 ? `${(x / 1e3).toFixed(1)}kB` : `${(x / 1e6).toFixed(2)}MB`);
     const [f, c, k, t] = [median(fresh.map((x) => x.seconds)), median(warm.map((x) => x.seconds)), median(clone), median(tree)];
     const about = `(${shape.name}: ${shape.commits} commits, ${shape.files} files, ${((await repo.treeBytes()) / 1e6).toFixed(1)} MB work tree, median of ${runs})`;
-    const label = shape.linesPerChange > 1 ? "git[heavy-history]" : "git[large-tree]";
+    const label = shape.label;
     return [
       `bench: ${label} checkout fresh=${s(f)} cached=${s(c)} ratio=${(c / f).toFixed(2)} ${about}`,
-      `bench: ${label} clone (full history)=${s(k)} cached/clone=${(c / k).toFixed(2)} (target ≤ 0.20: ${c / k <= 0.2 ? "met" : "MISSED"}); writing the work tree alone=${s(t)}`,
+      `bench: ${label} clone (full history)=${s(k)} cached/clone=${(c / k).toFixed(2)} ${verdict(c / k <= 0.2, "≤ 0.20")}; writing the work tree alone=${s(t)}`,
       `bench: ${label} bytes from the server fresh=${mb(median(fresh.map((x) => x.bytes)))} cached=${mb(median(warm.map((x) => x.bytes)))} clone=${mb(median(cloneBytes))}`,
     ];
   } finally {

@@ -10,7 +10,7 @@ interface IdleResult {
   kb: number;
   startMs: number;
 }
-import { megabytes, millis, ratio, seconds, summarize } from "./stats.js";
+import { megabytes, millis, ratio, seconds, summarize, verdict } from "./stats.js";
 import type { IngestResult, PhaseResult } from "./webhook-ingest.js";
 
 interface Settings {
@@ -22,7 +22,6 @@ interface Settings {
   queued: number;
 }
 
-const verdict = (ok: boolean, target: string) => `(target ${target}: ${ok ? "met" : "MISSED"})`;
 
 /** The figures of one run: a readable detail block, then one `bench:` line per figure. */
 export class Report {

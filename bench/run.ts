@@ -16,14 +16,10 @@ import { idleServer, runMemory } from "./manager-memory.js";
 import { createSampleProject } from "./sample-project.js";
 import { compileCli, tsxCli } from "./server-process.js";
 import { Report, type SideResult } from "./report.js";
-import { sleep } from "./stats.js";
+import { envInt, sleep } from "./stats.js";
 import { runIngest } from "./webhook-ingest.js";
 
-const int = (name: string, fallback: number) => {
-  const value = process.env[name] === undefined || process.env[name] === "" ? fallback : Number(process.env[name]);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number ≥ 1, got "${process.env[name]}"`);
-  return value;
-};
+const int = envInt;
 const settings = {
   n: int("BENCH_N", 15),
   burst: int("BENCH_BURST", 20),

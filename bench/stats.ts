@@ -48,3 +48,14 @@ export async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: 
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A whole number ≥ 1 from the environment variable `name`, or `fallback` when it is unset or empty. */
+export function envInt(name: string, fallback: number): number {
+  const text = process.env[name];
+  const value = text === undefined || text === "" ? fallback : Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number ≥ 1, got "${text}"`);
+  return value;
+}
+
+/** "(target ≤ 0.50: met)" or "(target ≤ 0.50: MISSED)". */
+export const verdict = (ok: boolean, target: string): string => `(target ${target}: ${ok ? "met" : "MISSED"})`;
