@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { Manager } from "../manager/manager.js";
 import { FINAL_STATUSES, type Build } from "../manager/types.js";
 import { errors } from "../shared/errors.js";
+import { COMMIT_SHA } from "../shared/safe-path.js";
 import { GIT_REF, GIT_REF_EXPECTED } from "../shared/protocol.js";
 import { followLog } from "./follow-log.js";
 import { validate } from "./validate.js";
@@ -11,7 +12,7 @@ import { validate } from "./validate.js";
 const triggerBody = z.strictObject({
   target: z.string({ error: "expected a target name" }).min(1, { error: "expected a target name" }),
   ref: z.string().min(1).max(255).regex(GIT_REF, { error: GIT_REF_EXPECTED }).optional(),
-  sha: z.string().regex(/^[0-9a-f]{7,64}$/i, { error: "expected a commit sha (7-64 hex digits)" }).optional(),
+  sha: z.string().regex(COMMIT_SHA, { error: "expected a commit sha (7-64 hex digits)" }).optional(),
 });
 
 const listQuery = z.object({

@@ -1,8 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { errors } from "../shared/errors.js";
-
-/** The shape buildRequestSchema accepts; keys also name log files, so nothing else gets in. */
-const BUILD_KEY = /^[A-Za-z0-9_-]{6,64}$/;
+import { BUILD_KEY } from "../shared/safe-path.js";
 
 /** A random build key (12 URL-safe characters, 72 bits). */
 export function newBuildKey(): string {

@@ -20,6 +20,7 @@ export class BuildLog {
   private constructor(
     readonly file: string,
     private readonly secrets: string[],
+    private readonly masker: Masker,
     private readonly sink: WriteStream,
     private readonly out: (text: string) => void,
   ) {}
@@ -32,13 +33,13 @@ export class BuildLog {
       sink.once("open", () => resolve());
       sink.once("error", reject);
     });
-    const values = [...secrets].filter((s): s is string => typeof s === "string" && s.length > 0);
-    return new BuildLog(file, values, sink, out);
+    const values = [...secrets].filter((s): s is string => typeof s === "string");
+    return new BuildLog(file, values, new Masker(values), sink, out);
   }
 
   /** Masks a complete text (for error messages and event reasons). */
   mask(text: string): string {
-    return new Masker(this.secrets).mask(text);
+    return this.masker.mask(text);
   }
 
   /** A builder line (header, result, note): masked, newline added. */

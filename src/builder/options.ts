@@ -2,7 +2,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { errors, errorMessage } from "../shared/errors.js";
-import { assertTargetName } from "../shared/safe-path.js";
+import { assertTargetName, COMMIT_SHA } from "../shared/safe-path.js";
 import { newBuildKey, assertBuildKey } from "./build-key.js";
 import type { GitCache } from "./mirror-location.js";
 
@@ -69,7 +69,7 @@ export function parseBuilderOptions(argv: string[], env: NodeJS.ProcessEnv = pro
     host: str("host") ?? "0.0.0.0",
     ref: str("ref"),
     sha: optional(str("sha"), (s) => {
-      if (!/^[0-9a-f]{7,64}$/i.test(s)) throw errors.invalidArgument("--sha", "a commit sha (7-64 hex digits)", s);
+      if (!COMMIT_SHA.test(s)) throw errors.invalidArgument("--sha", "a commit sha (7-64 hex digits)", s);
       return s.toLowerCase();
     }),
     key: optional(str("key"), assertBuildKey) ?? newBuildKey(),

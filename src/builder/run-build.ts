@@ -69,7 +69,6 @@ export interface BuildOutcome {
   logFile: string;
 }
 
-const RESERVED = new Set(["key", "status", "createdAt", "commit", "ref", "artifacts", "sizes", "durationMs"]);
 
 /**
  * Runs one build from an empty workspace: fetch, commands, artifacts, publish. Never throws for a
@@ -109,7 +108,8 @@ export async function runBuild(spec: BuildSpec, environment: BuildEnvironment): 
       ref: spec.ref ?? null,
       durationMs: Date.now() - started,
       files,
-      extra: Object.fromEntries(Object.entries(spec.meta ?? {}).filter(([k]) => !RESERVED.has(k))),
+      // publish() keeps the record's own fields: meta cannot override them.
+      extra: spec.meta,
     });
     Object.assign(outcome, { ok: true, exitCode: 0, artifacts: record.artifacts, sizes: record.sizes ?? {} });
     log.line(`published ${record.artifacts.join(", ")} to ${spec.target}`);

@@ -1,7 +1,7 @@
 // zod/mini: the same validation at a fraction of the size. The builder and runner run in
 // containers from one bundle, and the full zod was three quarters of it (slower to boot).
 import * as z from "zod/mini";
-import { TARGET_NAME } from "./safe-path.js";
+import { BUILD_KEY, COMMIT_SHA, TARGET_NAME } from "./safe-path.js";
 
 /**
  * The wire protocol between the manager and a builder. Both sides validate with these schemas.
@@ -26,11 +26,11 @@ const gitRef = z.string().check(z.minLength(1), z.maxLength(255), z.regex(GIT_RE
 const nonEmpty = (error: string) => z.array(z.string().check(z.minLength(1))).check(z.minLength(1, { error }));
 
 export const buildRequestSchema = z.strictObject({
-  key: z.string().check(z.regex(/^[A-Za-z0-9_-]{6,64}$/, { error: "expected a build key of 6-64 letters, digits, - or _" })),
+  key: z.string().check(z.regex(BUILD_KEY, { error: "expected a build key of 6-64 letters, digits, - or _" })),
   target: z.string().check(z.regex(TARGET_NAME, { error: "expected a target name" })),
   url: z.string().check(z.minLength(1, { error: "expected a source URL" })),
   ref: z.optional(gitRef),
-  sha: z.optional(z.string().check(z.regex(/^[0-9a-f]{7,64}$/i, { error: "expected a commit sha" }))),
+  sha: z.optional(z.string().check(z.regex(COMMIT_SHA, { error: "expected a commit sha" }))),
   commands: nonEmpty("expected a non-empty list of commands"),
   artifacts: nonEmpty("expected a non-empty list of artifact patterns"),
   token: z.optional(z.string().check(z.minLength(1))),

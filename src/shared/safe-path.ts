@@ -4,6 +4,10 @@ import { errors } from "./errors.js";
 
 /** Target names as the contract defines them. */
 export const TARGET_NAME = /^[a-z0-9][a-z0-9._-]*$/;
+/** A build key: it also names log files, so nothing else gets in. */
+export const BUILD_KEY = /^[A-Za-z0-9_-]{6,64}$/;
+/** A full or abbreviated commit sha. */
+export const COMMIT_SHA = /^[0-9a-f]{7,64}$/i;
 
 export function assertTargetName(name: unknown): string {
   if (typeof name !== "string" || !TARGET_NAME.test(name) || name.length > 100 || name.includes("..")) {
