@@ -6,7 +6,8 @@ import { createLogger, type Logger } from "../shared/logger.js";
 import { BuildProcess, describeExit, type ProcessExit } from "./build-process.js";
 import { BuildsWatcher } from "./builds-watcher.js";
 import { CrashLoop, type CrashLoopOptions } from "./crash-loop.js";
-import { newerBuild, resolveArtifact, runnableBuilds, type Candidate } from "./pick-build.js";
+import { artifactFileIn } from "../servicefs/service-fs.js";
+import { newerBuild, runnableBuilds, type Candidate } from "./pick-build.js";
 import { StopRequest, waitFor, type Wake } from "./wait-for.js";
 import { MAX_DECISIONS, RunnerStateWriter, type DecisionKind, type RunnerState } from "./runner-state.js";
 import { assertCommandTemplate, renderCommand } from "./shell-command.js";
@@ -188,7 +189,7 @@ export class BuildRunner {
     }
     for (const candidate of candidates) {
       try {
-        return { ...candidate, file: await resolveArtifact(this.state.dir, candidate.artifact) };
+        return { ...candidate, file: await artifactFileIn(this.state.dir, candidate.artifact) };
       } catch (error) {
         const missing = (error as NodeJS.ErrnoException).code === "ENOENT";
         await this.markBad(candidate.build.key, missing ? `its artifact ${candidate.artifact} is missing` : errorMessage(error));

@@ -1,8 +1,4 @@
-import path from "node:path";
 import type { BuildRecord, BuildsDocument } from "../servicefs/index.js";
-import { errors } from "../shared/errors.js";
-import { resolveInside } from "../shared/safe-path.js";
-
 export interface Candidate {
   build: BuildRecord;
   /** File name (inside the target folder) of the artifact to run. */
@@ -57,15 +53,4 @@ export function newerBuild(
   const after: BuildsDocument = { target: doc.target, builds: doc.builds.slice(index + 1) };
   const newest = runnableBuilds(after, exclude, pattern).candidates[0];
   return newest && newest.build.key !== current ? newest.build.key : undefined;
-}
-
-/**
- * Absolute real path of artifact `name` of the target folder `dir`. Refuses anything but a
- * plain file name and symlinks that leave the folder; a missing file throws ENOENT.
- */
-export async function resolveArtifact(dir: string, name: string): Promise<string> {
-  if (name !== path.basename(name) || name.startsWith(".") || name.includes("\\")) {
-    throw errors.unsafePath("artifact", name, "expected a file name from builds.json");
-  }
-  return resolveInside(dir, name, "artifact");
 }

@@ -1,7 +1,7 @@
 import { copyFile, link, mkdir, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import { assertRelativePath, assertTargetName, resolveInside } from "../shared/safe-path.js";
+import { assertTargetName, resolveInside } from "../shared/safe-path.js";
 import { errors } from "../shared/errors.js";
 import { artifactName } from "./artifact-name.js";
 import { BuildsFile, type BuildRecord } from "./builds-file.js";
@@ -123,13 +123,23 @@ export class ServiceFs {
 
   /** Absolute path of an artifact of `target`, refusing names that escape the target folder. */
   async artifactPath(target: string, file: string): Promise<string> {
-    const clean = assertRelativePath("artifact", file);
-    if (clean.includes("/") || clean.startsWith(".")) throw errors.unsafePath("artifact", file, "expected a file name from builds.json");
-    return resolveInside(this.targetDir(target), clean, "artifact");
+    return artifactFileIn(this.targetDir(target), file);
   }
 
   /** Absolute path of `rel` inside the root (for `servicefs://` sources), symlinks checked. */
   async resolve(rel: string): Promise<string> {
     return resolveInside(this.root, rel, "servicefs path");
   }
+}
+
+/**
+ * Absolute real path of artifact `name` of the target folder `dir` (the API and the runner).
+ * Refuses anything but a plain file name from builds.json, and symlinks that leave the folder;
+ * a missing file throws ENOENT.
+ */
+export async function artifactFileIn(dir: string, name: string): Promise<string> {
+  if (name !== path.basename(name) || name.startsWith(".") || name.includes("\\")) {
+    throw errors.unsafePath("artifact", name, "expected a file name from builds.json");
+  }
+  return resolveInside(dir, name, "artifact");
 }
