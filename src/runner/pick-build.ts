@@ -1,4 +1,5 @@
 import type { BuildRecord, BuildsDocument } from "../servicefs/index.js";
+
 export interface Candidate {
   build: BuildRecord;
   /** File name (inside the target folder) of the artifact to run. */
