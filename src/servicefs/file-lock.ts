@@ -11,6 +11,8 @@ export interface LockOptions {
    * over (default 60 s; metadata updates take milliseconds).
    */
   staleMs?: number;
+  /** Stops waiting for the lock (CANCELLED); a lock already taken is unaffected. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -27,6 +29,7 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
   const owner = `${processSpace()} ${process.pid} ${Date.now()} ${Math.random().toString(36).slice(2, 10)}`;
   let wait = 2;
   for (;;) {
+    if (options.signal?.aborted) throw errors.cancelled(`Waiting for the lock ${lockPath}`);
     try {
       const handle = await open(lockPath, "wx", 0o644);
       await handle.writeFile(owner);

@@ -46,6 +46,21 @@ describe("withFileLock", () => {
     expect(most).toBe(1);
   });
 
+  it("stops waiting when its signal aborts, and leaves the holder's lock alone", async () => {
+    let release!: () => void;
+    const held = withFileLock(lock, () => new Promise<void>((r) => (release = r)));
+    await new Promise((r) => setTimeout(r, 20));
+    const abort = new AbortController();
+    let ran = false;
+    const waiting = withFileLock(lock, async () => void (ran = true), { signal: abort.signal });
+    setTimeout(() => abort.abort(), 30);
+    await expect(waiting).rejects.toMatchObject({ code: "CANCELLED" });
+    expect(ran).toBe(false);
+    expect(await readFile(lock, "utf8")).not.toBe("");
+    release();
+    await held;
+  });
+
   it("releases the lock when the work throws", async () => {
     await expect(withFileLock(lock, async () => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
     await expect(withFileLock(lock, async () => "again", { timeoutMs: 500 })).resolves.toBe("again");
