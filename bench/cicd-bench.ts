@@ -3,7 +3,7 @@ import path from "node:path";
 import { CicdClient } from "../src/client/index.js";
 import { parseConfig } from "../src/config/load-config.js";
 import { DockerExecutor } from "../src/executor/index.js";
-import type { Build } from "../src/manager/types.js";
+import { FINAL_STATUSES, type Build } from "../src/manager/types.js";
 import { startServer, type RunningServer } from "../src/server/start-server.js";
 import type { Logger } from "../src/shared/logger.js";
 import type { SampleProject } from "./sample-project.js";
@@ -21,7 +21,6 @@ export interface CicdBenchOptions {
   concurrency: number;
 }
 
-const FINAL = ["succeeded", "failed", "cancelled", "error"];
 const TARGET = "sample";
 
 /**
@@ -62,7 +61,7 @@ export async function startCicd(o: CicdBenchOptions): Promise<BenchSide> {
 
 /** Waits for the build to end; anything but `succeeded` with its artifact on disk throws. */
 async function finished(server: RunningServer, key: string, servicefs: string): Promise<Build> {
-  const done = await server.manager.waitFor(key, (b) => FINAL.includes(b.status), 300_000);
+  const done = await server.manager.waitFor(key, (b) => FINAL_STATUSES.includes(b.status), 300_000);
   if (done.status !== "succeeded") {
     throw new Error(`cicd: build ${key} ended ${done.status}: ${done.reason ?? "no reason"} (log: ${server.manager.logPath(key)})`);
   }

@@ -1,5 +1,5 @@
 import { Router } from "express";
-import type { Config } from "../config/load-config.js";
+import { findTarget, type Config } from "../config/load-config.js";
 import { errors } from "../shared/errors.js";
 import type { ServiceFs } from "../servicefs/service-fs.js";
 
@@ -7,7 +7,7 @@ import type { ServiceFs } from "../servicefs/service-fs.js";
 export function artifactsRoutes(config: Config, servicefs: ServiceFs): Router {
   const router = Router();
   const target = (name: string) => {
-    const t = config.targets.find((x) => x.name === name);
+    const t = findTarget(config, name);
     if (!t) throw errors.notFound("target", name);
     return t;
   };

@@ -6,11 +6,15 @@ import { errors } from "../shared/errors.js";
 export function bearerAuth(token: string): RequestHandler {
   const expected = digest(token);
   return (req, _res, next) => {
-    const header = req.get("authorization") ?? "";
-    const m = /^Bearer\s+(.+)$/i.exec(header);
-    if (!m || !timingSafeEqual(digest(m[1]!.trim()), expected)) return next(errors.unauthorized());
+    const given = bearerToken(req.get("authorization"));
+    if (given === undefined || !timingSafeEqual(digest(given), expected)) return next(errors.unauthorized());
     next();
   };
+}
+
+/** The token of an `Authorization: Bearer <token>` header; undefined for any other header. */
+export function bearerToken(header: string | undefined): string | undefined {
+  return /^Bearer\s+(.+)$/i.exec(header ?? "")?.[1]?.trim();
 }
 
 function digest(text: string): Buffer {

@@ -33,7 +33,7 @@ export function buildsRoutes(manager: Manager): Router {
   router.post("/builds", async (req, res) => {
     const body = validate(triggerBody, req.body ?? {});
     const { build } = await manager.trigger({ ...body, trigger: "api" });
-    res.status(202).location(`/api/v1/builds/${build.key}`).json({ ...build, key: build.key, target: build.target, status: build.status });
+    res.status(202).location(`/api/v1/builds/${build.key}`).json(build);
   });
 
   router.get("/builds", (req, res) => {
@@ -63,7 +63,7 @@ export function buildsRoutes(manager: Manager): Router {
   });
 
   router.post("/builds/:key/cancel", async (req, res) => {
-    res.json(await manager.cancel(find(req.params.key).key));
+    res.json(await manager.cancel(req.params.key));
   });
 
   return router;

@@ -2,6 +2,7 @@ import { Router, json } from "express";
 import type { Manager } from "../manager/manager.js";
 import { errors } from "../shared/errors.js";
 import { builderEventSchema } from "../shared/protocol.js";
+import { bearerToken } from "./bearer-auth.js";
 import { validate } from "./validate.js";
 
 /**
@@ -11,7 +12,7 @@ import { validate } from "./validate.js";
 export function internalRoutes(manager: Manager): Router {
   const router = Router();
   router.post("/internal/builders/events", json({ limit: "256kb" }), (req, res) => {
-    const token = /^Bearer\s+(.+)$/i.exec(req.get("authorization") ?? "")?.[1]?.trim() ?? "";
+    const token = bearerToken(req.get("authorization")) ?? "";
     const event = validate(builderEventSchema, req.body);
     if (!manager.receiveBuilderEvent(token, event)) throw errors.unauthorized();
     res.status(204).end();

@@ -1,11 +1,12 @@
 import { FINAL_STATUSES, type Build, type BuildService } from "../manager/types.js";
 import { errorMessage } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
-import { ANNOTATIONS_PER_REQUEST, annotationsRequest, checkRunRequest, logUrl } from "./check-run-request.js";
+import { ANNOTATIONS_PER_REQUEST, annotationsRequest, checkRunOutput, checkRunRequest, logUrl } from "./check-run-request.js";
 import { checkRunState, type CheckRunState } from "./check-run-state.js";
 import type { GitHubClient } from "./create-app-probot.js";
 import { defaultRetryOptions, githubRetryDelay, type RetryOptions } from "./github-retry-delay.js";
 import { InstallationLanes, type LaneOutcome } from "./installation-lanes.js";
+import { splitRepository } from "./repository-actions.js";
 import { Sleeper } from "./sleeper.js";
 
 export interface CheckRunReporterOptions {
@@ -212,7 +213,7 @@ export class CheckRunReporter {
     }
     const { build, version } = entry;
     const state = entry.state;
-    const [owner, repo] = build.repository!.split("/") as [string, string];
+    const { owner, repo } = splitRepository(build.repository!);
     const octokit = await this.options.auth(build.installationId!);
     const request = { retries: 0 }; // this loop retries, with the newest state
     const chunk = entry.minimal ? [] : state.value.annotations.slice(state.annotationsSent, state.annotationsSent + ANNOTATIONS_PER_REQUEST);
@@ -260,12 +261,9 @@ export class CheckRunReporter {
       return;
     }
     const value = await this.stateOf(build);
-    const [owner, repo] = build.repository!.split("/") as [string, string];
+    const { owner, repo } = splitRepository(build.repository!);
     const octokit = await this.options.auth(build.installationId!);
-    const { title, summary, text } = value.output;
-    const output = entry.minimal ? { title, summary: summary.slice(0, 4000) } : { title, summary, ...(text ? { text } : {}) };
-    const actions = value.actions && !entry.minimal ? { actions: value.actions } : {};
-    await octokit.rest.checks.update({ owner, repo, check_run_id: entry.checkRunId, ...actions, output, request: { retries: 0 } });
+    await octokit.rest.checks.update({ owner, repo, check_run_id: entry.checkRunId, ...checkRunOutput(value, { minimal: entry.minimal }), request: { retries: 0 } });
     entry.notesSent = notes;
   }
 

@@ -13,17 +13,28 @@ export function checkRunRequest(
   state: CheckRunState,
   options: { annotations: Annotation[]; minimal: boolean; detailsUrl?: string },
 ) {
-  const { minimal, annotations } = options;
   return {
     status: state.status,
     ...(state.conclusion ? { conclusion: state.conclusion } : {}),
     ...(state.started_at ? { started_at: state.started_at } : {}),
     ...(state.completed_at ? { completed_at: state.completed_at } : {}),
-    ...(state.actions && !minimal ? { actions: state.actions } : {}),
-    ...(options.detailsUrl && !minimal ? { details_url: options.detailsUrl } : {}),
-    output: minimal
-      ? { title: state.output.title, summary: state.output.summary.slice(0, 4000) }
-      : { ...state.output, ...(annotations.length ? { annotations } : {}) },
+    ...(options.detailsUrl && !options.minimal ? { details_url: options.detailsUrl } : {}),
+    ...checkRunOutput(state, options),
+  };
+}
+
+/**
+ * The output and buttons of a check run in `state`, with `annotations` if any. `minimal` keeps
+ * only the title and the summary (cut to 4,000 characters): what GitHub takes after a 422.
+ */
+export function checkRunOutput(state: CheckRunState, options: { annotations?: Annotation[]; minimal: boolean }) {
+  const { title, summary, text } = state.output;
+  const annotations = options.annotations ?? [];
+  return {
+    ...(state.actions && !options.minimal ? { actions: state.actions } : {}),
+    output: options.minimal
+      ? { title, summary: summary.slice(0, 4000) }
+      : { title, summary, ...(text ? { text } : {}), ...(annotations.length ? { annotations } : {}) },
   };
 }
 

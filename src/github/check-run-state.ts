@@ -1,7 +1,7 @@
 import type { Build } from "../manager/types.js";
 import { formatDuration } from "../shared/duration.js";
 import { deployAction, deploymentLines, markedBadOf } from "./deployment-notes.js";
-import { parseAnnotations, type Annotation } from "./parse-annotations.js";
+import { parseAnnotations, stripAnsi, type Annotation } from "./parse-annotations.js";
 import { readLogTail } from "./read-log-tail.js";
 
 /** GitHub's limit for a check run's output.summary and output.text, in characters. */
@@ -23,8 +23,6 @@ export interface CheckRunState {
 
 export const rebuildAction = { label: "Rebuild", identifier: "rebuild", description: "Build this commit again" };
 const untrustedLine = "⚠️ Built without the target's secrets and token: this pull request comes from a fork.";
-// eslint-disable-next-line no-control-regex
-const ansi = /\u001b\[[0-9;?]*[ -/]*[@-~]/g;
 
 export function conclusionOf(build: Build): Conclusion {
   if (build.status === "succeeded") return "success";
@@ -60,7 +58,7 @@ export async function checkRunState(build: Build, logFile: string, options: Chec
     text: `(the build log could not be read: ${(error as Error).message})`,
     truncated: false,
   }));
-  const log = tail.replace(ansi, "");
+  const log = stripAnsi(tail);
   const conclusion = conclusionOf(build);
   return {
     status: "completed",

@@ -1,4 +1,4 @@
-import type { Config } from "../config/load-config.js";
+import { findTarget, type Config } from "../config/load-config.js";
 import type { Build, CloneTokenProvider } from "../manager/types.js";
 import { errorMessage, errors } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
@@ -23,7 +23,7 @@ export interface CloneTokenDeps {
  */
 export function createCloneTokenProvider(deps: CloneTokenDeps): CloneTokenProvider {
   return async (build: Build) => {
-    const target = deps.config.targets.find((t) => t.name === build.target);
+    const target = findTarget(deps.config, build.target);
     if (!target || target.token || build.untrusted) return undefined;
     const repo = repositoryOf(target.url, deps.settings);
     if (!repo) return undefined;

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Express } from "express";
-import type { Config } from "../config/load-config.js";
+import { findTarget, type Config } from "../config/load-config.js";
 import { directEvents } from "../handlers/direct-events.js";
 import type { HandlerDeps } from "../handlers/handler-deps.js";
 import type { BuildService, CloneTokenProvider, Deployments } from "../manager/types.js";
@@ -70,7 +70,7 @@ export async function mountGitHub(app: Express, deps: GitHubDeps): Promise<GitHu
     publicUrl: config.publicUrl,
     logger: logger.child("checks"),
     retry: deps.tuning?.retry,
-    deployable: (build) => !!deployments && !!config.targets.find((t) => t.name === build.target)?.run,
+    deployable: (build) => !!deployments && !!findTarget(config, build.target)?.run,
   });
   const refreshCheckRun = (key: string) => {
     const build = service.get(key);

@@ -40,6 +40,11 @@ const eslintItem = /^\s+(?<line>\d+):(?<col>\d+)\s+(?<level>error|warning)\s+(?<
 // eslint-disable-next-line no-control-regex
 const ansi = /\u001b\[[0-9;?]*[ -/]*[@-~]/g;
 
+/** `text` without ANSI escape sequences (colours, cursor moves). */
+export function stripAnsi(text: string): string {
+  return text.replace(ansi, "");
+}
+
 /**
  * Finds compiler, test and linter findings in build output: gcc/clang/go (`file:line:col: …`),
  * javac (`File.java:12: error: …`), maven, tsc (`file(line,col): error TS…`) and eslint's
@@ -54,7 +59,7 @@ export function parseAnnotations(log: string, options: { prefixes?: string[]; ma
   let eslintFile: string | undefined;
   for (const raw of log.split("\n")) {
     if (out.length >= max) break;
-    const text = raw.replace(ansi, "").replace(/\r$/, "");
+    const text = stripAnsi(raw).replace(/\r$/, "");
     let found: Found | undefined;
     const item = eslintFile ? eslintItem.exec(text) : null;
     if (item?.groups && eslintFile) {

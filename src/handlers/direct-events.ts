@@ -9,10 +9,10 @@ export type DirectEvent = (payload: unknown, deliveryId: string) => Promise<void
 /**
  * The events whose handling needs nothing but the payload (no GitHub client, no reply): push and
  * pull_request. The webhook endpoint queues them straight from the verified body, without
- * building a Probot context for each; they decide exactly as their Probot handlers do, through
- * the same functions. Every other event goes through Probot.
+ * building a Probot context for each; Probot's push and pull_request handlers are these same
+ * functions (register-handlers.ts). Every other event goes through Probot.
  */
-export function directEvents(deps: Pick<HandlerDeps, "service" | "config" | "logger">): Record<string, DirectEvent> {
+export function directEvents(deps: Pick<HandlerDeps, "service" | "config" | "logger">): Record<"push" | "pull_request", DirectEvent> {
   return {
     push: async (payload, id) => {
       await queueBuilds(deps, pushRequests(deps, payload as PushPayload, id));

@@ -2,7 +2,6 @@ import type { Context } from "probot";
 import type { TriggerRequest } from "../manager/types.js";
 import type { HandlerDeps } from "./handler-deps.js";
 import { targetsOf } from "./match-targets.js";
-import { queueBuilds } from "./queue-builds.js";
 
 /** The pull_request actions that build; every other action is ignored. */
 export const PULL_REQUEST_ACTIONS = ["opened", "synchronize", "reopened"] as const;
@@ -37,12 +36,5 @@ export function pullRequestRequests(deps: Pick<HandlerDeps, "config">, p: PullRe
     }));
 }
 
-/** The building pull_request actions, through Probot (see pullRequestRequests). */
-export function pullRequestHandler(deps: HandlerDeps) {
-  return async (context: Context<BuildingEvent>): Promise<void> => {
-    await queueBuilds(deps, pullRequestRequests(deps, context.payload, context.id));
-  };
-}
-
-/** The Probot event names pullRequestHandler listens to. */
+/** The Probot event names of the building pull_request actions (register-handlers.ts). */
 export const pullRequestEvents = PULL_REQUEST_ACTIONS.map((a): BuildingEvent => `pull_request.${a}`);

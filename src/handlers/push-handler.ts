@@ -2,7 +2,6 @@ import type { Context } from "probot";
 import type { TriggerRequest } from "../manager/types.js";
 import type { HandlerDeps } from "./handler-deps.js";
 import { pushTargets } from "./match-targets.js";
-import { queueBuilds } from "./queue-builds.js";
 
 export type PushPayload = Context<"push">["payload"];
 
@@ -28,11 +27,4 @@ export function pushRequests(deps: Pick<HandlerDeps, "config" | "logger">, p: Pu
     repository: p.repository.full_name,
     installationId: p.installation?.id,
   }));
-}
-
-/** push, through Probot (see pushRequests). */
-export function pushHandler(deps: HandlerDeps) {
-  return async (context: Context<"push">): Promise<void> => {
-    await queueBuilds(deps, pushRequests(deps, context.payload, context.id));
-  };
 }

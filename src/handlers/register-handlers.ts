@@ -1,17 +1,18 @@
 import type { Probot } from "probot";
 import { buildCommentHandler } from "./build-comment-handler.js";
+import { directEvents } from "./direct-events.js";
 import type { HandlerDeps } from "./handler-deps.js";
-import { pullRequestEvents, pullRequestHandler } from "./pull-request-handler.js";
-import { pushHandler } from "./push-handler.js";
+import { pullRequestEvents } from "./pull-request-handler.js";
 import { rerunHandler } from "./rerun-handler.js";
 
 /**
- * The Probot app: which webhook goes to which handler. (The server queues push and pull_request
- * webhooks before Probot sees them, through the same code: direct-events.ts.)
+ * The Probot app: which webhook goes to which handler. Push and pull_request go through
+ * direct-events.ts, the very code the server uses to queue them before Probot sees them.
  */
 export function registerHandlers(app: Probot, deps: HandlerDeps): void {
-  app.on("push", pushHandler(deps));
-  app.on(pullRequestEvents, pullRequestHandler(deps));
+  const direct = directEvents(deps);
+  app.on("push", (context) => direct.push(context.payload, context.id));
+  app.on(pullRequestEvents, (context) => direct.pull_request(context.payload, context.id));
   app.on("issue_comment.created", buildCommentHandler(deps));
   app.on(["check_run.rerequested", "check_run.requested_action", "check_suite.rerequested"], rerunHandler(deps));
 }
