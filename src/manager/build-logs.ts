@@ -47,12 +47,6 @@ export class BuildLogs {
     this.endListeners.delete(key);
   }
 
-  /** Waits until everything written so far is on disk (for readers that then read the file). */
-  async flush(key: string): Promise<void> {
-    const stream = this.open.get(key);
-    if (stream) await new Promise<void>((resolve) => stream.write("", () => resolve()));
-  }
-
   onLog(key: string, listener: Listener, onEnd?: () => void): () => void {
     const set = this.listeners.get(key) ?? new Set();
     set.add(listener);
@@ -63,6 +57,10 @@ export class BuildLogs {
     return () => {
       set.delete(listener);
       if (onEnd) ends.delete(onEnd);
+      // A follower of a finished build subscribes after end(), which then never clears its
+      // entries; drop them here, unless end() cleared them and a newer follower owns the key.
+      if (set.size === 0 && this.listeners.get(key) === set) this.listeners.delete(key);
+      if (ends.size === 0 && this.endListeners.get(key) === ends) this.endListeners.delete(key);
     };
   }
 }

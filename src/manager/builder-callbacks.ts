@@ -1,7 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { BuilderEvent } from "../shared/protocol.js";
 
-type Waiter = { type: BuilderEvent["type"] | "final"; resolve: (event: BuilderEvent) => void };
+type Wanted = BuilderEvent["type"] | "final";
+type Waiter = { type: Wanted; resolve: (event: BuilderEvent) => void };
 
 interface Entry {
   tokenHash: string;
@@ -39,7 +40,7 @@ export class BuilderCallbacks {
     if (!entry || !sameHash(entry.tokenHash, hashToken(token))) return false;
     entry.events.push(event);
     entry.waiters = entry.waiters.filter((w) => {
-      const hit = w.type === event.type || (w.type === "final" && (event.type === "success" || event.type === "failure"));
+      const hit = matches(event, w.type);
       if (hit) w.resolve(event);
       return !hit;
     });
@@ -50,15 +51,20 @@ export class BuilderCallbacks {
   next(builderId: string, type: Waiter["type"]): Promise<BuilderEvent> {
     const entry = this.builders.get(builderId);
     if (!entry) return Promise.reject(new Error(`builder ${builderId} is not registered`));
-    const seen = entry.events.find((e) => e.type === type || (type === "final" && (e.type === "success" || e.type === "failure")));
+    const seen = entry.events.find((e) => matches(e, type));
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve) => entry.waiters.push({ type, resolve }));
   }
 
   /** The final event if it has arrived. */
   final(builderId: string): BuilderEvent | undefined {
-    return this.builders.get(builderId)?.events.find((e) => e.type === "success" || e.type === "failure");
+    return this.builders.get(builderId)?.events.find((e) => matches(e, "final"));
   }
+}
+
+/** Whether `event` is of type `wanted`; "final" stands for success or failure. */
+function matches(event: BuilderEvent, wanted: Wanted): boolean {
+  return event.type === wanted || (wanted === "final" && (event.type === "success" || event.type === "failure"));
 }
 
 function sameHash(a: string, b: string): boolean {

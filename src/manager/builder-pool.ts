@@ -1,10 +1,11 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import path from "node:path";
-import type { Config, Target } from "../config/load-config.js";
+import { findTarget, type Config, type Target } from "../config/load-config.js";
 import type { Executor, Mount, WorkloadHandle, WorkloadSpec } from "../executor/types.js";
 import { errorMessage } from "../shared/errors.js";
+import { mirrorKey } from "../shared/git-url.js";
 import type { Logger } from "../shared/logger.js";
 import type { ServiceFs } from "../servicefs/service-fs.js";
 import { hashToken, newToken, type BuilderCallbacks } from "./builder-callbacks.js";
@@ -105,7 +106,7 @@ export class BuilderPool {
     for (const b of builds) {
       if (this.closed || this.byKey.has(b.key) || this.starting.has(b.key) || this.taken.has(b.key)) continue;
       if (this.waiting() >= this.capacity && !this.giveUpReserved()) return;
-      const target = this.deps.config.targets.find((t) => t.name === b.target);
+      const target = findTarget(this.deps.config, b.target);
       if (target) void this.startFor(b.key, target, true, !b.untrusted);
     }
   }
@@ -300,9 +301,9 @@ export function cacheMounts(cacheDir: string, target: Target): Mount[] {
 }
 
 /**
- * The git mirror folder of a target's repository (git URLs only: https, ssh, scp-like, file://;
- * the builder ignores it for a file:// folder that is not a repository). One host folder per
- * repository, named by a hash of its URL without credentials and mounted at the same path, so
+ * The git mirror folder of a target's repository (remote git URLs only: https, ssh, git,
+ * scp-like). One host folder per repository, named by its `mirrorKey` (a hash of its normalized
+ * URL, without credentials, as the builder names mirrors) and mounted at the same path, so
  * a builder reaches only its own repository's mirror; the builder gets it as `--git-mirror`.
  */
 export function gitMirrorMount(cacheDir: string, url: string): Mount | undefined {
@@ -310,8 +311,7 @@ export function gitMirrorMount(cacheDir: string, url: string): Mount | undefined
   // Remote repositories only: a file:// repository is already on this machine, and a mirror of it
   // would cost more processes than it saves.
   if (!/^(https?|ssh|git):\/\/|^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:/i.test(text)) return undefined;
-  const identity = text.replace(/^(https?:\/\/)[^/@]*@/i, "$1").replace(/\/+$/, "");
-  const host = path.join(cacheDir, "git", createHash("sha256").update(identity).digest("hex").slice(0, 16));
+  const host = path.join(cacheDir, "git", mirrorKey(text));
   mkdirSync(host, { recursive: true });
   return { host, container: host };
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import PQueue from "p-queue";
-import type { Config } from "../config/load-config.js";
+import { findTarget, type Config } from "../config/load-config.js";
 import type { Executor } from "../executor/types.js";
 import { errors } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
@@ -100,7 +100,7 @@ export class Manager implements BuildService {
 
   async trigger(request: TriggerRequest): Promise<{ build: Build; duplicate: boolean }> {
     if (this.stopping) throw errors.conflict("The server is shutting down and takes no new builds; try again shortly.");
-    const target = this.options.config.targets.find((t) => t.name === request.target);
+    const target = findTarget(this.options.config, request.target);
     if (!target) throw errors.notFound("target", request.target);
     const reserved = this.options.config.warmBuilders ? this.pool.takeReservedKey(target.name) : undefined;
     const key = reserved ?? randomBytes(9).toString("base64url");
@@ -240,7 +240,8 @@ export class Manager implements BuildService {
       this.scheduled.delete(key);
       const entry: Running = { controller: new AbortController() };
       const control: BuildControl = { signal: entry.controller.signal, reason: () => entry.reason };
-      const target = this.options.config.targets.find((t) => t.name === this.get(key)?.target);
+      const build = this.get(key);
+      const target = build && findTarget(this.options.config, build.target);
       this.running.set(key, entry);
       this.warmUp();
       const timer = setTimeout(() => {

@@ -1,7 +1,7 @@
 import { errorMessage } from "../shared/errors.js";
 import type { WorkloadHandle } from "../executor/types.js";
 import type { BuildPatch } from "../store/build-store.js";
-import { findPublished, type DispatchDeps } from "./run-build.js";
+import { findPublished, publishedPatch, type DispatchDeps } from "./run-build.js";
 import type { Build } from "./types.js";
 
 export interface Resumed {
@@ -45,7 +45,7 @@ export async function recover(
     if (build.status === "queued") continue;
     const published = await findPublished(deps.servicefs, build.target, build.key);
     if (published) {
-      deps.change(build.key, { status: "succeeded", exitCode: 0, commit: published.commit, artifacts: published.artifacts, sizes: published.sizes ?? {}, finishedAt: new Date().toISOString() });
+      deps.change(build.key, publishedPatch(published));
       continue;
     }
     const reason = "interrupted: the manager stopped while the build ran";

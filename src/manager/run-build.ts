@@ -1,4 +1,4 @@
-import type { Config, Target } from "../config/load-config.js";
+import { findTarget, type Config, type Target } from "../config/load-config.js";
 import type { Executor, ExitInfo, WorkloadHandle } from "../executor/types.js";
 import { CicdError, errorMessage } from "../shared/errors.js";
 import { formatDuration } from "../shared/duration.js";
@@ -55,7 +55,7 @@ const FINAL_EVENT_GRACE_MS = 2_000;
 export async function runBuild(deps: DispatchDeps, key: string, control: BuildControl): Promise<void> {
   const build = deps.store.get(key);
   if (!build || build.status !== "queued") return; // cancelled while waiting
-  const target = deps.config.targets.find((t) => t.name === build.target);
+  const target = findTarget(deps.config, build.target);
   if (!target) {
     deps.change(key, { status: "error", reason: `target "${build.target}" is no longer in the configuration`, finishedAt: now() }, "dequeue");
     return;
@@ -169,7 +169,7 @@ async function handOver(deps: DispatchDeps, builder: PooledBuilder, request: Bui
  * to exit, then records the result exactly as a live dispatch would.
  */
 export async function resumeBuild(deps: DispatchDeps, build: Build, handle: WorkloadHandle, builderId: string, control: BuildControl): Promise<void> {
-  const target = deps.config.targets.find((t) => t.name === build.target);
+  const target = findTarget(deps.config, build.target);
   try {
     deps.logs.note(build.key, "manager restarted; re-attached to the running builder");
     const info = await handle.wait(control.signal).catch(() => undefined);
@@ -206,15 +206,18 @@ async function resultOf(deps: DispatchDeps, key: string, info: ExitInfo, final: 
   }
   // No broadcast arrived: builds.json is the record of a good build.
   const published = target ? await findPublished(deps.servicefs, target.name, key) : undefined;
-  if (published) {
-    return { status: "succeeded", exitCode: 0, finishedAt, commit: published.commit, artifacts: published.artifacts, sizes: published.sizes ?? {} };
-  }
+  if (published) return publishedPatch(published, finishedAt);
   return { status: "error", exitCode: info.exitCode, finishedAt, reason: `the builder exited (${info.signal ? `signal ${info.signal}` : `code ${info.exitCode}`}) without reporting a result` };
 }
 
 /** The build's record in builds.json, if its builder published it (the record of a good build). */
 export async function findPublished(servicefs: ServiceFs, target: string, key: string): Promise<BuildRecord | undefined> {
   return (await servicefs.builds(target).read().catch(() => undefined))?.builds.find((b) => b.key === key);
+}
+
+/** The store patch for a build whose builder published it: it succeeded, whatever else was lost. */
+export function publishedPatch(record: BuildRecord, finishedAt = now()): BuildPatch {
+  return { status: "succeeded", exitCode: 0, finishedAt, commit: record.commit, artifacts: record.artifacts, sizes: record.sizes ?? {} };
 }
 
 function finishStopped(deps: DispatchDeps, key: string, control: BuildControl, target: Target | undefined, handle?: WorkloadHandle): Promise<void> | void {

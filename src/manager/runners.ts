@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import type { Config, Target } from "../config/load-config.js";
+import { findTarget, type Config, type Target } from "../config/load-config.js";
 import type { Executor, WorkloadHandle } from "../executor/types.js";
 import { readRunnerState, type RunnerState } from "../runner/runner-state.js";
 import { errorMessage, errors } from "../shared/errors.js";
@@ -151,7 +151,7 @@ export class Runners {
 
   /** After a good build: a target with autoDeploy gets a runner if it has none (a running one moves by itself). */
   async deployed(targetName: string): Promise<void> {
-    const target = this.deps.config.targets.find((t) => t.name === targetName);
+    const target = findTarget(this.deps.config, targetName);
     if (!target?.run?.autoDeploy) return;
     await this.turn(target.name, async () => {
       if (this.deps.store.list(target.name).some((r) => r.state === "running")) return;
@@ -195,7 +195,7 @@ export class Runners {
   }
 
   private target(name: string): Target {
-    const target = this.deps.config.targets.find((t) => t.name === name);
+    const target = findTarget(this.deps.config, name);
     if (!target) throw errors.notFound("target", name);
     return target;
   }

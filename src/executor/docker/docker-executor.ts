@@ -93,11 +93,9 @@ export class DockerExecutor implements Executor {
     });
   }
 
-  /** A handle for a workload found by its cicd.id label (or its container name); undefined if none. */
+  /** A handle for a workload found by its cicd.id label; undefined if none. */
   async attach(id: string): Promise<WorkloadHandle | undefined> {
-    const byLabel = await this.list(this.scope(`cicd.id=${id}`));
-    const byName = byLabel.length ? [] : await this.list(this.scope(), id);
-    const summary = byLabel[0] ?? byName[0];
+    const [summary] = await this.list(this.scope(`cicd.id=${id}`));
     if (!summary) return undefined;
     return new DockerWorkload(this.engine, summary.Labels?.["cicd.id"] ?? id, summary.Id, addressOf(summary.NetworkSettings?.Networks));
   }
@@ -110,11 +108,9 @@ export class DockerExecutor implements Executor {
     return [`${MANAGED_LABEL}=true`, ...(this.instance ? [`${INSTANCE_LABEL}=${this.instance}`] : []), ...extra];
   }
 
-  private async list(labels: string[], name?: string): Promise<ContainerSummary[]> {
+  private async list(labels: string[]): Promise<ContainerSummary[]> {
     try {
-      const all = await this.engine.listContainers({ all: true, labels });
-      // Docker's name filter matches substrings; keep exact names only.
-      return name === undefined ? all : all.filter((c) => c.Names.some((n) => n === `/${name}`));
+      return await this.engine.listContainers({ all: true, labels });
     } catch (error) {
       throw errors.executorFailed(`Cannot list containers: ${dockerMessage(error)}`);
     }

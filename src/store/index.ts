@@ -1,2 +1,0 @@
-export { openDatabase, type Db } from "./open-database.js";
-export { BuildStore, type NewBuild, type BuildPatch } from "./build-store.js";
