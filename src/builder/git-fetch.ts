@@ -143,15 +143,23 @@ export function explain(stderr: string, o: Pick<GitFetchOptions, "ref" | "sha" |
   if (authFailed) return "authentication failed: the server refused the token; check the target's token and its access to the repository";
   if (/Permission denied \(publickey/i.test(stderr)) return "ssh authentication failed: the server accepts none of the builder's ssh keys";
   if (/Host key verification failed/i.test(stderr)) return "ssh host key verification failed for the server";
-  if (/couldn't find remote ref|Remote branch .* not found/i.test(stderr)) {
+  if (REF_NOT_FOUND.test(stderr)) {
     return o.ref || o.sha
       ? `the ref ${o.ref ?? o.sha} was not found in the repository`
       : "the repository has no default branch (its HEAD points nowhere); ask for a ref";
   }
-  if (/Repository not found|does not appear to be a git repository|HTTP 404|error: 404/i.test(stderr)) {
+  if (REPO_NOT_FOUND.test(stderr)) {
     return `repository not found${o.credentials ? "" : " (if it is private, set the target's token)"}`;
   }
   return lastLines(stderr) || "git fetch failed";
+}
+
+const REF_NOT_FOUND = /couldn't find remote ref|Remote branch .* not found/i;
+const REPO_NOT_FOUND = /Repository not found|does not appear to be a git repository|HTTP 404|error: 404/i;
+
+/** A problem of the source itself (access, no such repository or ref), not of how it was fetched. */
+export function isSourceProblem(stderr: string): boolean {
+  return isAuthProblem(stderr) || REF_NOT_FOUND.test(stderr) || REPO_NOT_FOUND.test(stderr);
 }
 
 export function lastLines(text: string): string {

@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
 import { rm, stat } from "node:fs/promises";
 import { errors } from "../shared/errors.js";
+import { normalizeGitUrl } from "../shared/git-url.js";
 import type { BuildLog } from "./build-log.js";
-import { explain, isAuthProblem, lastLines } from "./git-fetch.js";
-import { normalizeGitUrl, type Mirror } from "./mirror-location.js";
+import { explain, isAuthProblem, isSourceProblem, lastLines } from "./git-fetch.js";
+import type { Mirror } from "./mirror-location.js";
 import { runProcess } from "./run-process.js";
 
 /** A problem of the cache, never of the source: the build goes on without the cache. */
@@ -110,7 +111,7 @@ async function fetchInto(f: MirrorFetch): Promise<string> {
 
 /** A source problem (say what to do, as a plain fetch would) or a cache problem. */
 function classify(stderr: string, f: MirrorFetch): Error {
-  if (isAuthProblem(stderr) || /couldn't find remote ref|Repository not found|does not appear to be a git repository|HTTP 404|error: 404/i.test(stderr)) {
+  if (isSourceProblem(stderr)) {
     return errors.sourceFetchFailed(f.url, f.log.mask(explain(stderr, f)));
   }
   return new MirrorProblem(f.log.mask(lastLines(stderr) || "git fetch failed"), isDamage(stderr));
