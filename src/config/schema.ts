@@ -67,6 +67,8 @@ export const targetSchema = z
     cache: z.array(z.string().regex(/^\//, { error: "expected absolute paths inside the build container" })).default([])
       .describe("Folders kept between builds of this target (e.g. /root/.m2)."),
     limits: limits.optional(),
+    user: z.string().regex(/^(root|\d+(:\d+)?)$/, { error: "expected a uid, uid:gid (e.g. 1000:1000) or root" }).optional()
+      .describe("User the build's commands run as inside the builder (default 1000:1000, unprivileged; root gives the commands root inside the container)."),
     run: runSchema.optional(),
   })
   .describe("A build target.");
@@ -87,7 +89,11 @@ export const configSchema = z
       .describe("Start builders ahead of time (for the next queued builds and the next trigger of a recently built target), so a build does not wait for a container to boot."),
     maxAttempts: z.number().int().min(1).max(10).default(3).describe("How often a build interrupted by a crash is tried."),
     shutdownGrace: duration.default("30s"),
-    limits: limits.default({ memory: "2g", pids: 1024 }),
+    limits: limits.default({ memory: "2g", cpus: 2, pids: 1024 }),
+    untrusted: z.enum(["refuse", "allow"], { error: "expected refuse or allow" }).default("refuse")
+      .describe("With executor local, builds of pull requests from forks run only with allow (they would run as host processes); the docker executor always isolates them."),
+    logLimit: z.string().regex(/^\d+(\.\d+)?[kmg]?b?$/i, { error: "expected a size like 50m" }).default("50m")
+      .describe("Largest build log kept; past it the log keeps its head and tail with a marker between."),
     targets: z.array(targetSchema, { error: "expected a list of targets" }).default([]),
   })
   .superRefine((config, ctx) => {

@@ -59,4 +59,24 @@ export const migrations: string[] = [
   `
   CREATE UNIQUE INDEX builds_by_seq ON builds(seq);
   `,
+  // 4: trust and hardening. check_reported: the build status last confirmed at GitHub (the
+  // check-run outbox: a build whose check_reported differs from its status is reported again
+  // after a restart; existing builds count as reported). replay_key: a content key of the event
+  // that queued the build (push: repository, ref, commit; pull request: number, head sha), so a
+  // captured webhook re-sent under new delivery ids queues nothing within the replay window.
+  // pull_heads: the head commits a pull request had and when GitHub says it got each, so
+  // `/build` builds the commit the commenter saw.
+  `
+  ALTER TABLE builds ADD COLUMN check_reported TEXT;
+  UPDATE builds SET check_reported = status;
+  ALTER TABLE builds ADD COLUMN replay_key TEXT;
+  CREATE INDEX builds_by_replay ON builds(replay_key, created_at) WHERE replay_key IS NOT NULL;
+  CREATE TABLE pull_heads (
+    repository TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    sha TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (repository, number, sha)
+  );
+  `,
 ];
