@@ -1,4 +1,5 @@
-import { Router } from "express";
+import { stat } from "node:fs/promises";
+import { Router, type Response } from "express";
 import { findTarget, type Config } from "../config/load-config.js";
 import { errors } from "../shared/errors.js";
 import type { ServiceFs } from "../servicefs/service-fs.js";
@@ -37,9 +38,29 @@ export function artifactsRoutes(config: Config, servicefs: ServiceFs): Router {
     // sendFile answers Range requests (206) and sets Content-Length, ETag and Last-Modified.
     res.attachment(req.params.file);
     res.sendFile(file, { dotfiles: "deny", acceptRanges: true, etag: true, lastModified: true }, (error) => {
-      if (error && !res.headersSent) next(error);
+      if (!error || res.headersSent) return;
+      // An error answer is JSON, not the file: drop the download's headers (send keeps
+      // the Content-Range of the size on a 416, which the client needs).
+      res.removeHeader("content-disposition");
+      void sendFileError(error, file, `${t.name}/${req.params.file}`, res).then(next, next);
     });
   });
 
   return router;
+}
+
+/**
+ * The catalogue error for what send() refused: an unsatisfiable Range (416, with a
+ * Content-Range of "bytes *" and the size), a failed If-Match or If-Unmodified-Since (412), a
+ * file gone or not a file (404). Anything else is passed on as it is (a server fault).
+ */
+async function sendFileError(error: Error & { status?: number; code?: string }, file: string, name: string, res: Response): Promise<unknown> {
+  if (error.status === 416) {
+    const size = await stat(file).then((s) => s.size, () => 0);
+    res.set("content-range", `bytes */${size}`);
+    return errors.rangeNotSatisfiable(size);
+  }
+  if (error.status === 412) return errors.preconditionFailed("If-Match or If-Unmodified-Since");
+  if (error.status === 404 || error.code === "ENOENT" || error.code === "EISDIR" || error.code === "ENOTDIR") return errors.notFound("artifact", name);
+  return error;
 }

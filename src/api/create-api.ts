@@ -5,8 +5,10 @@ import type { Logger } from "../shared/logger.js";
 import { artifactsRoutes } from "./artifacts-routes.js";
 import { bearerAuth } from "./bearer-auth.js";
 import { buildsRoutes } from "./builds-routes.js";
+import { serverFolders } from "./hide-paths.js";
 import { errorHandler, notFoundRoute } from "./http-errors.js";
 import { openapi } from "./openapi.js";
+import { requireJsonBody } from "./require-json.js";
 
 export interface ApiDeps {
   config: Config;
@@ -17,18 +19,22 @@ export interface ApiDeps {
   extra?: Router[];
 }
 
-/** The REST API under `/api/v1`: bearer auth, JSON bodies up to 1 MB, JSON errors. */
+/**
+ * The REST API under `/api/v1`: bearer auth, then plain `application/json` bodies up to 1 MB
+ * (anything else 415), JSON errors that never show the server's absolute paths.
+ */
 export function createApi(deps: ApiDeps): Router {
   const api = Router();
   api.get("/openapi.json", (_req, res) => {
     res.json(openapi);
   });
   api.use(bearerAuth(deps.apiToken));
+  api.use(requireJsonBody);
   api.use(json({ limit: "1mb", strict: true }));
   api.use(buildsRoutes(deps.manager));
   api.use(artifactsRoutes(deps.config, deps.manager.servicefs));
   for (const router of deps.extra ?? []) api.use(router);
   api.use(notFoundRoute);
-  api.use(errorHandler(deps.logger));
+  api.use(errorHandler(deps.logger, { folders: serverFolders(deps.config) }));
   return api;
 }

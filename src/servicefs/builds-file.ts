@@ -1,4 +1,4 @@
-import { mkdir, readFile } from "node:fs/promises";
+import { lstat, mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { errors } from "../shared/errors.js";
 import { writeFileAtomic } from "./atomic-write.js";
@@ -53,8 +53,10 @@ export class BuildsFile {
     try {
       text = await readFile(this.file, "utf8");
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return { target: this.target, builds: [] };
-      throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      // A dangling symlink reads as ENOENT too, but an update would replace the link itself.
+      if (code === "ENOENT" && !(await lstat(this.file).then(() => true, () => false))) return { target: this.target, builds: [] };
+      throw errors.metadataCorrupt(this.file, unreadable(code));
     }
     return parseBuilds(this.file, text);
   }
@@ -106,6 +108,28 @@ export class BuildsFile {
 
   async newestGood(): Promise<BuildRecord | undefined> {
     return (await this.goodNewestFirst())[0];
+  }
+}
+
+/**
+ * Why builds.json could not be read, in the target's terms: the raw errno text (EISDIR, EACCES …)
+ * names a system call and a path, not what the user has to fix.
+ */
+function unreadable(code: string | undefined): string {
+  switch (code) {
+    case "EISDIR":
+      return "it is a folder, not a file";
+    case "EACCES":
+    case "EPERM":
+      return "the server may not read it (permission denied)";
+    case "ELOOP":
+      return "it is a symbolic link that loops";
+    case "ENOENT":
+      return "it is a symbolic link to a missing file";
+    case "ENOTDIR":
+      return "a part of its path is a file, not a folder";
+    default:
+      return `it could not be read (${code ?? "unknown error"})`;
   }
 }
 

@@ -122,6 +122,20 @@ export const errors = {
   executorFailed: (why: string) => new CicdError("EXECUTOR_FAILED", why),
   timedOut: (what: string, ms: number) => new CicdError("TIMED_OUT", `${what} timed out after ${ms} ms.`),
   cancelled: (what: string) => new CicdError("CANCELLED", `${what} was cancelled.`),
+  // HTTP-level refusals of the REST API. They carry the HTTP status the request deserves (415,
+  // 416, 412) on a catalogue code, since the code list itself is fixed here.
+  unsupportedMediaType: (what: string, expected: string) =>
+    Object.assign(new CicdError("INVALID_ARGUMENT", `Unsupported ${what}: ${expected}.`, { what }), { status: 415 }),
+  rangeNotSatisfiable: (size: number) =>
+    Object.assign(
+      new CicdError("INVALID_ARGUMENT", `The requested Range is outside the file (${size} bytes): ask for bytes within 0-${Math.max(size - 1, 0)}, or send no Range for the whole file.`, { size }),
+      { status: 416 },
+    ),
+  preconditionFailed: (header: string) =>
+    Object.assign(new CicdError("CONFLICT", `The file changed since you read it (${header} does not match); fetch it again without ${header}.`), { status: 412 }),
+  badPercentEncoding: (value: string) =>
+    new CicdError("INVALID_ARGUMENT", `Expected the URL path to be percent-encoded UTF-8 (every % followed by two hex digits), got ${describe(value)}.`),
+  badRequest: (why: string) => new CicdError("INVALID_ARGUMENT", `Bad request: ${why}.`),
 };
 
 function describe(value: unknown): string {
