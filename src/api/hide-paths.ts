@@ -36,9 +36,10 @@ export function pathHider(folders: readonly string[]): (text: string) => string 
   const roots = [...all].filter((r) => r !== path.parse(r).root).sort((a, b) => b.length - a.length);
   if (roots.length === 0) return (text) => text;
   const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  // One pass over the text with the deepest folder tried first; a root ends at a separator or
-  // where a path would end, so /data does not match /database.
-  const pattern = new RegExp(`(${roots.map(escape).join("|")})(?:[/\\\\]|(?![\\w.@+-]))`, "g");
+  // One pass over the text with the deepest folder tried first; a root starts where a path
+  // starts and ends at a separator or where a path would end, so /data matches neither
+  // /database nor /x/data.
+  const pattern = new RegExp(`(?<![\\w.@+/-])(${roots.map(escape).join("|")})(?:[/\\\\]|(?![\\w.@+-]))`, "g");
   return (text) =>
     text.replace(pattern, (match, root: string) => (match.length > root.length ? "" : path.basename(root)));
 }

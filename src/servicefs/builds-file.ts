@@ -76,7 +76,10 @@ export class BuildsFile {
 
   /** Runs `fn` under the same lock without writing (for publishing files by name). */
   async locked<T>(fn: () => Promise<T>): Promise<T> {
-    await mkdir(this.dir, { recursive: true });
+    await mkdir(this.dir, { recursive: true }).catch((error: NodeJS.ErrnoException) => {
+      // The target's folder is a file: say so as read() would, not "EEXIST: mkdir <path>".
+      throw error.code === "EEXIST" || error.code === "ENOTDIR" ? errors.metadataCorrupt(this.file, unreadable("ENOTDIR")) : error;
+    });
     return withFileLock(path.join(this.dir, LOCK_FILE), fn, this.lockOptions);
   }
 

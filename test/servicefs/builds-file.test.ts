@@ -1,8 +1,8 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { BUILDS_FILE, BuildsFile, writeFileAtomic, type BuildRecord } from "../../src/servicefs/index.js";
+import { BUILDS_FILE, BuildsFile, ServiceFs, writeFileAtomic, type BuildRecord } from "../../src/servicefs/index.js";
 
 let dir: string;
 let file: BuildsFile;
@@ -71,6 +71,46 @@ describe("BuildsFile", () => {
     expect(await readFile(file.file, "utf8")).toBe(text);
   });
 
+  it.each([
+    ["a folder", async (f: string) => mkdir(f), /it is a folder, not a file/],
+    ["a symlink to itself", async (f: string) => symlink(path.basename(f), f), /symbolic link that loops/],
+    ["a symlink to a missing file", async (f: string) => symlink("gone.json", f), /symbolic link to a missing file/],
+    ["a file inside a file", async (f: string) => writeFile(path.dirname(f), "x"), /a part of its path is a file/],
+  ])("says what is wrong when builds.json is %s, and changes nothing", async (_what, make, why) => {
+    if (_what === "a file inside a file") await rm(dir, { recursive: true });
+    await make(file.file);
+    const before = await snapshot(dir);
+    for (const change of [() => file.read(), () => file.append(build("new")), () => file.markBad("a")]) {
+      const error = await change().then(() => undefined, (e: unknown) => e as Error);
+      expect(error).toMatchObject({ code: "METADATA_CORRUPT", message: expect.stringMatching(why) });
+      // The errno text (EISDIR: illegal operation on a directory…) names a syscall, not the fix.
+      expect(error!.message).not.toMatch(/\bE[A-Z]{3,}\b|illegal operation/);
+    }
+    expect(await snapshot(dir)).toEqual(before);
+  });
+
+  it.each([
+    ["not JSON", '{"target": "hello", "builds": ['],
+    ["a folder", undefined],
+  ])("a publish into a target whose builds.json is %s fails clearly and leaves it as it was", async (_what, text) => {
+    const root = await mkdtemp(path.join(tmpdir(), "cicd-sfs-"));
+    try {
+      const fs = new ServiceFs(root);
+      const target = fs.builds("hello").file;
+      await mkdir(path.dirname(target), { recursive: true });
+      if (text === undefined) await mkdir(target);
+      else await writeFile(target, text);
+      const before = await snapshot(path.dirname(target));
+      const source = path.join(dir, "app.jar");
+      await writeFile(source, "jar");
+      await expect(fs.publish("hello", { key: "k", commit: null, ref: null, files: [source] })).rejects.toMatchObject({ code: "METADATA_CORRUPT", message: expect.stringContaining("It was left untouched") });
+      // Same file, same content, and no artifact that no record names.
+      expect(await snapshot(path.dirname(target))).toEqual(before);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it("loses no update when many changes run at once in one process", async () => {
     await Promise.all(Array.from({ length: 40 }, (_, i) => file.append(build(`b${i}`))));
     await Promise.all(Array.from({ length: 20 }, (_, i) => file.markBad(`b${i * 2}`, { exitCode: 1 })));
@@ -84,6 +124,21 @@ describe("BuildsFile", () => {
     expect(await readdir(dir)).toEqual([BUILDS_FILE]);
   });
 });
+
+/** Every entry of a folder (or the file itself) with its kind and content, to compare before and after. */
+async function snapshot(where: string): Promise<Record<string, string>> {
+  const info = await lstat(where).catch(() => undefined);
+  if (!info) return {};
+  if (info.isFile()) return { ".": await readFile(where, "utf8") };
+  if (!info.isDirectory()) return { ".": "other" };
+  const out: Record<string, string> = {};
+  for (const name of (await readdir(where)).sort()) {
+    const p = path.join(where, name);
+    const s = await lstat(p);
+    out[name] = s.isSymbolicLink() ? `link:${await readlink(p)}` : s.isDirectory() ? "dir" : `file:${await readFile(p, "utf8")}`;
+  }
+  return out;
+}
 
 describe("writeFileAtomic", () => {
   it("lets a reader see the old or the new content, never a mix", async () => {
