@@ -8,6 +8,11 @@ import type { Executor } from "./types.js";
 
 export type ExecutorOptions = DockerExecutorOptions & LocalExecutorOptions;
 
+/**
+ * The configured executor. Create it once the database lock is held and before the manager
+ * recovers: `local` ends, here, the workloads a previous process of this server left running
+ * (recorded in `options.workloadsDir`).
+ */
 export function createExecutor(kind: "docker" | "local", options: ExecutorOptions): Executor {
   return kind === "docker" ? new DockerExecutor(options) : new LocalExecutor(options);
 }

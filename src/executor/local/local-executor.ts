@@ -1,11 +1,13 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { errorMessage, errors } from "../../shared/errors.js";
+import { processStartTime } from "../../shared/exit-with-parent.js";
 import type { Logger } from "../../shared/logger.js";
 import { packageRoot } from "../project-root.js";
 import type { Executor, FoundWorkload, WorkloadHandle, WorkloadSpec } from "../types.js";
 import { LocalWorkload } from "./local-workload.js";
 import { rewriteEnv, rewritePath } from "./rewrite-paths.js";
+import { WorkloadRegistry } from "./workload-registry.js";
 
 export interface LocalExecutorOptions {
   logger: Logger;
@@ -16,7 +18,21 @@ export interface LocalExecutorOptions {
    * <package root>/bin/cicd.js. Tests may use the container bundle (docker/build/cicd.mjs).
    */
   cliCommand?: string[];
+  /**
+   * Folder of the workload registry (`<data>/workloads`): every process started is recorded
+   * there, and those a previous manager process left running are ended when the executor is
+   * created. Without it nothing is recorded (tests that need no restart).
+   */
+  workloadsDir?: string;
+  /** This manager's instance (a hash of its database path): whose records are whose. */
+  instance?: string;
 }
+
+/**
+ * Set in every workload's environment: the manager's pid. The builder and the runner end
+ * themselves and what they started when that process goes away (shared/exit-with-parent.ts).
+ */
+export const parentPidVariable = "CICD_PARENT_PID";
 
 /**
  * Variables a workload inherits from the manager. Nothing else: the manager's environment holds
@@ -32,8 +48,16 @@ const inherited = [
  * Runs workloads as host processes, for machines without Docker. Nothing is isolated: builds
  * see the host, and limits and read-only mounts are not enforced (a warning says so once).
  * Container paths in arguments and env values are mapped to the mounts' host paths.
- * Processes do not outlive the manager in any useful way: `find` lists nothing, `attach`
- * finds nothing, and `close` stops what is still running. POSIX only (process groups).
+ *
+ * A workload never outlives its manager: a host process cannot be re-attached after a restart
+ * (its output went to pipes of the process that died), so `find` lists nothing, `attach` finds
+ * nothing and `close` stops what still runs. After a `kill -9` of the manager, each workload
+ * ends itself within about a second (it watches its parent: `CICD_PARENT_PID`), and the next
+ * manager ends whatever is still recorded in the workload registry before it recovers any
+ * build, so an interrupted build is queued again only once its first attempt is gone. This
+ * holds for runners too: the runners service marks a runner it cannot re-attach as exited.
+ * Stopping a workload ends its whole process tree (build commands run in groups of their own).
+ * POSIX only (process groups); the process tree is read from /proc on Linux.
  */
 export class LocalExecutor implements Executor {
   readonly kind = "local";
@@ -41,6 +65,7 @@ export class LocalExecutor implements Executor {
   private readonly log: Logger;
   private readonly cliCommand: string[];
   private readonly running = new Set<LocalWorkload>();
+  private readonly registry: WorkloadRegistry | undefined;
   private warned = false;
 
   constructor(options: LocalExecutorOptions) {
@@ -48,6 +73,12 @@ export class LocalExecutor implements Executor {
     const root = options.projectRoot ?? packageRoot();
     this.cliCommand = options.cliCommand ?? [process.execPath, path.join(root, "bin", "cicd.js")];
     if (!this.cliCommand.length) throw errors.invalidArgument("cliCommand", "a non-empty command", this.cliCommand);
+    if (options.workloadsDir) {
+      this.registry = new WorkloadRegistry(options.workloadsDir, options.instance ?? "local", this.log);
+      // Here, before the manager exists: recovery must not queue a build again while its
+      // first attempt still runs, and nothing of the previous process may idle on.
+      this.registry.sweep();
+    }
   }
 
   /** No images: workloads run the cicd CLI on the host. */
@@ -64,12 +95,18 @@ export class LocalExecutor implements Executor {
     const [command, ...prefix] = this.cliCommand as [string, ...string[]];
     const args = [...prefix, spec.role, ...spec.args.map((arg) => rewritePath(arg, spec.mounts))];
     const child = spawn(command, args, {
-      env: { ...base, ...rewriteEnv(spec.env, spec.mounts) },
+      env: { ...base, ...rewriteEnv(spec.env, spec.mounts), [parentPidVariable]: String(process.pid) },
       stdio: ["ignore", "pipe", "pipe"],
       // Its own process group, so stop() reaches everything the workload started.
       detached: true,
     });
-    const workload = new LocalWorkload(spec.id, child);
+    try {
+      this.record(spec, child.pid);
+    } catch (error) {
+      child.once("error", () => undefined);
+      throw error;
+    }
+    const workload = new LocalWorkload(spec.id, child, () => this.registry?.remove(spec.id));
     await new Promise<void>((resolve, reject) => {
       child.once("spawn", resolve);
       child.once("error", (error) =>
@@ -82,6 +119,27 @@ export class LocalExecutor implements Executor {
     void workload.wait().then(() => this.running.delete(workload));
     this.log.debug("started", { id: spec.id, role: spec.role, pid: workload.pid });
     return workload;
+  }
+
+  /**
+   * Writes the workload's record in the same turn as the spawn: the new process is still
+   * booting Node.js, so it is recorded before it can take a build. A workload that cannot be
+   * recorded could outlive a crash unseen, so it is ended and the start fails.
+   */
+  private record(spec: WorkloadSpec, pid: number | undefined): void {
+    if (!this.registry || pid === undefined) return;
+    const start = processStartTime(pid);
+    try {
+      // No /proc (not Linux): the start time is unknown, and 0 never matches a live process.
+      this.registry.add({ id: spec.id, role: spec.role, target: spec.target, buildKey: spec.buildKey, pid, pgid: pid, start: start ?? 0 });
+    } catch (error) {
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+      throw errors.executorFailed(`Could not record the ${spec.role} process in the workload registry: ${errorMessage(error)}`);
+    }
   }
 
   async find(): Promise<FoundWorkload[]> {
