@@ -4,12 +4,18 @@ import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { errors } from "../shared/errors.js";
 import { parseDuration } from "../shared/duration.js";
+import { checkSecrets } from "./check-secrets.js";
 import { formatPath, interpolate } from "./interpolate.js";
 import { configSchema, type RawConfig, type RawTarget } from "./schema.js";
 
 /** A target as the rest of cicd sees it: paths absolute, durations in milliseconds. */
 export interface Target extends Omit<RawTarget, "timeout" | "run"> {
   timeoutMs: number;
+  /**
+   * How errors name the secrets file or folder: the config file, the field and the path as
+   * written (`cicd.yml: targets[0].secrets: secrets/hello.env`), never the absolute path.
+   */
+  secretsLabel?: string;
   run?: Omit<NonNullable<RawTarget["run"]>, "probation"> & { probationMs?: number };
 }
 
@@ -51,20 +57,23 @@ export function parseConfig(document: unknown, options: { file: string; env?: No
   if (!parsed.success) throw errors.configInvalid(name, ...describeIssue(parsed.error.issues[0]!));
   const raw = parsed.data;
   const resolve = (p: string) => path.resolve(dir, p);
-  return {
+  const config: Config = {
     ...raw,
     file: path.resolve(options.file),
     servicefs: resolve(raw.servicefs),
     database: raw.database === ":memory:" ? raw.database : resolve(raw.database),
     shutdownGraceMs: parseDuration(raw.shutdownGrace, "shutdownGrace"),
-    targets: raw.targets.map(({ timeout, run, ...t }) => ({
+    targets: raw.targets.map(({ timeout, run, ...t }, i) => ({
       ...t,
       url: resolveFileUrl(t.url, dir),
       secrets: t.secrets === undefined ? undefined : resolve(t.secrets),
+      ...(t.secrets === undefined ? {} : { secretsLabel: `${name}: targets[${i}].secrets: ${path.normalize(t.secrets)}` }),
       timeoutMs: parseDuration(timeout, "timeout"),
       run: run && (({ probation, ...r }) => ({ ...r, probationMs: probation === undefined ? undefined : parseDuration(probation) }))(run),
     })),
   };
+  checkSecrets(config.targets);
+  return config;
 }
 
 /** `file://./repo` and `files://repo` are relative to the config file's folder. */

@@ -59,7 +59,8 @@ export const targetSchema = z
     tags: z.boolean().default(false).describe("Build pushed tags too."),
     pullRequests: z.boolean().default(true).describe("Build pull requests."),
     token: z.string().optional().describe("Token for private repositories; ${VAR} reads the environment."),
-    secrets: z.string().optional().describe("Path to a KEY=VALUE file handed to the build as env, masked in output."),
+    secrets: z.string().optional()
+      .describe("Path to a KEY=VALUE file (KEY<<EOF … EOF for multi-line values), or to a folder with one file per secret, handed to the build as env, masked in output; values must be at least 8 characters."),
     commands: nonEmptyStrings("commands"),
     artifacts: nonEmptyStrings("artifact patterns"),
     image: z.string().min(1).default("cicd-builder"),
