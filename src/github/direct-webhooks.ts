@@ -1,111 +1,92 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { DirectEvent } from "../handlers/direct-events.js";
-import { errorMessage } from "../shared/errors.js";
+import { errorMessage, isCicdError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
-
-/** GitHub caps webhook payloads at 25 MB; anything larger is not from GitHub. */
-const MAX_BODY_BYTES = 25 * 1024 * 1024;
-const jsonType = /^\s*application\/json\s*(?:;|$)/i;
+import type { WebhookLimits } from "./unverified-bodies.js";
+import { webhookGate, type VerifiedDelivery, type WebhookAnswer } from "./webhook-gate.js";
+import { payloadProblem, probotEventShapes } from "./webhook-shapes.js";
 
 export interface DirectWebhooksOptions {
   /** The webhook path (`/api/github/webhooks`). */
   path: string;
   secret: string;
-  /** Event name (`X-GitHub-Event`) → what queues it. */
+  /** Event name (`X-GitHub-Event`) → what queues it, without Probot (push, pull_request). */
   events: Record<string, DirectEvent>;
+  /**
+   * Hands a verified delivery of an event Probot's handlers take (probotEventShapes) to Probot
+   * (`probot.webhooks.receive`); resolves once its handlers are done.
+   */
+  receive: (delivery: VerifiedDelivery) => Promise<void>;
   logger: Logger;
+  /** Limits on unverified bodies (unverified-bodies.ts); tests shorten them. */
+  limits?: Partial<WebhookLimits>;
+  /**
+   * A Probot event still being handled after this long is answered 202 (as Probot's own
+   * middleware did, default 9 s): GitHub marks a delivery failed after 10 s.
+   */
+  slowAnswerMs?: number;
 }
 
 type Next = (error?: unknown) => void;
 
+const ok: WebhookAnswer = { status: 200, text: "ok\n" };
+
 /**
- * The fast way in for webhooks that only queue builds (push, pull_request): a POST to `path`
- * with the three GitHub headers and a JSON body is checked against `X-Hub-Signature-256` (HMAC
- * over the raw bytes, constant-time compare), parsed once and handed to its event; the answer is
- * `200 ok` once the builds are durably queued, 400 for a bad signature or body (nothing queued),
- * 500 when queueing failed (GitHub shows it in the delivery log and can redeliver: the delivery
- * id makes that safe). Any other request, including one missing a header, goes on to `next`
- * (Probot), which answers it as before.
+ * The webhook endpoint, every event: the gate (webhook-gate.ts) verifies the signature while the
+ * body streams in, under limits on unverified bodies; then a payload of the wrong shape for its
+ * event (webhook-shapes.ts) gets 400 naming the field, push and pull_request are queued here
+ * (answered `200 ok` once the builds are durably queued, as their Probot handlers would queue
+ * them), the events Probot's handlers take go to Probot already verified, and any other event
+ * is answered 200 and ignored. A failure to queue is answered 500 without its text (GitHub
+ * shows it in the delivery log and can redeliver: the delivery id makes that safe). Requests
+ * to other paths go on to `next`.
  */
-export function directWebhooks(options: DirectWebhooksOptions) {
-  const { events, logger } = options;
-  const wantedPath = trimSlashes(options.path);
-  const secret = options.secret;
-  return (req: IncomingMessage, res: ServerResponse, next: Next): void => {
-    const name = req.headers["x-github-event"];
-    const event = typeof name === "string" && Object.hasOwn(events, name) ? events[name] : undefined;
-    const id = req.headers["x-github-delivery"];
-    const signature = req.headers["x-hub-signature-256"];
-    if (
-      !event || req.method !== "POST" || typeof id !== "string" || typeof signature !== "string" ||
-      !jsonType.test(req.headers["content-type"] ?? "") || trimSlashes(pathOf(req.url)) !== wantedPath
-    ) {
-      return next();
+export function directWebhooks(options: DirectWebhooksOptions): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
+  const { events, logger, receive } = options;
+  const slowAnswerMs = options.slowAnswerMs ?? 9_000;
+
+  const deliver = async (delivery: VerifiedDelivery): Promise<WebhookAnswer> => {
+    const { name, id, payload } = delivery;
+    const problem = payloadProblem(name, payload);
+    if (problem) {
+      logger.warn("Webhook payload has the wrong shape; refused", { event: name, delivery: id, problem });
+      return { status: 400, error: problem };
     }
-    readBody(req).then(
-      async (body) => {
-        if (!body) return answer(res, 413, { error: `payload larger than ${MAX_BODY_BYTES} bytes` });
-        if (!signedWith(secret, body, signature)) {
-          logger.warn("Webhook signature does not match; ignored", { event: name, delivery: id });
-          return answer(res, 400, { error: "signature does not match event payload and secret" });
-        }
-        let payload: unknown;
-        try {
-          payload = JSON.parse(body.toString("utf8"));
-        } catch {
-          return answer(res, 400, { error: "Invalid JSON" });
-        }
-        try {
-          await event(payload, id);
-        } catch (error) {
-          logger.error("Webhook failed; answered 500 so GitHub shows it", { event: name, delivery: id, error: errorMessage(error) });
-          return answer(res, 500, { error: errorMessage(error) });
-        }
-        res.writeHead(200, { "content-type": "text/plain", "content-length": "3" }).end("ok\n");
-      },
-      (error: unknown) => {
-        logger.warn("Could not read a webhook", { event: name, delivery: id, error: errorMessage(error) });
-        if (!res.headersSent) answer(res, 400, { error: "could not read the request body" });
-      },
-    ).catch((error: unknown) => logger.error("Could not answer a webhook", { event: name, delivery: id, error: errorMessage(error) }));
+    if (Object.hasOwn(events, name)) {
+      try {
+        await events[name]!(payload, id);
+      } catch (error) {
+        // Refusals of the build service (e.g. shutting down) are meant for users; anything else is told only in the log.
+        if (isCicdError(error) && error.status < 500) return { status: error.status, error: error.message };
+        throw error;
+      }
+      return ok;
+    }
+    if (Object.hasOwn(probotEventShapes, name)) return answerWithin(slowAnswerMs, receive(delivery), delivery);
+    logger.debug("Webhook event cicd does not act on; ignored", { event: name, delivery: id });
+    return ok;
   };
-}
 
-/** Constant-time check of `sha256=<hex>` against the HMAC of the raw body. */
-function signedWith(secret: string, body: Buffer, header: string): boolean {
-  if (!header.startsWith("sha256=")) return false;
-  const given = Buffer.from(header.slice(7), "hex");
-  const expected = createHmac("sha256", secret).update(body).digest();
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
-
-/** The whole body, or undefined when it is larger than GitHub sends. */
-function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+  const answerWithin = (ms: number, handling: Promise<void>, { name, id }: VerifiedDelivery): Promise<WebhookAnswer> => {
+    let timer: NodeJS.Timeout | undefined;
+    let answered = false;
+    const slow = new Promise<WebhookAnswer>((resolve) => {
+      timer = setTimeout(() => {
+        answered = true;
+        resolve({ status: 202, text: "still processing\n" });
+      }, ms);
     });
-    req.once("end", () => resolve(size <= MAX_BODY_BYTES ? Buffer.concat(chunks, size) : undefined));
-    req.once("error", reject);
-    // After "end" this changes nothing; before it, the sender went away mid-body.
-    req.once("close", () => reject(new Error("the connection closed before the whole body arrived")));
-  });
-}
+    const done = handling.then(
+      () => ok,
+      (error: unknown) => {
+        // Before the 202 the gate answers 500 and logs it; after it, only the log can tell.
+        if (!answered) throw error;
+        logger.error("Webhook failed after it was answered", { event: name, delivery: id, error: errorMessage(error) });
+        return ok;
+      },
+    );
+    return Promise.race([done, slow]).finally(() => clearTimeout(timer));
+  };
 
-function answer(res: ServerResponse, status: number, body: { error: string }): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) }).end(text);
-}
-
-function pathOf(url = "/"): string {
-  const q = url.indexOf("?");
-  return q < 0 ? url : url.slice(0, q);
-}
-
-function trimSlashes(path: string): string {
-  return path.replace(/\/+$/, "") || "/";
+  return webhookGate({ path: options.path, secret: options.secret, logger, limits: options.limits, deliver });
 }

@@ -1,20 +1,25 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Probot } from "probot";
 import type { HandlerDeps } from "../handlers/handler-deps.js";
 import type { Logger } from "../shared/logger.js";
 import type { ProbotTuning } from "./create-app-probot.js";
 import type { GitHubSettings } from "./github-settings.js";
 
-type Next = (error?: unknown) => void;
+/** A webhook delivery whose signature the gate has checked. */
+export interface ProbotDelivery {
+  id: string;
+  name: string;
+  payload: unknown;
+}
 
 export interface LazyProbot {
   /** The app's Probot, created (and its modules loaded) on the first call. */
   instance(): Promise<Probot>;
   /**
-   * Middleware for requests to the webhook path (others go straight on): the first one loads
-   * Probot with cicd's handlers, and every one is then answered by Probot's own middleware.
+   * Hands verified webhook deliveries to Probot: the first one loads Probot with cicd's
+   * handlers, and every one is then run through them (`probot.webhooks.receive`). Probot never
+   * reads a request: the webhook gate has checked the signature and parsed the body already.
    */
-  webhooks(path: string, deps: HandlerDeps): (req: IncomingMessage, res: ServerResponse, next: Next) => void;
+  receiver(deps: HandlerDeps): (delivery: ProbotDelivery) => Promise<void>;
 }
 
 /**
@@ -36,23 +41,17 @@ export function lazyProbot(settings: GitHubSettings, logger: Logger, tuning?: Pr
     }, () => (probot = undefined)));
   return {
     instance,
-    webhooks(path, deps) {
-      const wanted = path.replace(/\/+$/, "");
-      type Handler = (req: IncomingMessage, res: ServerResponse, next: Next) => Promise<unknown>;
-      let middleware: Promise<Handler> | undefined;
-      const load = async (): Promise<Handler> => {
-        const [{ createNodeMiddleware }, { registerHandlers }, app] = await Promise.all([
-          import("probot"),
-          import("../handlers/register-handlers.js"),
-          instance(),
-        ]);
-        return createNodeMiddleware((probotApp) => registerHandlers(probotApp, deps), { probot: app, webhooksPath: path }) as Promise<Handler>;
+    receiver(deps) {
+      let loaded: Promise<Probot> | undefined;
+      const load = async (): Promise<Probot> => {
+        const [{ registerHandlers }, app] = await Promise.all([import("../handlers/register-handlers.js"), instance()]);
+        await app.load((probotApp) => registerHandlers(probotApp, deps));
+        return app;
       };
-      return (req, res, next) => {
-        const url = req.url ?? "/";
-        const pathname = url.split("?")[0]!.replace(/\/+$/, "");
-        if (pathname !== wanted) return next();
-        (middleware ??= retryable(load, () => (middleware = undefined))).then((handle) => handle(req, res, next), next);
+      return async (delivery) => {
+        const app = await (loaded ??= retryable(load, () => (loaded = undefined)));
+        // Not probot.receive: it logs the whole payload; the gate has logged the delivery already.
+        await app.webhooks.receive(delivery as Parameters<Probot["receive"]>[0]);
       };
     },
   };

@@ -13,6 +13,7 @@ import { directWebhooks } from "./direct-webhooks.js";
 import type { RetryOptions } from "./github-retry-delay.js";
 import { readGitHubSettings } from "./github-settings.js";
 import { lazyProbot } from "./lazy-probot.js";
+import type { WebhookLimits } from "./unverified-bodies.js";
 
 export const WEBHOOKS_PATH = "/api/github/webhooks";
 
@@ -20,9 +21,9 @@ export interface GitHubIntegration {
   /** Token to clone a GitHub repository for this build (fresh installation token), or undefined. */
   cloneToken: CloneTokenProvider;
   /**
-   * The handler of push and pull_request webhooks, already mounted in the app. A server may also
-   * call it ahead of the app, as start-server does, to spare those webhooks express's routing;
-   * `next` gets every request it does not take.
+   * The webhook endpoint (every event), already mounted in the app. A server may also call it
+   * ahead of the app, as start-server does, to spare webhooks express's routing; `next` gets
+   * every request to another path.
    */
   directWebhooks: (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
   /** Resolves when no reply, reaction or check run update is in flight (tests, shutdown). */
@@ -42,6 +43,8 @@ export interface GitHubDeps {
   deployments?: Deployments;
   /** Tests: no Octokit throttling, short request timeouts, fast check run retries. */
   tuning?: ProbotTuning & { retry?: Partial<RetryOptions> };
+  /** Limits on unverified webhook bodies (defaults in unverified-bodies.ts); tests shorten them. */
+  webhookLimits?: Partial<WebhookLimits>;
 }
 
 /**
@@ -85,10 +88,17 @@ export async function mountGitHub(app: Express, deps: GitHubDeps): Promise<GitHu
     deployments,
     refreshCheckRun,
   };
-  // push and pull_request only queue builds: verified and queued here, without a Probot context.
-  const direct = directWebhooks({ path: WEBHOOKS_PATH, secret: settings.webhookSecret, events: directEvents(handlerDeps), logger: handlerDeps.logger });
+  // One gate for every event: bodies verified while they stream in, under limits; push and
+  // pull_request are queued there without a Probot context, the rest reach Probot verified.
+  const direct = directWebhooks({
+    path: WEBHOOKS_PATH,
+    secret: settings.webhookSecret,
+    events: directEvents(handlerDeps),
+    receive: probot.receiver(handlerDeps),
+    logger: handlerDeps.logger,
+    limits: deps.webhookLimits,
+  });
   app.use(direct);
-  app.use(probot.webhooks(WEBHOOKS_PATH, handlerDeps));
   const unsubscribe = service.onChange(({ build }) => reporter.report(build));
   const unsubscribeBad = deployments?.onMarkedBad(({ build }) => reporter.refresh(build));
   logger.info(`GitHub App ${settings.appId} connected; webhooks at ${WEBHOOKS_PATH}`, { api: settings.baseUrl });
