@@ -1,5 +1,5 @@
 import type { HandlerDeps } from "./handler-deps.js";
-import { pullRequestRequests, type PullRequestPayload } from "./pull-request-handler.js";
+import { pullRequestRequests, recordPullHead, type PullRequestPayload } from "./pull-request-handler.js";
 import { pushRequests, type PushPayload } from "./push-handler.js";
 import { queueBuilds } from "./queue-builds.js";
 
@@ -10,14 +10,16 @@ export type DirectEvent = (payload: unknown, deliveryId: string) => Promise<void
  * The events whose handling needs nothing but the payload (no GitHub client, no reply): push and
  * pull_request. The webhook endpoint queues them straight from the verified body, without
  * building a Probot context for each; Probot's push and pull_request handlers are these same
- * functions (register-handlers.ts). Every other event goes through Probot.
+ * functions (register-handlers.ts). Every other event goes through Probot. A pull_request event
+ * of any action records the pull request's head first (`deps.pullHeads`), for `/build`.
  */
-export function directEvents(deps: Pick<HandlerDeps, "service" | "config" | "logger">): Record<"push" | "pull_request", DirectEvent> {
+export function directEvents(deps: Pick<HandlerDeps, "service" | "config" | "logger" | "pullHeads">): Record<"push" | "pull_request", DirectEvent> {
   return {
     push: async (payload, id) => {
       await queueBuilds(deps, pushRequests(deps, payload as PushPayload, id));
     },
     pull_request: async (payload, id) => {
+      recordPullHead(deps.pullHeads, payload as PullRequestPayload);
       await queueBuilds(deps, pullRequestRequests(deps, payload as PullRequestPayload, id));
     },
   };

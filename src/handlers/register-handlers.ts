@@ -2,7 +2,6 @@ import type { Probot } from "probot";
 import { buildCommentHandler } from "./build-comment-handler.js";
 import { directEvents } from "./direct-events.js";
 import type { HandlerDeps } from "./handler-deps.js";
-import { pullRequestEvents } from "./pull-request-handler.js";
 import { rerunHandler } from "./rerun-handler.js";
 
 /**
@@ -12,7 +11,8 @@ import { rerunHandler } from "./rerun-handler.js";
 export function registerHandlers(app: Probot, deps: HandlerDeps): void {
   const direct = directEvents(deps);
   app.on("push", (context) => direct.push(context.payload, context.id));
-  app.on(pullRequestEvents, (context) => direct.pull_request(context.payload, context.id));
+  // Every action: each records the pull request's head; only some build.
+  app.on("pull_request", (context) => direct.pull_request(context.payload, context.id));
   app.on("issue_comment.created", buildCommentHandler(deps));
   app.on(["check_run.rerequested", "check_run.requested_action", "check_suite.rerequested"], rerunHandler(deps));
 }

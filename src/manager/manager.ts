@@ -111,6 +111,7 @@ export class Manager implements BuildService {
       sha: request.sha ?? null,
       trigger: request.trigger,
       deliveryId: request.deliveryId ?? null,
+      replayKey: request.replayKey ?? null,
       repository: request.repository ?? target.repository ?? null,
       installationId: request.installationId ?? null,
       pullRequest: request.pullRequest ?? null,

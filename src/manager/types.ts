@@ -53,6 +53,13 @@ export interface TriggerRequest {
   trigger: TriggerKind;
   /** Deduplication: the same target + sha (or ref) + delivery id is never queued twice. */
   deliveryId?: string;
+  /**
+   * Deduplication of replays: what the event asked for, whatever its delivery id (push:
+   * repository, ref and commit; pull request: repository, number and head sha). A build of the
+   * same target with the same key queued within the store's replay window is returned as a
+   * duplicate. Only webhooks set it: a person asking again (REST, `/build`, re-run) means it.
+   */
+  replayKey?: string;
   repository?: string;
   installationId?: number;
   pullRequest?: number;

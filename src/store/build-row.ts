@@ -28,6 +28,7 @@ export interface Row {
   log_path: string | null;
   builder_id: string | null;
   builder_token_hash: string | null;
+  replay_key: string | null;
 }
 
 /** A build to insert (queued); the other columns take their defaults. */
@@ -38,6 +39,8 @@ export interface NewBuild {
   sha: string | null;
   trigger: TriggerKind;
   deliveryId: string | null;
+  /** The event's content key (TriggerRequest.replayKey); absent or null for none. */
+  replayKey?: string | null;
   repository: string | null;
   installationId: number | null;
   pullRequest: number | null;

@@ -41,6 +41,18 @@ const columnOf: Record<keyof BuildPatch, keyof Row> = {
 };
 
 /**
+ * How long a webhook's content (TriggerRequest.replayKey) queues nothing again. A captured signed
+ * push or pull_request delivery re-sent under new delivery ids is the same bytes, so its
+ * signature holds; within this hour it finds the build it queued the first time and queues
+ * nothing. A real event with the same content within the hour has nothing new to build either
+ * (the same commit of the same ref or pull request); a person who wants it built again re-runs
+ * it or uses `/build` or the REST API, which carry no replay key. An hour covers GitHub's own
+ * redeliveries and a replay that follows the capture; older replays are beyond what one window
+ * can stop without refusing real pushes of a commit that returned to a branch.
+ */
+export const REPLAY_WINDOW_MS = 60 * 60 * 1000;
+
+/**
  * Builds and the durable queue in SQLite. Every method is one transaction, so a crash between
  * any two calls leaves a consistent state: a build is in the queue table exactly while it waits
  * for a builder to accept it.
@@ -64,11 +76,14 @@ export class BuildStore {
       byDelivery: db.prepare<[string, string, string], Row>(
         "SELECT * FROM builds WHERE target = ? AND delivery_id = ? AND IFNULL(sha, IFNULL(ref, '')) = ?",
       ),
+      byReplay: db.prepare<[string, string, string], Row>(
+        "SELECT * FROM builds WHERE replay_key = ? AND created_at >= ? AND target = ? ORDER BY created_at DESC LIMIT 1",
+      ),
       nextSeq: db.prepare<[], { seq: number }>("SELECT IFNULL(MAX(seq), 0) + 1 AS seq FROM builds"),
       insert: db.prepare(
-        `INSERT INTO builds (key, seq, target, status, ref, sha, trigger, delivery_id, created_at, repository,
+        `INSERT INTO builds (key, seq, target, status, ref, sha, trigger, delivery_id, replay_key, created_at, repository,
            installation_id, pull_request, untrusted, meta, log_path)
-         VALUES (@key, @seq, @target, 'queued', @ref, @sha, @trigger, @deliveryId, @createdAt, @repository,
+         VALUES (@key, @seq, @target, 'queued', @ref, @sha, @trigger, @deliveryId, @replayKey, @createdAt, @repository,
            @installationId, @pullRequest, @untrusted, @meta, @logPath)`,
       ),
       back: db.prepare<[], { p: number }>("SELECT IFNULL(MAX(position), 0) + 1 AS p FROM queue"),
@@ -89,7 +104,8 @@ export class BuildStore {
 
   /**
    * Inserts a queued build at the back of the queue. With a delivery id already seen for the
-   * same target and commit, inserts nothing and returns the existing build.
+   * same target and commit, or a replay key (the event's content) of a build of the same target
+   * created within REPLAY_WINDOW_MS before this one, inserts nothing and returns the existing build.
    */
   insertQueued(build: NewBuild): { build: Build; duplicate: boolean } {
     return this.atomically(() => this.insertOne(build));
@@ -107,9 +123,14 @@ export class BuildStore {
       const existing = this.stmt.byDelivery.get(build.target, build.deliveryId, build.sha ?? build.ref ?? "");
       if (existing) return { build: toBuild(existing), duplicate: true };
     }
+    if (build.replayKey) {
+      const since = new Date(Date.parse(build.createdAt) - REPLAY_WINDOW_MS).toISOString();
+      const existing = this.stmt.byReplay.get(build.replayKey, since, build.target);
+      if (existing) return { build: toBuild(existing), duplicate: true };
+    }
     const seq = this.stmt.nextSeq.get()!.seq;
     const meta = JSON.stringify(build.meta);
-    this.stmt.insert.run({ ...build, seq, untrusted: build.untrusted ? 1 : 0, meta });
+    this.stmt.insert.run({ ...build, replayKey: build.replayKey ?? null, seq, untrusted: build.untrusted ? 1 : 0, meta });
     this.stmt.enqueue.run(build.key, this.stmt.back.get()!.p);
     // The row is what was written plus the columns' defaults: no need to read it back.
     return { build: newBuildOf(build, meta), duplicate: false };

@@ -17,6 +17,7 @@ describe("pull_request webhooks", () => {
         sha,
         trigger: "pull_request",
         deliveryId: "pr-delivery",
+        replayKey: `pull_request codertocat/hello-world#2 ${sha}`,
         repository: "Codertocat/Hello-World",
         installationId: 1,
         pullRequest: 2,

@@ -16,6 +16,8 @@ describe("push webhooks", () => {
         sha: payload.after,
         trigger: "push",
         deliveryId: "delivery-1",
+        // The push's content, whatever its delivery id: a replay of it queues nothing.
+        replayKey: `push codertocat/hello-world refs/heads/master ${payload.after}`,
         repository: "Codertocat/Hello-World",
         installationId: 1,
       },
