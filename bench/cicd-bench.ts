@@ -44,7 +44,7 @@ export async function startCicd(o: CicdBenchOptions): Promise<BenchSide> {
     },
     { file, env: {} },
   );
-  const token = "bench-api-token";
+  const token = "bench-api-token-0123456789";
   const executor = new DockerExecutor({ logger: o.logger.child("executor"), instance: o.instance });
   const server = await startServer({ config, executor, logger: o.logger, env: { CICD_API_TOKEN: token } });
   const client = new CicdClient({ baseUrl: server.url, token });

@@ -34,7 +34,7 @@ export interface MemoryResult {
   restartedKb: number;
 }
 
-const TOKEN = "bench-api-token";
+const TOKEN = "bench-api-token-0123456789";
 
 /**
  * The manager as a process of its own (`cicd server --config …`, Docker executor, GitHub App

@@ -79,7 +79,7 @@ export async function runIngest(o: IngestOptions): Promise<IngestResult> {
     },
     { file, env: {} },
   );
-  const server = await startServer({ config, executor: neverRuns, logger: o.logger, env: { CICD_API_TOKEN: "bench-api-token", ...github.env } });
+  const server = await startServer({ config, executor: neverRuns, logger: o.logger, env: { CICD_API_TOKEN: "bench-api-token-0123456789", ...github.env } });
   const bodyFile = path.join(o.dir, "push.json");
   writeFileSync(bodyFile, JSON.stringify(payload));
   const results: (LoadResult & { cpuMs: number; idsFile: string })[] = [];

@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { errors } from "../shared/errors.js";
 import { readSecretsFile, readSecretsFileSync } from "../shared/read-secrets.js";
 import type { Target } from "./load-config.js";
 
@@ -27,4 +28,18 @@ export async function readTargetSecrets(target: Target): Promise<Record<string, 
 
 function labelOf(target: Target): string {
   return target.secretsLabel ?? target.secrets ?? "secrets";
+}
+
+/**
+ * The shortest API token (`CICD_API_TOKEN`) or webhook secret (`WEBHOOK_SECRET`) accepted. Each
+ * guards the whole server (the token triggers builds and reads logs; the webhook secret makes a
+ * request pass as GitHub's, and one signed delivery lets a short one be guessed offline).
+ */
+export const MIN_TOKEN_LENGTH = 16;
+
+/** Throws CONFIG_INVALID when `value` (the setting `name` read from `source`) is too short; the message never holds the value. */
+export function checkTokenLength(source: string, name: string, value: string): void {
+  if (value.length >= MIN_TOKEN_LENGTH) return;
+  const length = `${value.length} character${value.length === 1 ? "" : "s"}`;
+  throw errors.configInvalid(source, name, `is ${length}; expected at least ${MIN_TOKEN_LENGTH} random characters. Make one with \`openssl rand -hex 32\``);
 }

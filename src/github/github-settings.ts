@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { checkTokenLength } from "../config/check-secrets.js";
 import { errors, errorMessage } from "../shared/errors.js";
 
 /** The GitHub App settings, read from Probot's standard environment variables. */
@@ -21,8 +22,9 @@ const source = "environment";
 /**
  * Reads `APP_ID`, `PRIVATE_KEY` / `PRIVATE_KEY_PATH`, `WEBHOOK_SECRET`, `GHE_HOST` and
  * `GHE_PROTOCOL`. Returns undefined when `APP_ID` is unset (the server then runs without GitHub);
- * throws CONFIG_INVALID when it is set but the rest is missing or wrong. Error messages never
- * contain the key or the secret.
+ * throws CONFIG_INVALID when it is set but the rest is missing or wrong, or the webhook secret is
+ * shorter than 16 characters (one signed delivery is enough to guess a short one offline).
+ * Error messages never contain the key or the secret.
  */
 export function readGitHubSettings(env: NodeJS.ProcessEnv): GitHubSettings | undefined {
   const rawId = env.APP_ID?.trim();
@@ -34,6 +36,7 @@ export function readGitHubSettings(env: NodeJS.ProcessEnv): GitHubSettings | und
       "WEBHOOK_SECRET is required when APP_ID is set; without it Probot would accept webhooks signed with the well-known secret 'development'",
     );
   }
+  checkTokenLength(source, "WEBHOOK_SECRET", env.WEBHOOK_SECRET);
   if (!/^\d+$/.test(rawId)) throw errors.configInvalid(source, "APP_ID", "expected the numeric ID of the GitHub App");
   const protocol = (env.GHE_PROTOCOL?.trim() || "https").replace(/:?\/*$/, "");
   if (protocol !== "https" && protocol !== "http") {

@@ -24,7 +24,7 @@ export function testConfig(document: Record<string, unknown>, dir = mkdtempSync(
 /** Starts a real server (real SQLite, real HTTP) on 127.0.0.1 with the given executor. */
 export async function startTestServer(config: Config, options: { executor?: Executor; env?: NodeJS.ProcessEnv } = {}): Promise<TestServer> {
   const logger = memoryLogger();
-  const server = await startServer({ config, executor: options.executor, logger, env: { CICD_API_TOKEN: "test-api-token", ...options.env } });
+  const server = await startServer({ config, executor: options.executor, logger, env: { CICD_API_TOKEN: "test-api-token-0123456789", ...options.env } });
   return Object.assign(server, {
     dir: path.dirname(config.file),
     config,
