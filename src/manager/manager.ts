@@ -37,6 +37,8 @@ export interface ManagerOptions {
   /** URL builders POST their events to; known once the HTTP server listens. */
   callbackUrl: () => string;
   cloneToken?: CloneTokenProvider;
+  /** Why the server cannot take new builds now (e.g. its database file was replaced), or undefined. */
+  available?: () => string | undefined;
 }
 
 interface Running {
@@ -100,6 +102,8 @@ export class Manager implements BuildService {
 
   async trigger(request: TriggerRequest): Promise<{ build: Build; duplicate: boolean }> {
     if (this.stopping) throw errors.conflict("The server is shutting down and takes no new builds; try again shortly.");
+    const unavailable = this.options.available?.();
+    if (unavailable) throw errors.unavailable(unavailable);
     const target = findTarget(this.options.config, request.target);
     if (!target) throw errors.notFound("target", request.target);
     const reserved = this.options.config.warmBuilders ? this.pool.takeReservedKey(target.name) : undefined;

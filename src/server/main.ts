@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { isCicdError } from "../shared/errors.js";
 import { createLogger } from "../shared/logger.js";
 import { holdYoungGeneration } from "./startup-heap.js";
 
@@ -17,7 +18,16 @@ export async function serverMain(argv: string[]): Promise<number> {
   }
   const logger = createLogger("cicd");
   const { config, startServer } = await loadServer(values.config ?? process.env.CICD_CONFIG ?? "cicd.yml");
-  const server = await startServer({ config, logger });
+  let server;
+  try {
+    server = await startServer({ config, logger });
+  } catch (error) {
+    // A refusal to start (another server holds the database, …) is a message for the person
+    // starting it, not a stack trace; the exit code tells scripts and service managers.
+    if (!isCicdError(error)) throw error;
+    process.stderr.write(`cicd: ${error.message}\n`);
+    return 1;
+  }
   return new Promise((resolve) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import path from "node:path";
 import express from "express";
 import type { Config } from "../config/load-config.js";
@@ -11,6 +11,7 @@ import { createExecutor } from "../executor/index.js";
 import type { Executor } from "../executor/types.js";
 import type { GitHubIntegration } from "../github/mount-github.js";
 import { Manager } from "../manager/manager.js";
+import { errors } from "../shared/errors.js";
 import { createLogger, type Logger } from "../shared/logger.js";
 import { BuildStore } from "../store/build-store.js";
 import { RunnerStore } from "../store/runner-store.js";
@@ -18,6 +19,7 @@ import { Runners } from "../manager/runners.js";
 import { BadBuildsWatcher } from "../manager/bad-builds-watcher.js";
 import { runnersRoutes } from "../api/runners-routes.js";
 import { openDatabase, type Db } from "../store/open-database.js";
+import { lockDatabase } from "../store/database-lock.js";
 import { resolveApiToken } from "./api-token.js";
 
 export interface StartOptions {
@@ -52,8 +54,22 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const logger = options.logger ?? createLogger("cicd");
   const dataDir = config.database === ":memory:" ? path.dirname(config.servicefs) : path.dirname(config.database);
 
-  // 1. Durable state.
-  const db: Db = openDatabase(config.database);
+  // 1. Durable state: one server per database, so the lock is taken before it is opened and
+  // let go only after it is closed. A database file deleted or replaced under the running
+  // server is noticed by the watch: health turns 503 and new triggers are refused.
+  const lock = config.database === ":memory:" ? undefined : lockDatabase(config.database);
+  let db: Db;
+  try {
+    db = openDatabase(config.database);
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
+  let unavailable: string | undefined;
+  lock?.watch((reason) => {
+    unavailable = reason;
+    logger.error(reason, { database: config.database });
+  });
   const store = new BuildStore(db);
   const apiToken = resolveApiToken(env, dataDir, logger);
 
@@ -78,6 +94,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     cacheDir: path.join(dataDir, "cache"),
     callbackUrl: () => `http://${config.callbackHost ?? executor.managerHost}:${port}/internal/builders/events`,
     cloneToken: (build) => cloneToken?.(build) ?? Promise.resolve(undefined),
+    available: () => unavailable,
   });
   // Probot and Octokit load only when GitHub is configured: a REST-only server stays small.
   const runners = new Runners({ config, store: new RunnerStore(db), executor, servicefs: manager.servicefs, logger: logger.child("runners"), stateDir: path.join(dataDir, "runners") });
@@ -92,6 +109,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   if (!github) logger.info("GitHub settings absent (APP_ID unset); REST triggers only");
   cloneToken = github?.cloneToken;
   app.get("/healthz", (_req, res) => {
+    if (unavailable) return void res.status(503).json({ status: "unavailable", reason: unavailable, ...manager.stats });
     res.json({ status: "ok", ...manager.stats });
   });
   app.use(internalRoutes(manager));
@@ -100,7 +118,17 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
 
   // 4. Listen, then recover interrupted builds and start the queue.
   // Webhooks that only queue builds are taken before express's routing (see mountGitHub).
-  const server: Server = createServer(github ? (req, res) => github.directWebhooks(req, res, () => app(req, res)) : app);
+  const handle = github ? (req: IncomingMessage, res: ServerResponse) => github.directWebhooks(req, res, () => app(req, res)) : app;
+  const server: Server = createServer((req, res) => {
+    // Every GitHub delivery may queue work: 503 while that cannot be kept, so GitHub shows the
+    // delivery as failed and it can be redelivered once the server is restarted.
+    if (unavailable && req.headers["x-github-event"] !== undefined) {
+      const refused = errors.unavailable(unavailable);
+      const body = JSON.stringify({ error: refused.message, code: refused.code });
+      return void res.writeHead(refused.status, { "content-type": "application/json", "content-length": Buffer.byteLength(body) }).end(body);
+    }
+    handle(req, res);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, config.host, () => {
@@ -136,6 +164,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         await github?.close();
         await executor.close();
         db.close();
+        lock?.release();
       })()),
   };
 }

@@ -136,6 +136,11 @@ export const errors = {
   badPercentEncoding: (value: string) =>
     new CicdError("INVALID_ARGUMENT", `Expected the URL path to be percent-encoded UTF-8 (every % followed by two hex digits), got ${describe(value)}.`),
   badRequest: (why: string) => new CicdError("INVALID_ARGUMENT", `Bad request: ${why}.`),
+  /** At start: another server holds the database's lock (one server per database). */
+  databaseInUse: (database: string, holder: string, advice: string) =>
+    new CicdError("CONFLICT", `${database} is in use by another cicd server (${holder}); ${advice}`, { database }),
+  /** The server runs but cannot take new work (e.g. its database file was replaced): 503. */
+  unavailable: (why: string) => Object.assign(new CicdError("CONFLICT", why), { status: 503 }),
 };
 
 function describe(value: unknown): string {
