@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { directEvents } from "../../src/handlers/direct-events.js";
 import { handlerHarness, useNock } from "../fixtures/handler-harness.js";
-import { examplePayload } from "../fixtures/webhook-payloads.js";
+import { examplePayload, pullRequestPayload } from "../fixtures/webhook-payloads.js";
 
 useNock();
 
@@ -53,5 +54,22 @@ describe("pull_request webhooks", () => {
     await h.receive("pull_request", examplePayload("pull_request", "closed"));
     await h.receive("pull_request", examplePayload("pull_request", "labeled"));
     expect(h.service.requests).toEqual([]);
+  });
+
+  it("records the head of every action with GitHub's time, through Probot and on the direct path alike", async () => {
+    const h = await handlerHarness();
+    const [a, b] = ["a".repeat(40), "b".repeat(40)];
+    await h.receive("pull_request", pullRequestPayload("labeled", { sha: a, at: "2026-03-01T11:00:00Z" }));
+    const direct = directEvents({ service: h.service, config: h.config, logger: h.logger, pullHeads: h.pullHeads });
+    await direct.pull_request(pullRequestPayload("synchronize", { sha: b, at: "2026-03-01T11:30:00Z" }), "direct-delivery");
+    expect(h.pullHeads.heads("codertocat/hello-world", 2)).toEqual([
+      { sha: a, at: "2026-03-01T11:00:00.000Z" },
+      { sha: b, at: "2026-03-01T11:30:00.000Z" },
+    ]);
+    // Only the push built anything.
+    expect(h.service.requests.map((r) => [r.target, r.sha, r.deliveryId])).toEqual([
+      ["hello", b, "direct-delivery"],
+      ["hello-release", b, "direct-delivery"],
+    ]);
   });
 });

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
-import { BuildStore, type NewBuild } from "../../src/store/build-store.js";
+import { BuildStore, REPLAY_WINDOW_MS, type NewBuild } from "../../src/store/build-store.js";
 import { migrations } from "../../src/store/migrations.js";
 import { openDatabase } from "../../src/store/open-database.js";
 
@@ -99,13 +99,19 @@ describe("BuildStore", () => {
 
   it("upgrades a database written before the seq index, keeping its builds in order", () => {
     const file = newFile();
-    openDatabase(file).close();
-    // Roll the file back to schema 2 (no builds_by_seq), as an older cicd left it.
+    const current = openDatabase(file);
+    const first = new BuildStore(current).insertQueued(newBuild()).build.key;
+    current.close();
+    // Roll the file back to schema 2 (no builds_by_seq, nothing of schema 4), as an older cicd left it.
     const old = new Database(file);
-    old.exec("DROP INDEX builds_by_seq");
+    old.exec(`
+      DROP INDEX builds_by_seq;
+      DROP INDEX builds_by_replay;
+      DROP TABLE pull_heads;
+      ALTER TABLE builds DROP COLUMN replay_key;
+      ALTER TABLE builds DROP COLUMN check_reported;
+    `);
     old.pragma("user_version = 2");
-    const oldStore = new BuildStore(old);
-    const first = oldStore.insertQueued(newBuild()).build.key;
     old.close();
 
     const db = openDatabase(file);
@@ -116,5 +122,29 @@ describe("BuildStore", () => {
     const second = store.insertQueued(newBuild()).build.key;
     expect(store.list().map((b) => b.key)).toEqual([second, first]);
     expect(store.queuedKeys()).toEqual([first, second]);
+  });
+
+  it("treats a build of the same target and replay key within the window as a duplicate, whatever the delivery id", () => {
+    const store = new BuildStore(openDatabase(newFile()));
+    const replayKey = `push acme/hello refs/heads/main ${"a".repeat(40)}`;
+    const at = (ms: number) => new Date(Date.parse("2026-01-01T10:00:00.000Z") + ms).toISOString();
+    const first = store.insertQueued(newBuild({ replayKey, createdAt: at(0) }));
+    expect(first.duplicate).toBe(false);
+    // The same push re-sent under new delivery ids, up to the window's last millisecond.
+    for (const ms of [1, 60_000, REPLAY_WINDOW_MS]) {
+      expect(store.insertQueued(newBuild({ replayKey, createdAt: at(ms) }))).toEqual({ build: store.get(first.build.key), duplicate: true });
+    }
+    expect(store.queuedKeys()).toEqual([first.build.key]);
+    // Another target of the same push, another key, or no key at all (REST, /build, re-run) is new.
+    expect(store.insertQueued(newBuild({ replayKey, target: "other", createdAt: at(1) })).duplicate).toBe(false);
+    expect(store.insertQueued(newBuild({ replayKey: `${replayKey}x`, createdAt: at(1) })).duplicate).toBe(false);
+    expect(store.insertQueued(newBuild({ createdAt: at(1) })).duplicate).toBe(false);
+    // Past the window, the same content queues a build again, and that one is the new reference.
+    const later = store.insertQueued(newBuild({ replayKey, createdAt: at(REPLAY_WINDOW_MS + 1) }));
+    expect(later.duplicate).toBe(false);
+    expect(store.insertQueued(newBuild({ replayKey, createdAt: at(REPLAY_WINDOW_MS + 2) })).build.key).toBe(later.build.key);
+    // Inside one group commit too.
+    const group = store.insertQueuedAll([newBuild({ replayKey: "k2", createdAt: at(5) }), newBuild({ replayKey: "k2", createdAt: at(5) })]);
+    expect(group.map((r) => r.duplicate)).toEqual([false, true]);
   });
 });
