@@ -10,7 +10,7 @@ import { splitRepository } from "./repository-actions.js";
 import { Sleeper } from "./sleeper.js";
 
 export interface CheckRunReporterOptions {
-  service: Pick<BuildService, "get" | "setMeta" | "logPath">;
+  service: Pick<BuildService, "get" | "setMeta" | "logPath" | "markReported" | "unreported">;
   /** A client authenticated as the installation (Probot's `auth(installationId)`). */
   auth: (installationId: number) => Promise<GitHubClient>;
   publicUrl?: string;
@@ -40,6 +40,12 @@ interface Entry {
   /** Bumped by refresh(): the output (summary, buttons) changed but not the status. */
   notes: number;
   notesSent: number;
+  /**
+   * A check run for this build may exist at GitHub without its id being known here: one created
+   * by an earlier process that died before storing the id, or a create whose answer was lost
+   * (timeout, 5xx). It is looked up before any create, so no commit gets two for one build.
+   */
+  mayExist: boolean;
 }
 
 /**
@@ -52,6 +58,10 @@ interface Entry {
  * Reporting never throws into the caller and never touches the build itself. Only builds with
  * `repository` and `installationId` are reported; a build without a commit yet gets its check
  * run once an event carries the commit.
+ *
+ * What GitHub confirmed is kept durably (`service.markReported`, the check-run outbox): after a
+ * crash, `reconcile()` brings every check run that is missing or behind its build up to date,
+ * finding a check run the dead process created but had not recorded instead of creating another.
  */
 export class CheckRunReporter {
   private readonly entries = new Map<string, Entry>();
@@ -59,11 +69,37 @@ export class CheckRunReporter {
   private readonly waiters = new Map<string, Set<(url: string | undefined) => void>>();
   private readonly retry: RetryOptions;
   private readonly lanes: InstallationLanes<Entry>;
+  /** Builds created before this moment may have a check run an earlier process created. */
+  private readonly startedAt = Date.now();
   private closed = false;
 
   constructor(private readonly options: CheckRunReporterOptions) {
     this.retry = { ...defaultRetryOptions, ...options.retry };
     this.lanes = new InstallationLanes((entry, failures) => this.serve(entry, failures), this.sleeper, () => this.closed);
+  }
+
+  /**
+   * Catches up after a restart: every build whose check run GitHub has not confirmed at its
+   * current status (per the outbox) is reported again, through the same lanes and retries as
+   * any update. Returns how many. Call once at start; it returns at once.
+   */
+  reconcile(): number {
+    if (this.closed) return 0;
+    let builds: Build[];
+    try {
+      builds = this.options.service.unreported();
+    } catch (error) {
+      this.options.logger.error("Could not read which check runs are behind; they catch up with their next change", { error: errorMessage(error) });
+      return 0;
+    }
+    for (const build of builds) {
+      if (this.entries.has(build.key)) continue; // already being reported with a newer state
+      this.report(build);
+      const entry = this.entries.get(build.key);
+      if (entry && entry.checkRunId === undefined) entry.mayExist = true;
+    }
+    if (builds.length) this.options.logger.info(`Bringing ${builds.length} check run(s) up to date after a restart`);
+    return builds.length;
   }
 
   /** Takes the newest state of a build (call on every status change); returns at once. */
@@ -132,7 +168,10 @@ export class CheckRunReporter {
   }
 
   private newEntry(build: Build, checkRunId: number | undefined): Entry {
-    const entry: Entry = { build, version: 0, sent: 0, notes: 0, notesSent: 0, minimal: false, lookedUp: checkRunId !== undefined, checkRunId };
+    const entry: Entry = {
+      build, version: 0, sent: 0, notes: 0, notesSent: 0, minimal: false, lookedUp: checkRunId !== undefined, checkRunId,
+      mayExist: checkRunId === undefined && Date.parse(build.createdAt) < this.startedAt,
+    };
     this.entries.set(build.key, entry);
     this.evictOldest();
     return entry;
@@ -149,8 +188,12 @@ export class CheckRunReporter {
     if (this.entries.get(key) !== entry) return "done"; // dropped (too many pending)
     const headSha = entry.build.sha ?? entry.build.commit;
     if (!headSha) {
-      // A later event brings the commit; a build that ended without one never gets a check run.
-      if (FINAL_STATUSES.includes(entry.build.status)) this.entries.delete(key);
+      // A later event brings the commit; a build that ended without one never gets a check run
+      // (nothing is left to report: its outbox entry is closed, or every start would retry it).
+      if (FINAL_STATUSES.includes(entry.build.status)) {
+        this.entries.delete(key);
+        this.closeOutbox(key, entry.build.status);
+      }
       return "done";
     }
     if (this.upToDate(entry)) {
@@ -163,12 +206,15 @@ export class CheckRunReporter {
       entry.lookedUp = true;
       entry.checkRunId ??= this.knownCheckRunId(entry.build);
     }
+    const creating = entry.checkRunId === undefined;
     try {
       await this.step(entry, headSha);
       return "again";
     } catch (error) {
-      if (this.entries.get(key) !== entry) return "done";
       const status = (error as { status?: number }).status;
+      // A create that timed out or met a 5xx may have been done all the same.
+      if (creating && (status === undefined || status >= 500)) entry.mayExist = true;
+      if (this.entries.get(key) !== entry) return "done";
       if (status === 404 && entry.checkRunId) {
         this.options.logger.warn("Check run vanished on GitHub; creating a new one", { build: key });
         entry.checkRunId = undefined;
@@ -182,8 +228,10 @@ export class CheckRunReporter {
       }
       const delay = githubRetryDelay(error, failures, this.retry);
       if (delay === undefined) {
+        // Retrying cannot help (missing permission, unknown commit), nor can it after a restart.
         this.options.logger.error("GitHub refused the check run update; giving up on it", { build: key, status, error: errorMessage(error) });
         this.entries.delete(key);
+        this.closeOutbox(key, entry.build.status);
         return "done";
       }
       this.options.logger.warn("Could not update the check run on GitHub; will retry", {
@@ -216,6 +264,7 @@ export class CheckRunReporter {
     const { owner, repo } = splitRepository(build.repository!);
     const octokit = await this.options.auth(build.installationId!);
     const request = { retries: 0 }; // this loop retries, with the newest state
+    if (!entry.checkRunId && entry.mayExist) return this.lookUp(entry, octokit, headSha);
     const chunk = entry.minimal ? [] : state.value.annotations.slice(state.annotationsSent, state.annotationsSent + ANNOTATIONS_PER_REQUEST);
 
     if (entry.sent === version && entry.checkRunId) {
@@ -233,15 +282,60 @@ export class CheckRunReporter {
       });
       entry.checkRunId = data.id;
       entry.htmlUrl = data.html_url ?? undefined;
-      try {
-        this.options.service.setMeta(build.key, { checkRunId: data.id, ...(data.html_url ? { checkRunUrl: data.html_url } : {}) });
-      } catch (error) {
-        this.options.logger.warn("Could not record the check run id with the build", { build: build.key, error: errorMessage(error) });
-      }
-      for (const done of this.waiters.get(build.key) ?? []) done(entry.htmlUrl);
+      entry.mayExist = false;
+      this.recordCheckRun(build.key, data.id, data.html_url);
     }
     entry.sent = version;
     state.annotationsSent = chunk.length;
+    this.closeOutbox(build.key, build.status);
+  }
+
+  /**
+   * Finds the check run an earlier process (or a create whose answer was lost) made for this
+   * build: same commit, name `cicd/<target>`, external_id = the build key. Found → it is updated
+   * from now on; not found → the next step creates one.
+   */
+  private async lookUp(entry: Entry, octokit: GitHubClient, headSha: string): Promise<void> {
+    const { build } = entry;
+    const { owner, repo } = splitRepository(build.repository!);
+    const perPage = 100;
+    // Every build of this target on this commit has a check run of this name (rebuilds too):
+    // "all", not GitHub's default "latest", which shows only the newest of each name.
+    for (let page = 1; page <= 10; page++) {
+      const { data } = await octokit.rest.checks.listForRef({
+        owner, repo, ref: headSha, check_name: `cicd/${build.target}`, filter: "all", per_page: perPage, page, request: { retries: 0 },
+      });
+      const found = data.check_runs.find((run) => run.external_id === build.key);
+      if (found) {
+        this.options.logger.info("Found the check run an earlier attempt created; updating it", { build: build.key, checkRunId: found.id });
+        entry.checkRunId = found.id;
+        entry.htmlUrl = found.html_url ?? undefined;
+        entry.sent = 0; // its state is unknown: send the whole newest state
+        this.recordCheckRun(build.key, found.id, found.html_url);
+        break;
+      }
+      if (data.check_runs.length < perPage) break;
+    }
+    entry.mayExist = false;
+  }
+
+  private recordCheckRun(key: string, id: number, htmlUrl: string | null | undefined): void {
+    try {
+      this.options.service.setMeta(key, { checkRunId: id, ...(htmlUrl ? { checkRunUrl: htmlUrl } : {}) });
+    } catch (error) {
+      this.options.logger.warn("Could not record the check run id with the build", { build: key, error: errorMessage(error) });
+    }
+    for (const done of this.waiters.get(key) ?? []) done(htmlUrl ?? undefined);
+  }
+
+  /** Nothing more to send for `status` (GitHub has it, or never will): recorded in the outbox. */
+  private closeOutbox(key: string, status: Build["status"]): void {
+    try {
+      this.options.service.markReported(key, status);
+    } catch (error) {
+      // The check run is right at GitHub; at worst the next start sends the same state again.
+      this.options.logger.warn("Could not record that GitHub has the check run", { build: key, error: errorMessage(error) });
+    }
   }
 
   private stateOf(build: Build): Promise<CheckRunState> {

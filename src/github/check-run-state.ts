@@ -7,7 +7,7 @@ import { readLogTail } from "./read-log-tail.js";
 /** GitHub's limit for a check run's output.summary and output.text, in characters. */
 export const OUTPUT_LIMIT = 65_535;
 
-export type Conclusion = "success" | "failure" | "cancelled" | "timed_out";
+export type Conclusion = "success" | "failure" | "cancelled" | "timed_out" | "action_required";
 
 /** Everything a check run should show for a build at one moment. */
 export interface CheckRunState {
@@ -24,8 +24,25 @@ export interface CheckRunState {
 export const rebuildAction = { label: "Rebuild", identifier: "rebuild", description: "Build this commit again" };
 const untrustedLine = "⚠️ Built without the target's secrets and token: this pull request comes from a fork.";
 
+/**
+ * Why the manager refused to run a build until someone acts (`meta.actionRequired`, set on a
+ * build it cancelled: an untrusted fork build on the local executor), or undefined.
+ */
+export function actionRequiredOf(build: Build): string | undefined {
+  const value = build.meta?.actionRequired as { reason?: unknown } | undefined;
+  if (build.status !== "cancelled" || !value || typeof value !== "object") return undefined;
+  return typeof value.reason === "string" && value.reason.trim() ? value.reason : "The build needs a maintainer's approval to run.";
+}
+
+/** What a maintainer can do about a build refused for trust (shown on its check run). */
+export const allowUntrustedHelp =
+  "To build pull requests from forks, run builds in containers (`executor: docker` in cicd.yml), " +
+  "or, if every fork may run code as the server's own user with its files and secrets in reach, " +
+  "set `untrusted: allow` at the top level of cicd.yml. Then restart cicd and choose Rebuild.";
+
 export function conclusionOf(build: Build): Conclusion {
   if (build.status === "succeeded") return "success";
+  if (actionRequiredOf(build) !== undefined) return "action_required";
   if (build.status === "cancelled") return "cancelled";
   if (build.status === "error" && /timed out/i.test(build.reason ?? "")) return "timed_out";
   return "failure";
@@ -82,6 +99,7 @@ function titleOf(build: Build, conclusion: Conclusion): string {
   const built =
     conclusion === "success" ? `Build succeeded${took ? ` in ${took}` : ""}`
     : conclusion === "cancelled" ? "Build cancelled"
+    : conclusion === "action_required" ? "Not built: a maintainer must allow builds from forks"
     : conclusion === "timed_out" ? `Build timed out${build.reason ? `: ${build.reason}` : ""}`
     : `Build ${build.status === "error" ? "error" : "failed"}${build.reason ? `: ${build.reason}` : ""}`;
   const title = markedBadOf(build) ? `Marked bad by the runner · ${built}` : built;
@@ -92,6 +110,8 @@ function summaryOf(build: Build): string {
   const lines: string[] = [];
   const took = durationOf(build);
   lines.push(`Build \`${build.key}\`${build.commit ? ` of \`${build.commit.slice(0, 12)}\`` : ""}${took ? ` took ${took}` : ""}.`);
+  const refused = actionRequiredOf(build);
+  if (refused !== undefined) return [refused, "", allowUntrustedHelp].join("\n");
   // What happened after the build (marked bad, deploys) first: it is the news, and a long summary is cut at the end.
   lines.push(...deploymentLines(build));
   if (build.reason) lines.push("", `**Reason:** ${build.reason}`);

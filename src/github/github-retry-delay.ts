@@ -24,9 +24,12 @@ export function githubRetryDelay(error: unknown, attempt: number, options: Retry
   const e = (error ?? {}) as ErrorLike;
   const status = typeof e.status === "number" ? e.status : undefined;
   const headers = e.response?.headers ?? {};
+  // A secondary rate limit is a 403 (or 429) with `retry-after`, whatever its message says;
+  // the primary one is a 403 with no requests remaining.
   const rateLimited =
     status === 429 ||
-    (status === 403 && (String(headers["x-ratelimit-remaining"]) === "0" || /rate limit/i.test(e.message ?? "")));
+    (status === 403 &&
+      (headers["retry-after"] !== undefined || String(headers["x-ratelimit-remaining"]) === "0" || /rate limit/i.test(e.message ?? "")));
   const retryable = status === undefined || status >= 500 || rateLimited;
   if (!retryable) return undefined;
   const backoff = Math.min(options.maxMs, options.baseMs * 2 ** Math.min(attempt, 20));

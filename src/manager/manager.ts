@@ -1,5 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
+import path from "node:path";
+import type { Readable } from "node:stream";
 import PQueue from "p-queue";
 import { findTarget, type Config } from "../config/load-config.js";
 import type { Executor } from "../executor/types.js";
@@ -7,7 +9,11 @@ import { errors } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import type { BuilderEvent } from "../shared/protocol.js";
 import { ServiceFs } from "../servicefs/service-fs.js";
+import { BuildArtifacts } from "../servicefs/build-artifacts.js";
 import type { BuildPatch, BuildStore, NewBuild } from "../store/build-store.js";
+import { CheckOutbox } from "../store/check-outbox.js";
+import type { Db } from "../store/open-database.js";
+import { ArtifactInbox, type ReceivedFile } from "./artifact-inbox.js";
 import { BuilderCallbacks } from "./builder-callbacks.js";
 import { BuildLogs } from "./build-logs.js";
 import { GroupCommit } from "./group-commit.js";
@@ -28,8 +34,15 @@ import {
 export interface ManagerOptions {
   config: Config;
   store: BuildStore;
+  /** The database under `store`: the check-run outbox works on it (store/check-outbox.ts). */
+  db: Db;
   executor: Executor;
   logger: Logger;
+  /**
+   * The server's data folder: builders' uploads wait in `incoming/`, and artifacts of builds
+   * that are not published to builds.json (pull requests) are kept by key in `artifacts/`.
+   */
+  dataDir: string;
   /** Folder for build logs. */
   logDir: string;
   /** Folder for caches kept between builds. */
@@ -55,6 +68,9 @@ export class Manager implements BuildService {
   readonly callbacks = new BuilderCallbacks();
   readonly logs: BuildLogs;
   readonly servicefs: ServiceFs;
+  /** Artifacts of builds kept by key, outside builds.json (pull requests). */
+  readonly buildArtifacts: BuildArtifacts;
+  private readonly inbox: ArtifactInbox;
   private readonly queue: PQueue;
   private readonly events = new EventEmitter();
   private readonly running = new Map<string, Running>();
@@ -64,14 +80,18 @@ export class Manager implements BuildService {
   private readonly cleanups = new Set<Promise<void>>();
   /** Triggers that arrive together are written to SQLite in one transaction. */
   private readonly inserts: GroupCommit<NewBuild, { build: Build; duplicate: boolean }>;
+  private readonly outbox: CheckOutbox;
   private stopping = false;
 
   constructor(private readonly options: ManagerOptions) {
     this.events.setMaxListeners(0);
     this.logs = new BuildLogs(options.logDir);
     this.servicefs = new ServiceFs(options.config.servicefs);
+    this.buildArtifacts = new BuildArtifacts(path.join(options.dataDir, "artifacts"));
+    this.inbox = new ArtifactInbox(path.join(options.dataDir, "incoming"));
     this.queue = new PQueue({ concurrency: options.config.concurrency, autoStart: false });
     this.inserts = new GroupCommit((builds) => options.store.insertQueuedAll(builds));
+    this.outbox = new CheckOutbox(options.db);
     this.pool = new BuilderPool({ ...options, callbacks: this.callbacks, servicefs: this.servicefs, cacheDir: options.cacheDir });
     this.deps = {
       pool: this.pool,
@@ -83,6 +103,8 @@ export class Manager implements BuildService {
       callbacks: this.callbacks,
       logs: this.logs,
       servicefs: this.servicefs,
+      inbox: this.inbox,
+      buildArtifacts: this.buildArtifacts,
       change: (key, patch, how) => this.change(key, patch, how),
       requeueFront: (key) => {
         this.change(key, {}, "requeue-front");
@@ -162,6 +184,14 @@ export class Manager implements BuildService {
     this.options.store.setMeta(key, patch);
   }
 
+  markReported(key: string, status: BuildStatus): void {
+    this.outbox.markReported(key, status);
+  }
+
+  unreported(): Build[] {
+    return this.outbox.unreported();
+  }
+
   logPath(key: string): string {
     return this.logs.path(key);
   }
@@ -179,6 +209,17 @@ export class Manager implements BuildService {
   receiveBuilderEvent(token: string, event: BuilderEvent): boolean {
     // Status changes come from dispatch (run-build.ts), which waits for these events.
     return this.callbacks.receive(token, event);
+  }
+
+  /**
+   * A builder sends one artifact of its build (`PUT /internal/builders/:id/artifacts/:index`).
+   * Throws UNAUTHORIZED when the token is not that builder's; UNPROCESSABLE when the body does
+   * not match its checksum.
+   */
+  async receiveArtifact(token: string, builderId: string, upload: { index: number; name: string; sha256: string; size?: number }, body: Readable): Promise<ReceivedFile> {
+    const key = this.callbacks.keyOf(builderId, token);
+    if (!key) throw errors.unauthorized();
+    return this.inbox.receive(key, upload.index, upload.name, upload.sha256, body, upload.size);
   }
 
   /** Resolves when the build satisfies `done` (or rejects after `timeoutMs`). */

@@ -92,6 +92,17 @@ export interface BuildService {
   cancel(key: string): Promise<Build>;
   /** Merges `patch` into the build's meta (e.g. check run id). */
   setMeta(key: string, patch: Record<string, unknown>): void;
+  /**
+   * The check-run outbox: GitHub confirmed a check-run update that carried `status` for build
+   * `key` (kept durably, so a restart knows which check runs are behind).
+   */
+  markReported(key: string, status: BuildStatus): void;
+  /**
+   * Builds of a GitHub repository whose check run is missing or behind their status (never
+   * confirmed by GitHub, or confirmed at an older status), oldest first: what the reporter
+   * catches up on at start.
+   */
+  unreported(): Build[];
   /** Absolute path of the build's log file (may not exist yet). */
   logPath(key: string): string;
   /** Subscribes to status changes; returns an unsubscribe function. */

@@ -32,6 +32,10 @@ function setup(options: { subscribe?: boolean; publicUrl?: string; maxTracked?: 
 function nockCreate(bodies: Body[], reply: [number, Body?] = [201, { id: 42, html_url: "https://github.com/Codertocat/Hello-World/runs/42" }]) {
   return nock(API).post(`${repo}/check-runs`, (b) => (bodies.push(b), true)).reply(reply[0], reply[1] ?? { message: "Server Error" });
 }
+/** GitHub's list of the commit's check runs, asked before creating one that may exist already (a create that failed with 5xx). */
+function nockLookup(runs: Body[] = []) {
+  return nock(API).get(`${repo}/commits/${sha}/check-runs`).query(true).reply(200, { total_count: runs.length, check_runs: runs });
+}
 function nockUpdate(id: number, bodies: Body[], status = 200) {
   return nock(API).patch(`${repo}/check-runs/${id}`, (b) => (bodies.push(b), true)).reply(status, status < 300 ? { id } : { message: "Server Error" });
 }
@@ -145,7 +149,9 @@ describe("check run reporting", () => {
     const updated: Body[] = [];
     nockInstallationToken();
     nockCreate(created, [500]);
+    nockLookup();
     nockCreate(created, [502]);
+    nockLookup();
     nockCreate(created);
     nockUpdate(42, updated, 503);
     nock(API).patch(`${repo}/check-runs/42`).reply(429, { message: "slow down" }, { "retry-after": "0" });
@@ -168,6 +174,7 @@ describe("check run reporting", () => {
     const created: Body[] = [];
     nockInstallationToken();
     nockCreate(created, [500]);
+    nockLookup();
     nockCreate(created);
     const { build } = await t.queue();
     t.service.update(build.key, { status: "running", startedAt: "2026-01-01T10:00:00.000Z" });
@@ -245,6 +252,7 @@ describe("check run reporting", () => {
     const t = setup({ maxTracked: 2 });
     nockInstallationToken();
     nock(API).post(`${repo}/check-runs`).reply(503, { message: "down" }).persist();
+    nock(API).get(/\/commits\/\w+\/check-runs/).query(true).reply(503, { message: "down" }).persist();
     const keys = [];
     for (let i = 0; i < 3; i++) keys.push((await t.queue({ sha: `${i}`.repeat(40) })).build.key);
     await until(() => t.logger.lines.filter((l) => l.includes("will retry")).length >= 6);
