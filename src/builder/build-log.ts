@@ -11,29 +11,35 @@ export interface LogStream {
 }
 
 /**
- * The output of one build: everything goes to the console (`out`) and to `<dir>/<key>.log`,
- * masked with every secret of the build. Each stream gets its own Masker, so a secret split
- * across two writes of one stream is still caught and two streams cannot interleave inside a
- * held-back tail.
+ * The output of one build: everything goes to the console (`out`) and, given a folder, to
+ * `<dir>/<key>.log` (0600), masked with every secret of the build. A builder started by the
+ * manager has no folder: the manager keeps the one copy of the log (capped by `logLimit`)
+ * from the builder's console. Each stream gets its own Masker, so a secret split across two
+ * writes of one stream is still caught and two streams cannot interleave inside a held-back tail.
  */
 export class BuildLog {
   private constructor(
-    readonly file: string,
+    /** `<dir>/<key>.log`, or undefined when the log goes to the console only. */
+    readonly file: string | undefined,
     private readonly secrets: string[],
     private readonly masker: Masker,
-    private readonly sink: WriteStream,
+    private readonly sink: WriteStream | undefined,
     private readonly out: (text: string) => void,
   ) {}
 
-  static async open(dir: string, key: string, secrets: Iterable<string | undefined>, out: (text: string) => void): Promise<BuildLog> {
-    await mkdir(dir, { recursive: true });
+  /** `dir` undefined: console only (no file); given a folder, `file` is the log's path. */
+  static async open(dir: string, key: string, secrets: Iterable<string | undefined>, out: (text: string) => void): Promise<BuildLog & { readonly file: string }>;
+  static async open(dir: string | undefined, key: string, secrets: Iterable<string | undefined>, out: (text: string) => void): Promise<BuildLog>;
+  static async open(dir: string | undefined, key: string, secrets: Iterable<string | undefined>, out: (text: string) => void): Promise<BuildLog> {
+    const values = [...secrets].filter((s): s is string => typeof s === "string");
+    if (dir === undefined) return new BuildLog(undefined, values, new Masker(values), undefined, out);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, `${key}.log`);
-    const sink = createWriteStream(file, { flags: "a", mode: 0o644 });
+    const sink = createWriteStream(file, { flags: "a", mode: 0o600 });
     await new Promise<void>((resolve, reject) => {
       sink.once("open", () => resolve());
       sink.once("error", reject);
     });
-    const values = [...secrets].filter((s): s is string => typeof s === "string");
     return new BuildLog(file, values, new Masker(values), sink, out);
   }
 
@@ -57,13 +63,14 @@ export class BuildLog {
 
   /** Ends the file; the log stays on disk. */
   async close(): Promise<void> {
-    if (this.sink.closed) return;
-    await new Promise<void>((resolve) => this.sink.end(() => resolve()));
+    const sink = this.sink;
+    if (!sink || sink.closed) return;
+    await new Promise<void>((resolve) => sink.end(() => resolve()));
   }
 
   private emit(text: string): void {
     if (!text) return;
     this.out(text);
-    if (!this.sink.writableEnded) this.sink.write(text);
+    if (this.sink && !this.sink.writableEnded) this.sink.write(text);
   }
 }

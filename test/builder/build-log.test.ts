@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BuildLog } from "../../src/builder/build-log.js";
@@ -38,7 +38,7 @@ describe("the build log", () => {
 
   it("releases a held-back tail that turned out not to be a secret when the stream ends", async () => {
     let console = "";
-    const log = await BuildLog.open(tmp.dir, "tail-key", ["abcdef"], (t) => void (console += t));
+    const log = await BuildLog.open(tmp.dir, "tail-key", ["abcdefgh"], (t) => void (console += t));
     const s = log.stream();
     s.write("ends with abc");
     expect(console).toBe("ends with ");
@@ -46,6 +46,29 @@ describe("the build log", () => {
     await log.close();
     expect(console).toBe("ends with abc");
     expect(await readFile(path.join(tmp.dir, "tail-key.log"), "utf8")).toBe("ends with abc");
+  });
+
+  it("writes the console only when given no folder (the manager keeps the one copy)", async () => {
+    let console = "";
+    const log = await BuildLog.open(undefined, "console-key", ["hunter2-secret"], (t) => void (console += t));
+    expect(log.file).toBeUndefined();
+    log.line("the password is hunter2-secret");
+    const s = log.stream();
+    s.write(`base64: ${Buffer.from("hunter2-secret").toString("base64")}\n`);
+    s.end();
+    await log.close();
+    // The last base64 characters also encode padding bits, so only the secret's own part is masked.
+    expect(console).toMatch(/^the password is \*\*\*\nbase64: \*\*\*.{0,3}\n$/);
+    expect(await readdir(tmp.dir)).not.toContain("console-key.log");
+  });
+
+  it("keeps its file 0600 in a folder it creates 0700", async () => {
+    const dir = path.join(tmp.dir, "private-logs");
+    const log = await BuildLog.open(dir, "mode-key", [], () => {});
+    log.line("x");
+    await log.close();
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    expect((await stat(log.file)).mode & 0o777).toBe(0o600);
   });
 
   it("appends to the log of the same key instead of losing what was there", async () => {
