@@ -59,18 +59,18 @@ export function buildCommentHandler(deps: HandlerDeps) {
       const number = p.issue.number;
       const head = await pullRequestHead(octokit, repo, number);
       const heads = deps.pullHeads?.heads(p.repository.full_name, number) ?? [];
-      const chosenCommit = choosePullRequestCommit({ head: head.sha, fork: head.fork, commentAt: p.comment.created_at, heads, named });
-      if ("refused" in chosenCommit) {
+      const decision = choosePullRequestCommit({ head: head.sha, fork: head.fork, commentAt: p.comment.created_at, heads, named });
+      if ("refused" in decision) {
         deps.logger.info("/build on a pull request refused: the commit to build is not certain", {
           repository: p.repository.full_name,
           pullRequest: number,
-          why: chosenCommit.refused,
+          why: decision.refused,
           head: head.sha,
           named,
         });
-        return reply(buildCommandReplies.commitRefused(chosenCommit.refused, { author, head: head.sha, named, names: command.names }));
+        return reply(buildCommandReplies.commitRefused(decision.refused, { author, head: head.sha, named, names: command.names }));
       }
-      commit = chosenCommit;
+      commit = decision;
       where = { ref: `refs/pull/${number}/head`, sha: commit.sha, pullRequest: number, untrusted: false };
     } else {
       // A sha on an issue could name any commit the repository serves, a fork's included.
