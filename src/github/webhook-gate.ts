@@ -75,6 +75,8 @@ export function webhookGate(options: WebhookGateOptions) {
 
     let done = false;
     const chunks: Buffer[] = [];
+    // Declared below, once the body is admitted; nothing calls stop or cutOff before that.
+    // eslint-disable-next-line prefer-const
     let timer: NodeJS.Timeout | undefined;
     const stop = () => {
       done = true;

@@ -12,7 +12,7 @@ const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const sha = z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, "expected a commit sha");
 const fullName = z.string().regex(/^[\w.-]{1,100}\/[\w.-]{1,100}$/, "expected owner/name");
 // What git allows in a ref name, roughly; builds pass refs to git.
-const refChars = /^[^\s~^:?*[\\\x00-\x1f\x7f]{1,1000}$/;
+const refChars = /^[^\s~^:?*[\\\p{Cc}]{1,1000}$/u;
 const ref = z.string().regex(/^refs\//, "expected a ref (refs/…)").regex(refChars, "expected a git ref name");
 const branch = z.string().regex(refChars, "expected a branch name");
 const login = z.string().min(1).max(255);

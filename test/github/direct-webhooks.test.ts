@@ -123,7 +123,7 @@ describe("push and pull_request webhooks taken before Probot", () => {
     }
   });
 
-  it("leaves every other event, and requests without GitHub's headers, to Probot", async () => {
+  it("hands every other event to Probot once verified, and answers as Probot did to other requests", async () => {
     acceptCheckRuns();
     const s = await startWebhookServer(testConfig(), testEnv);
     try {
@@ -132,7 +132,7 @@ describe("push and pull_request webhooks taken before Probot", () => {
       suite.installation.id = 1;
       expect((await sendWebhook(s.url, "check_suite", suite, WEBHOOK_SECRET, "suite-1")).status).toBe(200);
       expect(s.service.all().map((b) => [b.trigger, b.sha])).toContainEqual(["rerun", suite.check_suite.head_sha]);
-      // Probot's own answers stay: a form-encoded push, and a GET of the webhook path.
+      // Probot's answers stay: a form-encoded push, and a GET of the webhook path.
       const form = await fetch(`${s.url}/api/github/webhooks`, {
         method: "POST",
         headers: { "content-type": "application/x-www-form-urlencoded", "x-github-event": "push", "x-github-delivery": "f", "x-hub-signature-256": "sha256=00" },
