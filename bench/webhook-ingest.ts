@@ -50,6 +50,7 @@ export interface IngestResult {
  */
 const neverRuns: Executor = {
   kind: "local",
+  isolated: true,
   managerHost: "127.0.0.1",
   prepareImage: () => new Promise<void>(() => undefined),
   start: () => Promise.reject(new Error("the benchmark's executor never runs builds")),

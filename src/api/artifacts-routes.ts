@@ -54,7 +54,7 @@ export function artifactsRoutes(config: Config, servicefs: ServiceFs): Router {
  * Content-Range of "bytes *" and the size), a failed If-Match or If-Unmodified-Since (412), a
  * file gone or not a file (404). Anything else is passed on as it is (a server fault).
  */
-async function sendFileError(error: Error & { status?: number; code?: string }, file: string, name: string, res: Response): Promise<unknown> {
+export async function sendFileError(error: Error & { status?: number; code?: string }, file: string, name: string, res: Response): Promise<unknown> {
   if (error.status === 416) {
     const size = await stat(file).then((s) => s.size, () => 0);
     res.set("content-range", `bytes */${size}`);

@@ -123,7 +123,7 @@ function finalEvent(builderId: string, at: string, outcome: BuildOutcome): Build
   const commands = outcome.commands.map(({ command, exitCode, durationMs }) => ({ command, exitCode, durationMs }));
   const common = { builderId, at, key: outcome.key, durationMs: outcome.durationMs, commit: outcome.commit, commands };
   return outcome.ok
-    ? { type: "success", ...common, exitCode: 0, artifacts: outcome.artifacts, sizes: outcome.sizes }
+    ? { type: "success", ...common, exitCode: 0, artifacts: outcome.artifacts, sizes: outcome.sizes, ...(outcome.uploads ? { uploads: outcome.uploads } : {}) }
     : {
         type: "failure",
         ...common,

@@ -111,14 +111,21 @@ export async function gitEnv(o: Pick<GitFetchOptions, "url" | "credentials" | "c
     GIT_CONFIG_GLOBAL: configFile,
     GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND ?? "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new",
   };
+  // Settings in the environment outrank every config file, the repository's own included: a
+  // mirror or work tree a build wrote to can never make the builder's git run a hook or a
+  // file-system monitor (both run programs).
+  const settings: [string, string][] = [["core.hooksPath", "/dev/null"], ["core.fsmonitor", "false"]];
   if (o.credentials && /^https?:/i.test(o.url)) {
     // Scoped to the remote's origin so a redirect elsewhere does not carry the header.
-    env.GIT_CONFIG_COUNT = "1";
-    env.GIT_CONFIG_KEY_0 = `http.${new URL(o.url).origin}/.extraHeader`;
-    env.GIT_CONFIG_VALUE_0 = `Authorization: ${basicHeader(o.credentials)}`;
+    settings.push([`http.${new URL(o.url).origin}/.extraHeader`, `Authorization: ${basicHeader(o.credentials)}`]);
   } else if (o.credentials) {
     o.log.line("note: the token is used for https URLs only; this URL authenticates with ssh keys");
   }
+  env.GIT_CONFIG_COUNT = String(settings.length);
+  settings.forEach(([key, value], i) => {
+    env[`GIT_CONFIG_KEY_${i}`] = key;
+    env[`GIT_CONFIG_VALUE_${i}`] = value;
+  });
   return env;
 }
 

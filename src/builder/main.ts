@@ -4,6 +4,9 @@ import { createLogger, type Logger } from "../shared/logger.js";
 import { readSecretsFile } from "../shared/read-secrets.js";
 import { Broadcaster, type BroadcasterOptions } from "./broadcaster.js";
 import { BuilderSession } from "./builder-session.js";
+import { assertCanSwitchTo } from "./command-user.js";
+import { isolateNetwork } from "./isolate-network.js";
+import { managerPublisher } from "./publisher.js";
 import { parseBuilderOptions, type BuilderOptions } from "./options.js";
 import { builderUsage } from "./usage.js";
 import { serveBuilds } from "./serve-builds.js";
@@ -19,8 +22,9 @@ export interface BuilderDeps {
 
 /**
  * `cicd builder …`. Exit codes: 0 the build succeeded (or serving ended normally), 1 the build
- * failed, 2 bad flags or secrets file.
- *  1. parse flags and env; 2. read the secrets; 3. build at once (--run-on-startup) or serve.
+ * failed (or the network could not be isolated), 2 bad flags or secrets file.
+ *  1. parse flags and env; 2. read the secrets; 3. isolate the network (untrusted builds);
+ *  4. build at once (--run-on-startup) or serve.
  */
 export async function builderMain(argv: string[], deps: BuilderDeps = {}): Promise<number> {
   const env = deps.env ?? process.env;
@@ -35,10 +39,22 @@ export async function builderMain(argv: string[], deps: BuilderDeps = {}): Promi
       return 0;
     }
     secrets = options.secretsFile ? await readSecretsFile(options.secretsFile) : {};
+    assertCanSwitchTo(options.user);
     giveUpAfterMs = env.CICD_BROADCAST_GIVE_UP ? parseDuration(env.CICD_BROADCAST_GIVE_UP, "CICD_BROADCAST_GIVE_UP") : undefined;
   } catch (error) {
     process.stderr.write(`cicd builder: ${errorMessage(error)}\n`);
     return 2;
+  }
+
+  if (options.isolateNetwork) {
+    try {
+      await isolateNetwork(options.denyNets);
+      log.info("network isolated for an untrusted build");
+    } catch (error) {
+      // Said on stdout: the manager shows a builder's early output in the build's log.
+      process.stdout.write(`cicd builder: ${errorMessage(error)}\n`);
+      return 1;
+    }
   }
 
   const broadcaster = new Broadcaster({
@@ -50,7 +66,19 @@ export async function builderMain(argv: string[], deps: BuilderDeps = {}): Promi
   });
   const session = new BuilderSession({
     builderId: options.builderId,
-    environment: { servicefs: options.servicefs, workdir: options.workdir, logDir: options.logDir, gitCache: options.gitCache, out: deps.out },
+    environment: {
+      servicefs: options.servicefs,
+      workdir: options.workdir,
+      // A builder the manager started: the manager keeps the build's log; one copy is enough.
+      logDir: options.managerUrl ? undefined : options.logDir,
+      gitCache: options.gitCache,
+      out: deps.out,
+      user: options.user,
+      cacheDirs: options.cacheDirs,
+      ...(options.publishTo === "manager"
+        ? { publisher: managerPublisher({ managerUrl: options.managerUrl!, token: options.managerToken!, builderId: options.builderId, ...(giveUpAfterMs === undefined ? {} : { giveUpAfterMs }) }) }
+        : {}),
+    },
     broadcaster,
     defaults: { token: options.token, secrets, mask: [options.managerToken ?? ""], ref: options.ref, sha: options.sha },
     log,

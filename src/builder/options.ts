@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { errors, errorMessage } from "../shared/errors.js";
 import { assertTargetName, COMMIT_SHA } from "../shared/safe-path.js";
 import { newBuildKey, assertBuildKey } from "./build-key.js";
+import { parseCommandUser, type CommandUser } from "./command-user.js";
 import type { GitCache } from "./mirror-location.js";
 
 /** Everything `cicd builder` can be told, from flags or the environment. */
@@ -29,12 +30,29 @@ export interface BuilderOptions {
   /** `--git-mirror DIR` (this repository's own folder) wins over `--git-cache DIR`. */
   gitCache?: GitCache;
   once: boolean;
+  /**
+   * `servicefs`: publish good builds into the service file system (the standalone builder).
+   * `manager`: send them to the manager (`--manager-url`), which publishes them.
+   */
+  publishTo: "servicefs" | "manager";
+  /** `--user UID[:GID]`: run the build's commands as this user (the builder must be root). */
+  user?: CommandUser;
+  /** `--cache-dir DIR`: the target's cache folders, handed to the commands' user. */
+  cacheDirs: string[];
+  /**
+   * `--isolate-network`: before taking a build, shut this container's network off from private
+   * and link-local addresses, the host (`--deny-net`) and the manager (except for this builder's
+   * own callbacks). For untrusted builds; needs iptables and CAP_NET_ADMIN.
+   */
+  isolateNetwork: boolean;
+  denyNets: string[];
   help: boolean;
 }
 
 const stringFlags = [
   "url", "token", "servicefs", "target", "port", "ref", "sha", "key", "secrets",
   "manager-url", "manager-token", "builder-id", "workdir", "log-dir", "host", "git-cache", "git-mirror",
+  "publish-to", "user",
 ] as const;
 
 /** Parses argv (flags win) over env (`CICD_*`). Throws INVALID_ARGUMENT naming the flag. */
@@ -48,14 +66,16 @@ export function parseBuilderOptions(argv: string[], env: NodeJS.ProcessEnv = pro
     const value = (values[flag] as string | undefined) ?? env[`CICD_${flag.toUpperCase().replace(/-/g, "_")}`];
     return value === undefined || value === "" ? undefined : value;
   };
-  const list = (flag: "command" | "artifact"): string[] => {
+  const list = (flag: "command" | "artifact" | "cache-dir" | "deny-net"): string[] => {
     const given = values[flag] as string[] | undefined;
-    return given?.length ? given : splitEnvList(env[`CICD_${flag.toUpperCase()}`], flag);
+    return given?.length ? given : splitEnvList(env[`CICD_${flag.toUpperCase().replace(/-/g, "_")}`], flag);
   };
   const workdir = path.resolve(str("workdir") ?? tmpdir());
   const servicefs = str("servicefs");
   if (values.help) return { help: true } as BuilderOptions;
-  if (!servicefs) throw errors.invalidArgument("--servicefs", "the root folder of the service file system (or CICD_SERVICEFS)");
+  const publishTo = str("publish-to") ?? "servicefs";
+  if (publishTo !== "servicefs" && publishTo !== "manager") throw errors.invalidArgument("--publish-to", "servicefs or manager", publishTo);
+  if (!servicefs && publishTo === "servicefs") throw errors.invalidArgument("--servicefs", "the root folder of the service file system (or CICD_SERVICEFS)");
 
   const options: BuilderOptions = {
     url: str("url"),
@@ -63,7 +83,7 @@ export function parseBuilderOptions(argv: string[], env: NodeJS.ProcessEnv = pro
     artifacts: list("artifact"),
     token: str("token"),
     runOnStartup: flagBool(values["run-on-startup"], negated.has("run-on-startup"), env.CICD_RUN_ON_STARTUP, "CICD_RUN_ON_STARTUP"),
-    servicefs: path.resolve(servicefs),
+    servicefs: servicefs ? path.resolve(servicefs) : "",
     target: optional(str("target"), (t) => assertTargetName(t)),
     port: parsePort(str("port") ?? "0"),
     host: str("host") ?? "0.0.0.0",
@@ -81,9 +101,17 @@ export function parseBuilderOptions(argv: string[], env: NodeJS.ProcessEnv = pro
     logDir: path.resolve(str("log-dir") ?? path.join(workdir, "cicd-logs")),
     gitCache: gitCacheOf(str("git-mirror"), str("git-cache")),
     once: flagBool(values.once, negated.has("once"), env.CICD_ONCE, "CICD_ONCE"),
+    publishTo,
+    user: optional(str("user"), parseCommandUser),
+    cacheDirs: list("cache-dir").map((d) => path.resolve(d)),
+    isolateNetwork: flagBool(values["isolate-network"], false, env.CICD_ISOLATE_NETWORK, "CICD_ISOLATE_NETWORK"),
+    denyNets: list("deny-net"),
     help: false,
   };
   if (options.runOnStartup) requireBuildFlags(options);
+  if (publishTo === "manager" && (!options.managerUrl || !options.managerToken)) {
+    throw errors.invalidArgument("--publish-to manager", "used with --manager-url and --manager-token");
+  }
   return options;
 }
 
@@ -97,6 +125,9 @@ function parseFlags(argv: string[]) {
         ...Object.fromEntries(stringFlags.map((f) => [f, { type: "string" as const }])),
         command: { type: "string", multiple: true },
         artifact: { type: "string", multiple: true },
+        "cache-dir": { type: "string", multiple: true },
+        "deny-net": { type: "string", multiple: true },
+        "isolate-network": { type: "boolean" },
         "run-on-startup": { type: "boolean" },
         once: { type: "boolean" },
         help: { type: "boolean", short: "h" },

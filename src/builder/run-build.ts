@@ -1,15 +1,17 @@
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { ServiceFs } from "../servicefs/service-fs.js";
 import { formatDuration } from "../shared/duration.js";
 import { CicdError, errorMessage, errors, isCicdError } from "../shared/errors.js";
 import { assertTargetName } from "../shared/safe-path.js";
 import { assertBuildKey } from "./build-key.js";
 import { BuildLog } from "./build-log.js";
 import { collectArtifacts } from "./collect-artifacts.js";
+import { handOver, makeReachable, type CommandUser } from "./command-user.js";
 import { fetchSource } from "./fetch-source.js";
 import { basicHeader, tokenCredentials } from "./git-fetch.js";
 import type { GitCache } from "./mirror-location.js";
+import { servicefsPublisher, type Publisher } from "./publisher.js";
+import type { ArtifactUpload } from "../shared/protocol.js";
 import { runCommands, type CommandResult } from "./run-commands.js";
 import { baseEnv } from "./run-process.js";
 import { parseSource } from "./source-url.js";
@@ -34,9 +36,20 @@ export interface BuildSpec {
 
 /** Where and how builds run; the same for every build of one builder. */
 export interface BuildEnvironment {
+  /** Root of the service file system: where `servicefs://` sources are read (and, by default, where good builds publish). */
   servicefs: string;
+  /** Where a good build's files go (default: publish into `servicefs` directly). */
+  publisher?: Publisher;
+  /**
+   * Run the commands as this user. The workspace and a home folder of their own are handed to
+   * it after the fetch; the builder keeps its tokens, the mirror and its log to itself.
+   */
+  user?: CommandUser;
+  /** Folders kept between builds (the target's caches) that the commands must be able to write. */
+  cacheDirs?: string[];
   workdir: string;
-  logDir: string;
+  /** Where the build's log file is kept; without it the log goes to the console only. */
+  logDir?: string;
   /** Bare mirrors of git sources kept between builds (`--git-cache` / `--git-mirror`). */
   gitCache?: GitCache;
   /** Console sink for the build's (masked) output; default: stdout. */
@@ -59,6 +72,8 @@ export interface BuildOutcome {
   /** Published file names (success only). */
   artifacts: string[];
   sizes: Record<string, number>;
+  /** The files sent to the manager (builders started by a manager). */
+  uploads?: ArtifactUpload[];
   commands: CommandResult[];
   /** 0 on success; the failed command's exit code, or null when no command failed. */
   exitCode: number | null;
@@ -66,7 +81,7 @@ export interface BuildOutcome {
   reason?: string;
   failedCommand?: number;
   error?: CicdError;
-  logFile: string;
+  logFile?: string;
 }
 
 
@@ -87,12 +102,17 @@ export async function runBuild(spec: BuildSpec, environment: BuildEnvironment): 
     log.line(`cicd builder: build ${spec.key} of target ${spec.target}`);
     await mkdir(environment.workdir, { recursive: true });
     buildDir = await mkdtemp(path.join(environment.workdir, `cicd-${spec.key}-`));
+    // The commands' user may pass through (to its workspace and home) but not list or write it.
+    await chmod(buildDir, 0o711);
     const workspace = path.join(buildDir, "workspace");
+    const home = path.join(buildDir, "home");
     await mkdir(workspace);
+    await mkdir(home);
     const { commit } = await fetchSource({ url: spec.url, ref: spec.ref, sha: spec.sha, token: spec.token, workspace, configDir: buildDir, servicefs: environment.servicefs, gitCache: environment.gitCache, log, signal: environment.signal });
     outcome.commit = commit;
-    const env = commandEnv(spec, commit, workspace);
-    const ran = await runCommands(spec.commands, { cwd: workspace, env, log, signal: environment.signal });
+    await prepareForCommands(environment, workspace, home, environment.signal);
+    const env = commandEnv(spec, commit, workspace, environment.user ? home : undefined);
+    const ran = await runCommands(spec.commands, { cwd: workspace, env, log, signal: environment.signal, user: environment.user });
     killLeftovers = ran.killLeftovers;
     outcome.commands = ran.results.map((r) => ({ ...r, command: log.mask(r.command) }));
     if (environment.signal?.aborted) throw errors.cancelled(`Build ${spec.key}`);
@@ -101,18 +121,13 @@ export async function runBuild(spec: BuildSpec, environment: BuildEnvironment): 
       outcome.exitCode = ran.results.at(-1)?.exitCode ?? null;
       throw ran.error;
     }
+    // Nothing the commands started may still change the files while they are collected and sent.
+    killLeftovers();
     const files = await collectArtifacts(workspace, spec.artifacts);
-    const record = await new ServiceFs(environment.servicefs).publish(spec.target, {
-      key: spec.key,
-      commit,
-      ref: spec.ref ?? null,
-      durationMs: Date.now() - started,
-      files,
-      // publish() keeps the record's own fields: meta cannot override them.
-      extra: spec.meta,
-    });
-    Object.assign(outcome, { ok: true, exitCode: 0, artifacts: record.artifacts, sizes: record.sizes ?? {} });
-    log.line(`published ${record.artifacts.join(", ")} to ${spec.target}`);
+    const publish = environment.publisher ?? servicefsPublisher(environment.servicefs);
+    const published = await publish({ key: spec.key, target: spec.target, commit, ref: spec.ref ?? null, durationMs: Date.now() - started, files, meta: spec.meta }, environment.signal);
+    Object.assign(outcome, { ok: true, exitCode: 0, artifacts: published.artifacts, sizes: published.sizes, uploads: published.uploads });
+    log.line(`published ${published.artifacts.join(", ")} to ${published.where}`);
   } catch (error) {
     outcome.error = isCicdError(error) ? error : new CicdError("INTERNAL", log.mask(errorMessage(error)));
     outcome.reason = log.mask(outcome.error.message);
@@ -130,17 +145,36 @@ export async function runBuild(spec: BuildSpec, environment: BuildEnvironment): 
 }
 
 /** The outcome of a build that failed before anything ran; runBuild fills it in as it goes. */
-export function failedOutcome(spec: BuildSpec, logFile: string): BuildOutcome {
+export function failedOutcome(spec: BuildSpec, logFile?: string): BuildOutcome {
   return {
     ok: false, key: spec.key, target: spec.target, commit: null, ref: spec.ref ?? null, durationMs: 0,
     artifacts: [], sizes: {}, commands: [], exitCode: null, logFile,
   };
 }
 
+/**
+ * Hands the workspace, the home folder and the target's caches to the commands' user (when it
+ * is not the builder's). A cache already owned by that user is left as it is: handing over a
+ * large cache again on every build would cost seconds.
+ */
+async function prepareForCommands(environment: BuildEnvironment, workspace: string, home: string, signal?: AbortSignal): Promise<void> {
+  const user = environment.user;
+  if (!user) return;
+  const caches: string[] = [];
+  for (const dir of environment.cacheDirs ?? []) {
+    const info = await stat(dir).catch(() => undefined);
+    if (!info) continue;
+    await makeReachable(dir);
+    if (info.uid !== user.uid) caches.push(dir);
+  }
+  await handOver([workspace, home, ...caches], user, signal);
+}
+
 /** A minimal env: the builder's basics, the build's secrets, then what cicd tells every build. */
-function commandEnv(spec: BuildSpec, commit: string | null, workspace: string): NodeJS.ProcessEnv {
+function commandEnv(spec: BuildSpec, commit: string | null, workspace: string, home?: string): NodeJS.ProcessEnv {
   return {
     ...baseEnv(),
+    ...(home ? { HOME: home, USER: "cicd", LOGNAME: "cicd" } : {}),
     ...spec.env,
     CI: "true",
     CICD: "true",

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { formatDuration } from "../shared/duration.js";
 import { errors, type CicdError } from "../shared/errors.js";
 import type { BuildLog } from "./build-log.js";
+import { spawnIdentity, type CommandUser } from "./command-user.js";
 
 export interface CommandResult {
   command: string;
@@ -22,6 +23,8 @@ export interface RunCommandsOptions {
   env: NodeJS.ProcessEnv;
   log: BuildLog;
   signal?: AbortSignal;
+  /** Run the commands as this user (the builder runs as root); default: the builder's own. */
+  user?: CommandUser;
 }
 
 /** How long a command's pipes may stay open after it exited (held by a background child). */
@@ -61,7 +64,7 @@ function runOne(command: string, options: RunCommandsOptions, groups: number[]):
       resolve({ command, exitCode: null, signal: "SIGTERM", durationMs: 0 });
       return;
     }
-    const child = spawn("sh", ["-c", command], { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const child = spawn("sh", ["-c", command], { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"], detached: true, ...spawnIdentity(options.user) });
     if (child.pid) groups.push(child.pid);
     const streams = [child.stdout, child.stderr].map((pipe) => {
       const log = options.log.stream();

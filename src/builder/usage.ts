@@ -13,7 +13,7 @@ Build:
   --sha SHA            exact commit to build                                               CICD_SHA
   --key KEY            build key (default: random)                                         CICD_KEY
   --secrets FILE       KEY=VALUE lines handed to the commands as env, masked in output     CICD_SECRETS
-  --servicefs DIR      root of the service file system (required)                          CICD_SERVICEFS
+  --servicefs DIR      root of the service file system (required unless --publish-to manager) CICD_SERVICEFS
   --target NAME        target to publish under                                             CICD_TARGET
   --workdir DIR        where workspaces are made (default: the temp folder)                CICD_WORKDIR
   --log-dir DIR        where <key>.log files are kept (default: <workdir>/cicd-logs)       CICD_LOG_DIR
@@ -21,6 +21,16 @@ Build:
                        build then fetches only new objects (builders may share DIR)
   --git-mirror DIR     the same for one repository: its mirror is DIR/mirror.git (what the CICD_GIT_MIRROR
                        manager passes, mounting only that folder); wins over --git-cache
+
+Isolation (what the manager passes to the builders it starts):
+  --user UID[:GID]     run the build commands as this user (the builder must be root);     CICD_USER
+                       "root" runs them as the builder's own user
+  --cache-dir DIR      a cache folder the commands' user must be able to write; repeatable CICD_CACHE_DIR *
+  --isolate-network    before the build, cut this container off from private, link-local   CICD_ISOLATE_NETWORK
+                       and host addresses (needs iptables and CAP_NET_ADMIN; fails closed)
+  --deny-net CIDR      another address range to cut off (the host's); repeatable           CICD_DENY_NET *
+  --publish-to WHERE   servicefs (default) or manager: send good builds' files to the      CICD_PUBLISH_TO
+                       manager, which publishes them
 
 Mode:
   --run-on-startup     build at once with the options above; exit 0 on success, 1 on failure

@@ -39,6 +39,11 @@ export interface WorkloadSpec {
   /** Port the workload listens on inside (builders), so the manager can reach it. */
   listenPort?: number;
   /**
+   * Linux capabilities the workload keeps; every other one is dropped. Unset: the engine's
+   * defaults. Executors without containers ignore it.
+   */
+  capabilities?: string[];
+  /**
    * Overrides the image's entry point (tests, custom images). Docker only; the default runs the
    * container bundle, `node /opt/cicd/cicd.mjs`, with `[role, ...args]`.
    */
@@ -94,6 +99,12 @@ export interface FoundWorkload {
  */
 export interface Executor {
   readonly kind: "docker" | "local";
+  /**
+   * Workloads are isolated from the host and from each other (containers): their own users,
+   * file system, network namespace and limits. False for host processes, which see the host
+   * as the manager's user does — so untrusted builds run there only when the config allows it.
+   */
+  readonly isolated: boolean;
   prepareImage(image: string, log: Logger): Promise<void>;
   start(spec: WorkloadSpec): Promise<WorkloadHandle>;
   find(): Promise<FoundWorkload[]>;

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Express } from "express";
 import { findTarget, type Config } from "../config/load-config.js";
 import { directEvents } from "../handlers/direct-events.js";
-import type { HandlerDeps } from "../handlers/handler-deps.js";
+import type { HandlerDeps, PullHeads } from "../handlers/handler-deps.js";
 import type { BuildService, CloneTokenProvider, Deployments } from "../manager/types.js";
 import type { Logger } from "../shared/logger.js";
 import { BackgroundTasks } from "./background-tasks.js";
@@ -32,6 +32,8 @@ export interface GitHubIntegration {
 }
 
 export interface GitHubDeps {
+  /** Pull request heads as webhooks told them (store/pull-heads-store.ts), so `/build` builds what its commenter saw. */
+  pullHeads?: PullHeads;
   service: BuildService;
   config: Config;
   logger: Logger;
@@ -86,6 +88,7 @@ export async function mountGitHub(app: Express, deps: GitHubDeps): Promise<GitHu
     tasks,
     checkRunUrl: (key) => reporter.checkRunUrl(key, 3000),
     deployments,
+    pullHeads: deps.pullHeads,
     refreshCheckRun,
   };
   // One gate for every event: bodies verified while they stream in, under limits; push and

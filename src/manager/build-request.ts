@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { Target } from "../config/load-config.js";
-import { readSecretsFile } from "../shared/read-secrets.js";
+import { readTargetSecrets } from "../config/check-secrets.js";
 import { isInside } from "../shared/safe-path.js";
 import { errors } from "../shared/errors.js";
 import type { BuildRequest } from "../shared/protocol.js";
@@ -31,7 +31,7 @@ export async function prepareRequest(
   if (build.untrusted) {
     notes.push("untrusted build (pull request from a fork): the target's secrets and token are withheld");
   } else {
-    if (target.secrets) env = await readSecretsFile(target.secrets);
+    if (target.secrets) env = await readTargetSecrets(target);
     token = target.token ?? (cloneToken ? await cloneToken(build) : undefined);
   }
   const request: BuildRequest = {

@@ -6,6 +6,8 @@ type Waiter = { type: Wanted; resolve: (event: BuilderEvent) => void };
 
 interface Entry {
   tokenHash: string;
+  /** The build this builder serves (a builder serves one build from its start). */
+  key?: string;
   events: BuilderEvent[];
   waiters: Waiter[];
 }
@@ -26,8 +28,15 @@ export function newToken(): string {
 export class BuilderCallbacks {
   private readonly builders = new Map<string, Entry>();
 
-  register(builderId: string, tokenHash: string): void {
-    if (!this.builders.has(builderId)) this.builders.set(builderId, { tokenHash, events: [], waiters: [] });
+  register(builderId: string, tokenHash: string, key?: string): void {
+    if (!this.builders.has(builderId)) this.builders.set(builderId, { tokenHash, key, events: [], waiters: [] });
+  }
+
+  /** The build key of a builder whose token is `token`, or undefined (unknown builder, wrong token). */
+  keyOf(builderId: string, token: string): string | undefined {
+    const entry = this.builders.get(builderId);
+    if (!entry || !sameHash(entry.tokenHash, hashToken(token))) return undefined;
+    return entry.key;
   }
 
   unregister(builderId: string): void {

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { networkInterfaces } from "node:os";
 import path from "node:path";
 import { findTarget, type Config, type Target } from "../config/load-config.js";
 import type { Executor, Mount, WorkloadHandle, WorkloadSpec } from "../executor/types.js";
@@ -24,9 +24,9 @@ export interface PooledBuilder {
   /** Started ahead of its build (warm), rather than when the build was dispatched. */
   warm: boolean;
   /**
-   * Has the target's service file system folder and caches mounted. Untrusted builds (fork pull
-   * requests) get builders without them: a scratch folder to publish into, and no caches, so
-   * they can neither replace a target's artifacts nor poison a cache for later builds.
+   * Has the target's caches and git mirror. Untrusted builds (fork pull requests) get builders
+   * without them, and with their network cut off from the host and private addresses, so they
+   * can neither poison a cache for later builds nor reach the manager or the host's services.
    */
   trusted: boolean;
   /** Sends the output so far, then all further output, to `sink`; resolves when output ends. */
@@ -107,6 +107,8 @@ export class BuilderPool {
       if (this.closed || this.byKey.has(b.key) || this.starting.has(b.key) || this.taken.has(b.key)) continue;
       if (this.waiting() >= this.capacity && !this.giveUpReserved()) return;
       const target = findTarget(this.deps.config, b.target);
+      // A build that dispatch will refuse (untrusted, not isolated) gets no builder.
+      if (b.untrusted && !this.deps.executor.isolated && this.deps.config.untrusted !== "allow") continue;
       if (target) void this.startFor(b.key, target, true, !b.untrusted);
     }
   }
@@ -160,7 +162,6 @@ export class BuilderPool {
   /** The build's dispatch is over (its builder was destroyed by the caller). */
   release(key: string): void {
     this.taken.delete(key);
-    void rm(scratchServicefs(this.deps.cacheDir, key), { recursive: true, force: true });
   }
 
   /** Removes the builder kept for `key` (its build was cancelled, or it went stale). */
@@ -210,7 +211,7 @@ export class BuilderPool {
   private async start(key: string, target: Target, warm: boolean, trusted: boolean): Promise<PooledBuilder> {
     const builderId = randomBytes(8).toString("hex");
     const token = newToken();
-    this.deps.callbacks.register(builderId, hashToken(token));
+    this.deps.callbacks.register(builderId, hashToken(token), key);
     let handle: WorkloadHandle;
     try {
       handle = await this.deps.executor.start(this.spec(key, target, builderId, token, trusted));
@@ -259,12 +260,18 @@ export class BuilderPool {
     return entry;
   }
 
+  /**
+   * The builder's workload. It never mounts the service file system (it sends a good build's
+   * files to the manager, which publishes them), runs the commands as an unprivileged user, and
+   * keeps only the capabilities it needs to hand the workspace over and switch to that user.
+   */
   private spec(key: string, target: Target, builderId: string, token: string, trusted: boolean): WorkloadSpec {
-    const local = this.deps.executor.kind === "local";
-    const servicefs = trusted ? this.deps.config.servicefs : scratchServicefs(this.deps.cacheDir, key);
-    const targetDir = path.join(servicefs, target.name);
-    mkdirSync(targetDir, { recursive: true });
-    const mirror = trusted ? gitMirrorMount(this.deps.cacheDir, target.url) : undefined;
+    const { executor, config, cacheDir } = this.deps;
+    const user = commandUser(target, trusted, executor.isolated);
+    // The mirror is the builder's: only when the commands run as another user can they not write it.
+    const mirror = trusted && user !== undefined ? gitMirrorMount(cacheDir, target) : undefined;
+    const caches = trusted ? cacheMounts(cacheDir, target) : [];
+    const servicefsSource = /^servicefs:/.test(target.url);
     return {
       id: builderId,
       role: "builder",
@@ -272,20 +279,53 @@ export class BuilderPool {
       buildKey: key,
       image: target.image,
       args: [
-        "--once", "--servicefs", servicefs, "--port", local ? "0" : "8080", "--host", local ? "127.0.0.1" : "0.0.0.0",
+        "--once", "--publish-to", "manager",
+        "--port", executor.isolated ? "8080" : "0", "--host", executor.isolated ? "0.0.0.0" : "127.0.0.1",
+        ...(servicefsSource ? ["--servicefs", config.servicefs] : []),
         ...(mirror ? ["--git-mirror", mirror.container] : []),
+        ...(user ? ["--user", user] : []),
+        ...caches.flatMap((c) => ["--cache-dir", c.container]),
+        ...(!trusted && executor.isolated ? ["--isolate-network", ...hostAddresses().flatMap((a) => ["--deny-net", a])] : []),
       ],
       env: { CICD_BUILDER_ID: builderId, CICD_MANAGER_URL: this.deps.callbackUrl(), CICD_MANAGER_TOKEN: token },
-      mounts: [{ host: targetDir, container: targetDir }, ...sourceMounts(target.url, this.deps.config.servicefs), ...(trusted ? cacheMounts(this.deps.cacheDir, target) : []), ...(mirror ? [mirror] : [])],
-      limits: { ...this.deps.config.limits, ...target.limits },
+      mounts: [...sourceMounts(target.url, config.servicefs), ...caches, ...(mirror ? [mirror] : [])],
+      limits: { ...config.limits, ...target.limits },
       listenPort: 8080,
+      capabilities: [...BUILDER_CAPABILITIES, ...(!trusted ? ["NET_ADMIN"] : [])],
     };
   }
 }
 
-/** Where an untrusted build publishes instead of the real service file system (thrown away). */
-export function scratchServicefs(cacheDir: string, key: string): string {
-  return path.join(cacheDir, "untrusted", key);
+/**
+ * What a builder container keeps of Linux's capabilities: enough to give the workspace to the
+ * commands' user (CHOWN, FOWNER), to read and remove what they wrote (DAC_OVERRIDE), to switch
+ * to that user (SETUID, SETGID) and to stop what they started (KILL). The commands lose all of
+ * them when they switch. NET_ADMIN is added for untrusted builds, whose builder sets the
+ * network rules of its own container before the build.
+ */
+export const BUILDER_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL"];
+
+/** Unprivileged users: a container's conventional first user, and the host's `nobody`. */
+const CONTAINER_USER = "1000:1000";
+const HOST_NOBODY = "65534:65534";
+
+/**
+ * The user a build's commands run as (`--user`), or undefined for the builder's own. In a
+ * container: the target's `user`, by default 1000:1000; `root` keeps the builder's (trusted
+ * builds only — an untrusted build never runs as root). As host processes (local executor):
+ * when the server runs as root, `nobody` (or the target's non-root `user`), since root commands
+ * could read the server's own secrets; otherwise the server's user, the only one it can use.
+ */
+export function commandUser(target: Pick<Target, "user">, trusted: boolean, isolated: boolean): string | undefined {
+  const wanted = target.user === "root" || target.user === "0" ? (trusted ? "root" : undefined) : target.user;
+  if (isolated) return wanted === "root" ? undefined : (wanted ?? CONTAINER_USER);
+  if (process.getuid?.() !== 0) return undefined;
+  return wanted === undefined || wanted === "root" ? HOST_NOBODY : wanted;
+}
+
+/** This machine's own addresses: an untrusted build's commands may reach none of them. */
+function hostAddresses(): string[] {
+  return Object.values(networkInterfaces()).flat().filter((a) => !!a && a.family === "IPv4" && !a.internal).map((a) => `${a!.address}/32`);
 }
 
 /**
@@ -302,16 +342,17 @@ export function cacheMounts(cacheDir: string, target: Target): Mount[] {
 
 /**
  * The git mirror folder of a target's repository (remote git URLs only: https, ssh, git,
- * scp-like). One host folder per repository, named by its `mirrorKey` (a hash of its normalized
- * URL, without credentials, as the builder names mirrors) and mounted at the same path, so
- * a builder reaches only its own repository's mirror; the builder gets it as `--git-mirror`.
+ * scp-like). One host folder per target and repository (`<cache>/git/<target>/<mirrorKey>`,
+ * the key a hash of the normalized URL without credentials), mounted at the same path: a
+ * builder reaches only its own target's mirror, so even a build that could write a mirror
+ * could not reach another target's builds through it. The builder gets it as `--git-mirror`.
  */
-export function gitMirrorMount(cacheDir: string, url: string): Mount | undefined {
-  const text = url.trim();
+export function gitMirrorMount(cacheDir: string, target: Pick<Target, "name" | "url">): Mount | undefined {
+  const text = target.url.trim();
   // Remote repositories only: a file:// repository is already on this machine, and a mirror of it
   // would cost more processes than it saves.
   if (!/^(https?|ssh|git):\/\/|^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:/i.test(text)) return undefined;
-  const host = path.join(cacheDir, "git", mirrorKey(text));
+  const host = path.join(cacheDir, "git", target.name, mirrorKey(text));
   mkdirSync(host, { recursive: true });
   return { host, container: host };
 }

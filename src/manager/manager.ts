@@ -1,5 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
+import path from "node:path";
+import type { Readable } from "node:stream";
 import PQueue from "p-queue";
 import { findTarget, type Config } from "../config/load-config.js";
 import type { Executor } from "../executor/types.js";
@@ -7,9 +9,11 @@ import { errors } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import type { BuilderEvent } from "../shared/protocol.js";
 import { ServiceFs } from "../servicefs/service-fs.js";
+import { BuildArtifacts } from "../servicefs/build-artifacts.js";
 import type { BuildPatch, BuildStore, NewBuild } from "../store/build-store.js";
 import { CheckOutbox } from "../store/check-outbox.js";
 import type { Db } from "../store/open-database.js";
+import { ArtifactInbox, type ReceivedFile } from "./artifact-inbox.js";
 import { BuilderCallbacks } from "./builder-callbacks.js";
 import { BuildLogs } from "./build-logs.js";
 import { GroupCommit } from "./group-commit.js";
@@ -34,6 +38,11 @@ export interface ManagerOptions {
   db: Db;
   executor: Executor;
   logger: Logger;
+  /**
+   * The server's data folder: builders' uploads wait in `incoming/`, and artifacts of builds
+   * that are not published to builds.json (pull requests) are kept by key in `artifacts/`.
+   */
+  dataDir: string;
   /** Folder for build logs. */
   logDir: string;
   /** Folder for caches kept between builds. */
@@ -59,6 +68,9 @@ export class Manager implements BuildService {
   readonly callbacks = new BuilderCallbacks();
   readonly logs: BuildLogs;
   readonly servicefs: ServiceFs;
+  /** Artifacts of builds kept by key, outside builds.json (pull requests). */
+  readonly buildArtifacts: BuildArtifacts;
+  private readonly inbox: ArtifactInbox;
   private readonly queue: PQueue;
   private readonly events = new EventEmitter();
   private readonly running = new Map<string, Running>();
@@ -73,8 +85,10 @@ export class Manager implements BuildService {
 
   constructor(private readonly options: ManagerOptions) {
     this.events.setMaxListeners(0);
-    this.logs = new BuildLogs(options.logDir);
+    this.logs = new BuildLogs(options.logDir, { logLimit: options.config.logLimit });
     this.servicefs = new ServiceFs(options.config.servicefs);
+    this.buildArtifacts = new BuildArtifacts(path.join(options.dataDir, "artifacts"));
+    this.inbox = new ArtifactInbox(path.join(options.dataDir, "incoming"));
     this.queue = new PQueue({ concurrency: options.config.concurrency, autoStart: false });
     this.inserts = new GroupCommit((builds) => options.store.insertQueuedAll(builds));
     this.outbox = new CheckOutbox(options.db);
@@ -89,6 +103,8 @@ export class Manager implements BuildService {
       callbacks: this.callbacks,
       logs: this.logs,
       servicefs: this.servicefs,
+      inbox: this.inbox,
+      buildArtifacts: this.buildArtifacts,
       change: (key, patch, how) => this.change(key, patch, how),
       requeueFront: (key) => {
         this.change(key, {}, "requeue-front");
@@ -193,6 +209,17 @@ export class Manager implements BuildService {
   receiveBuilderEvent(token: string, event: BuilderEvent): boolean {
     // Status changes come from dispatch (run-build.ts), which waits for these events.
     return this.callbacks.receive(token, event);
+  }
+
+  /**
+   * A builder sends one artifact of its build (`PUT /internal/builders/:id/artifacts/:index`).
+   * Throws UNAUTHORIZED when the token is not that builder's; UNPROCESSABLE when the body does
+   * not match its checksum.
+   */
+  async receiveArtifact(token: string, builderId: string, upload: { index: number; name: string; sha256: string; size?: number }, body: Readable): Promise<ReceivedFile> {
+    const key = this.callbacks.keyOf(builderId, token);
+    if (!key) throw errors.unauthorized();
+    return this.inbox.receive(key, upload.index, upload.name, upload.sha256, body, upload.size);
   }
 
   /** Resolves when the build satisfies `done` (or rejects after `timeoutMs`). */

@@ -1,7 +1,8 @@
 import { errorMessage } from "../shared/errors.js";
 import type { WorkloadHandle } from "../executor/types.js";
 import type { BuildPatch } from "../store/build-store.js";
-import { findPublished, publishedPatch, type DispatchDeps } from "./run-build.js";
+import { findPublished } from "./publish-build.js";
+import type { DispatchDeps } from "./run-build.js";
 import type { Build } from "./types.js";
 
 export interface Resumed {
@@ -35,7 +36,7 @@ export async function recover(
     if (build.status === "running" && workload?.running && tokenHash) {
       const handle = await executor.attach(builderId);
       if (handle) {
-        deps.callbacks.register(builderId, tokenHash);
+        deps.callbacks.register(builderId, tokenHash, build.key);
         claimed.add(builderId);
         resumed.push({ build, builderId, handle });
         logger.info("re-attached to running build", { key: build.key });
@@ -43,9 +44,9 @@ export async function recover(
       }
     }
     if (build.status === "queued") continue;
-    const published = await findPublished(deps.servicefs, build.target, build.key);
+    const published = await findPublished(deps, build);
     if (published) {
-      deps.change(build.key, publishedPatch(published));
+      deps.change(build.key, published);
       continue;
     }
     const reason = "interrupted: the manager stopped while the build ran";

@@ -6,13 +6,15 @@ import { createLogger, type Logger } from "../shared/logger.js";
 import { Masker } from "../shared/mask.js";
 import type { BuilderEvent, BuildRequest } from "../shared/protocol.js";
 import type { ServiceFs } from "../servicefs/service-fs.js";
-import type { BuildRecord } from "../servicefs/builds-file.js";
+import type { BuildArtifacts } from "../servicefs/build-artifacts.js";
 import type { BuildPatch, BuildStore } from "../store/build-store.js";
+import type { ArtifactInbox } from "./artifact-inbox.js";
 import { hashToken, type BuilderCallbacks } from "./builder-callbacks.js";
 import type { BuilderPool, PooledBuilder } from "./builder-pool.js";
 import type { BuildLogs } from "./build-logs.js";
 import { prepareRequest } from "./build-request.js";
 import { postBuild } from "./post-build.js";
+import { findPublished, publishBuild } from "./publish-build.js";
 import type { Build, BuildStatus, CloneTokenProvider } from "./types.js";
 
 export interface DispatchDeps {
@@ -22,6 +24,10 @@ export interface DispatchDeps {
   callbacks: BuilderCallbacks;
   logs: BuildLogs;
   servicefs: ServiceFs;
+  /** Uploads of builders, waiting for their build's `success`. */
+  inbox: ArtifactInbox;
+  /** Artifacts of builds that are not published to builds.json (pull requests), by key. */
+  buildArtifacts: BuildArtifacts;
   logger: Logger;
   /** URL builders POST their events to (reachable from inside a workload). */
   callbackUrl: () => string;
@@ -58,6 +64,14 @@ export async function runBuild(deps: DispatchDeps, key: string, control: BuildCo
   const target = findTarget(deps.config, build.target);
   if (!target) {
     deps.change(key, { status: "error", reason: `target "${build.target}" is no longer in the configuration`, finishedAt: now() }, "dequeue");
+    return;
+  }
+  if (build.untrusted && refusesUntrusted(deps.config, deps.executor)) {
+    const reason = UNTRUSTED_REFUSED;
+    deps.store.setMeta(key, { actionRequired: { reason } });
+    deps.logs.note(key, reason);
+    deps.change(key, { status: "cancelled", reason, finishedAt: now() }, "dequeue");
+    await deps.logs.end(key);
     return;
   }
   deps.store.update(key, { attempts: build.attempts + 1 });
@@ -99,9 +113,10 @@ export async function runBuild(deps: DispatchDeps, key: string, control: BuildCo
       exit.then(() => ({ event: undefined }), () => ({ event: undefined })),
     ]);
     if (first.event?.type === "success" && !control.signal.aborted) {
-      // The builder published and said so: the build is done. Removing its container (wait for
-      // the exit, remove) happens after, outside the build's slot, so the next build need not wait.
-      deps.change(key, { ...successPatch(first.event), ...(build.untrusted ? { reason: "untrusted build (pull request from a fork): its artifacts were not published" } : {}) });
+      // The builder sent its files and said so: the manager checks and publishes them, and the
+      // build is done. Removing its container (wait for the exit, remove) happens after,
+      // outside the build's slot, so the next build need not wait.
+      deps.change(key, await successOf(deps, key, first.event));
       detached = true;
       deps.afterBuild(cleanUp(deps, key, builder, exit, answer.output, masker));
       return;
@@ -126,6 +141,18 @@ export async function runBuild(deps: DispatchDeps, key: string, control: BuildCo
   }
 }
 
+const UNTRUSTED_REFUSED =
+  "Not run: this pull request comes from a fork, and the local executor would run its code as host processes with the server's own access. " +
+  "To build it, use the docker executor (isolated containers), or set `untrusted: allow` in cicd.yml and build it again.";
+
+/**
+ * Whether untrusted builds (pull requests from forks) are refused: on an executor that does not
+ * isolate its workloads, unless the configuration says `untrusted: allow`.
+ */
+export function refusesUntrusted(config: Pick<Config, "untrusted">, executor: Pick<Executor, "isolated">): boolean {
+  return !executor.isolated && config.untrusted !== "allow";
+}
+
 /** After a build that succeeded: let the builder exit, collect its last output, remove it. */
 async function cleanUp(deps: DispatchDeps, key: string, builder: PooledBuilder, exit: Promise<ExitInfo>, output: Promise<void>, masker: Masker): Promise<void> {
   await Promise.race([exit.catch(() => undefined), delay(30_000)]);
@@ -136,8 +163,21 @@ async function cleanUp(deps: DispatchDeps, key: string, builder: PooledBuilder, 
   await deps.logs.end(key);
 }
 
-function successPatch(event: Extract<BuilderEvent, { type: "success" }>): BuildPatch {
-  return { status: "succeeded", exitCode: 0, finishedAt: now(), commit: event.commit, artifacts: event.artifacts, sizes: event.sizes ?? {}, commands: event.commands ?? [] };
+/**
+ * The patch for a build whose builder said `success`: `succeeded` once its files are verified
+ * and published, `error` when they are not (the build published nothing).
+ */
+async function successOf(deps: DispatchDeps, key: string, event: Extract<BuilderEvent, { type: "success" }>): Promise<BuildPatch> {
+  const build = deps.store.get(key);
+  if (!build) return { status: "error", finishedAt: now(), reason: "the build's record is gone" };
+  try {
+    return await publishBuild(deps, build, event, now());
+  } catch (error) {
+    const reason = `the build's commands passed, but its artifacts could not be published: ${errorMessage(error)}`;
+    deps.logs.note(key, reason);
+    await deps.inbox.discard(key).catch(() => undefined);
+    return { status: "error", exitCode: 0, finishedAt: now(), commit: event.commit, reason, commands: event.commands ?? [] };
+  }
 }
 
 /**
@@ -200,24 +240,15 @@ async function resultOf(deps: DispatchDeps, key: string, info: ExitInfo, final: 
   if (info.oomKilled) {
     return { status: "failed", exitCode: info.exitCode, finishedAt, reason: `killed for running out of memory (limit ${limit ?? "none"}); raise limits.memory or make the build use less` };
   }
-  if (final?.type === "success") return successPatch(final);
+  if (final?.type === "success") return successOf(deps, key, final);
   if (final?.type === "failure") {
     return { status: "failed", exitCode: final.exitCode, finishedAt, commit: final.commit, reason: final.reason, commands: final.commands ?? [] };
   }
-  // No broadcast arrived: builds.json is the record of a good build.
-  const published = target ? await findPublished(deps.servicefs, target.name, key) : undefined;
-  if (published) return publishedPatch(published, finishedAt);
+  // No broadcast arrived: the build may have been published before the manager restarted.
+  const build = deps.store.get(key);
+  const published = build ? await findPublished(deps, build) : undefined;
+  if (published) return published;
   return { status: "error", exitCode: info.exitCode, finishedAt, reason: `the builder exited (${info.signal ? `signal ${info.signal}` : `code ${info.exitCode}`}) without reporting a result` };
-}
-
-/** The build's record in builds.json, if its builder published it (the record of a good build). */
-export async function findPublished(servicefs: ServiceFs, target: string, key: string): Promise<BuildRecord | undefined> {
-  return (await servicefs.builds(target).read().catch(() => undefined))?.builds.find((b) => b.key === key);
-}
-
-/** The store patch for a build whose builder published it: it succeeded, whatever else was lost. */
-export function publishedPatch(record: BuildRecord, finishedAt = now()): BuildPatch {
-  return { status: "succeeded", exitCode: 0, finishedAt, commit: record.commit, artifacts: record.artifacts, sizes: record.sizes ?? {} };
 }
 
 function finishStopped(deps: DispatchDeps, key: string, control: BuildControl, target: Target | undefined, handle?: WorkloadHandle): Promise<void> | void {

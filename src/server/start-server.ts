@@ -18,6 +18,8 @@ import { RunnerStore } from "../store/runner-store.js";
 import { Runners } from "../manager/runners.js";
 import { BadBuildsWatcher } from "../manager/bad-builds-watcher.js";
 import { runnersRoutes } from "../api/runners-routes.js";
+import { buildArtifactsRoutes } from "../api/build-artifacts-routes.js";
+import { PullHeadsStore } from "../store/pull-heads-store.js";
 import { openDatabase, type Db } from "../store/open-database.js";
 import { lockDatabase } from "../store/database-lock.js";
 import { resolveApiToken } from "./api-token.js";
@@ -88,6 +90,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const manager = new Manager({
     config,
     store,
+    db,
+    dataDir,
     executor,
     logger: logger.child("manager"),
     logDir: path.join(dataDir, "logs"),
@@ -104,7 +108,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const badBuilds = new BadBuildsWatcher({ service: manager, servicefs: manager.servicefs, targets: config.targets.map((t) => t.name), logger: logger.child("bad-builds") });
   const deployments = { onMarkedBad: badBuilds.onMarkedBad.bind(badBuilds), deploy: runners.deploy.bind(runners) };
   const github = env.APP_ID
-    ? await (await import("../github/mount-github.js")).mountGitHub(app, { service: manager, config, logger: logger.child("github"), env, deployments })
+    ? await (await import("../github/mount-github.js")).mountGitHub(app, { service: manager, config, logger: logger.child("github"), env, deployments, pullHeads: new PullHeadsStore(db) })
     : undefined;
   if (!github) logger.info("GitHub settings absent (APP_ID unset); REST triggers only");
   cloneToken = github?.cloneToken;
@@ -113,7 +117,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     res.json({ status: "ok", ...manager.stats });
   });
   app.use(internalRoutes(manager));
-  app.use("/api/v1", createApi({ config, manager, apiToken, logger: logger.child("api"), extra: [runnersRoutes(runners)] }));
+  app.use("/api/v1", createApi({ config, manager, apiToken, logger: logger.child("api"), extra: [runnersRoutes(runners), buildArtifactsRoutes(manager)] }));
   app.use(errorHandler(logger));
 
   // 4. Listen, then recover interrupted builds and start the queue.

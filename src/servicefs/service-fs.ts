@@ -1,4 +1,4 @@
-import { copyFile, link, mkdir, stat, unlink } from "node:fs/promises";
+import { copyFile, link, mkdir, rename, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { assertTargetName, resolveInside } from "../shared/safe-path.js";
@@ -12,8 +12,13 @@ export interface PublishInput {
   commit: string | null;
   ref: string | null;
   durationMs?: number;
-  /** Absolute paths of the files the build produced (already checked to be in the workspace). */
-  files: string[];
+  /**
+   * The files the build produced (already checked to be in the workspace): absolute paths, or
+   * a path with the file name to publish it under (files a builder uploaded to the manager).
+   */
+  files: (string | { path: string; name: string })[];
+  /** Move the files in (they are the manager's own staged copies) instead of copying them. */
+  move?: boolean;
   /** Extra fields kept in the build record (trigger, builder host, …). */
   extra?: Record<string, unknown>;
   /** Publication time; defaults to now. */
@@ -39,17 +44,20 @@ export class ServiceFs {
    * Publishes a good build: copies each file in under `<stem>-<UTC timestamp>.<ext>` and appends
    * the record, all under the target's lock. Two builds publishing in the same millisecond get
    * distinct names (the later one's timestamp moves on by a millisecond). Files are copied to a
-   * hidden temp name first, so a reader never sees half an artifact.
+   * hidden temp name first, so a reader never sees half an artifact. Publishing a key that
+   * builds.json already holds changes nothing and returns that record: a key is never in
+   * builds.json twice, whoever retries.
    */
   async publish(target: string, input: PublishInput): Promise<BuildRecord> {
     const dir = this.targetDir(target);
     await mkdir(dir, { recursive: true });
     const staged: { tmp: string; source: string; size: number }[] = [];
     try {
-      for (const source of input.files) {
+      for (const file of input.files) {
+        const { path: from, name } = typeof file === "string" ? { path: file, name: file } : file;
         const tmp = path.join(dir, `.incoming-${randomBytes(6).toString("hex")}`);
-        staged.push({ tmp, source, size: 0 });
-        await copyFile(source, tmp);
+        staged.push({ tmp, source: name, size: 0 });
+        await placeFile(from, tmp, input.move === true);
         // On disk before builds.json names it: after a power loss, a good record never points
         // to a short file.
         await fsyncFile(tmp);
@@ -57,6 +65,8 @@ export class ServiceFs {
       }
       const file = this.builds(target);
       return await file.locked(async () => {
+        const already = (await file.read()).builds.find((b) => b.key === input.key);
+        if (already) return already;
         const linked = await this.linkStaged(dir, staged, input.now ?? new Date());
         try {
           const core = {
@@ -130,6 +140,19 @@ export class ServiceFs {
   async resolve(rel: string): Promise<string> {
     return resolveInside(this.root, rel, "servicefs path");
   }
+}
+
+/** Copies `from` to `to`, or renames it when asked and both are on one file system. */
+async function placeFile(from: string, to: string, move: boolean): Promise<void> {
+  if (move) {
+    try {
+      await rename(from, to);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EXDEV") throw error;
+    }
+  }
+  await copyFile(from, to);
 }
 
 /**

@@ -11,8 +11,9 @@ import { BUILD_KEY, COMMIT_SHA, TARGET_NAME } from "./safe-path.js";
  *
  * Builder → manager: each BuilderEvent is POSTed as JSON to the manager URL given at start, with
  * `Authorization: Bearer <manager token>` (one token per builder), retried with back-off while
- * the manager is unreachable. Events are informative: builds.json and the artifacts stay the
- * record, so a lost event loses no build.
+ * the manager is unreachable. A builder that publishes itself (`--servicefs`) makes builds.json
+ * the record; one started by a manager (`--publish-to manager`) first sends its artifacts
+ * (see builder/upload-artifacts.ts) and the manager publishes them when `success` names them.
  */
 /**
  * A branch, tag or ref name as git allows it (git check-ref-format, loosely): never starting with
@@ -58,6 +59,14 @@ export interface BuilderStatus {
   result?: "success" | "failure";
 }
 
+/** A file a builder sent to the manager (`PUT …/artifacts/<index>`), as its `success` event lists it. */
+export const artifactUploadSchema = z.object({
+  name: z.string().check(z.minLength(1), z.maxLength(255)),
+  size: z.number(),
+  sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
+});
+export type ArtifactUpload = z.infer<typeof artifactUploadSchema>;
+
 const base = { builderId: z.string(), at: z.string() };
 const commandResults = z.optional(z.array(z.object({ command: z.string(), exitCode: z.nullable(z.number()), durationMs: z.number() })));
 export const builderEventSchema = z.discriminatedUnion("type", [
@@ -72,6 +81,11 @@ export const builderEventSchema = z.discriminatedUnion("type", [
     commit: z.nullable(z.string()),
     artifacts: z.array(z.string()),
     sizes: z.optional(z.record(z.string(), z.number())),
+    /**
+     * The files sent to the manager, in order (builders started by a manager). The manager
+     * publishes them only if each arrived whole with this checksum.
+     */
+    uploads: z.optional(z.array(artifactUploadSchema)),
     commands: commandResults,
   }),
   z.object({

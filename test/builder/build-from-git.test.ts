@@ -44,7 +44,7 @@ describe("builds from local git repositories (file:// and files://)", () => {
     expect(result.log).toContain("$ ./build.sh");
     expect(result.console).toBe(result.log);
     expect(await bench.leftovers()).toEqual([]);
-    await access(result.logFile);
+    await access(result.logFile!);
   });
 
   it("builds a branch, a tag and an older sha asked for, recording the exact commit", async () => {

@@ -42,7 +42,7 @@ describe("git cache: builds fetch through a bare mirror per repository", () => {
       { key: newBuildKey(), target: "app", url, token: TOKEN, commands: inspect, artifacts: ["dist/*"], ...spec },
       { servicefs: path.join(dir, "servicefs"), workdir: path.join(dir, "work"), logDir: path.join(dir, "logs"), gitCache: cache, out: (t) => void (console += t) },
     );
-    const log = await readFile(outcome.logFile, "utf8");
+    const log = await readFile(outcome.logFile!, "utf8");
     const published = async (stem: string) => {
       const name = outcome.artifacts.find((a) => a.startsWith(stem));
       return name ? (await readFile(path.join(dir, "servicefs", "app", name), "utf8")).trim() : undefined;
@@ -259,20 +259,23 @@ async function filesUnder(dir: string): Promise<string[]> {
 }
 
 describe("git cache: the manager's side", () => {
-  it("gives each git repository its own mirror folder, whatever credentials its URL carries, and none to other sources", async () => {
+  it("gives each target and git repository its own mirror folder, whatever credentials its URL carries, and none to other sources", async () => {
     const { dir, cleanup } = await tempDir("cicd-git-mounts-");
     try {
-      const https = gitMirrorMount(dir, "https://github.com/acme/hello.git")!;
+      const mount = (url: string, name = "app") => gitMirrorMount(dir, { name, url });
+      const https = mount("https://github.com/acme/hello.git")!;
       expect(https.container).toBe(https.host);
-      expect(path.dirname(https.host)).toBe(path.join(dir, "git"));
+      expect(path.dirname(https.host)).toBe(path.join(dir, "git", "app"));
       expect((await stat(https.host)).isDirectory()).toBe(true);
-      expect(gitMirrorMount(dir, "https://x-access-token:secret@github.com/acme/hello.git")!.host).toBe(https.host);
+      expect(mount("https://x-access-token:secret@github.com/acme/hello.git")!.host).toBe(https.host);
+      // Another target of the same repository never shares the mirror.
+      expect(mount("https://github.com/acme/hello.git", "other")!.host).not.toBe(https.host);
       const others = ["ssh://git@github.com/acme/hello.git", "git@github.com:acme/other.git", "https://github.com/acme/other.git"];
-      const hosts = others.map((u) => gitMirrorMount(dir, u)?.host);
+      const hosts = others.map((u) => mount(u)?.host);
       expect(new Set([https.host, ...hosts]).size).toBe(4);
       expect(hosts.every((h) => h && !h.includes("secret"))).toBe(true);
       // A file:// repository is on this machine already: no mirror of it.
-      for (const url of ["file:///srv/repos/hello.git", "files:///srv/src", "servicefs://sources/app"]) expect(gitMirrorMount(dir, url)).toBeUndefined();
+      for (const url of ["file:///srv/repos/hello.git", "files:///srv/src", "servicefs://sources/app"]) expect(mount(url)).toBeUndefined();
     } finally {
       await cleanup();
     }

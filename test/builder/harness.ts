@@ -35,7 +35,7 @@ export async function createBench(): Promise<Bench> {
       const spec: BuildSpec = { key: newBuildKey(), target: "hello", commands: ["true"], artifacts: ["**/*"], ...partial };
       let console = "";
       const outcome = await runBuild(spec, { servicefs, workdir, logDir, out: (t) => void (console += t) });
-      const log = await readFile(outcome.logFile, "utf8");
+      const log = await readFile(outcome.logFile!, "utf8");
       return { ...outcome, console, log };
     },
     builds: (target = "hello") => new ServiceFs(servicefs).builds(target).read(),

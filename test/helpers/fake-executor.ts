@@ -5,17 +5,20 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Executor, ExitInfo, FoundWorkload, WorkloadHandle, WorkloadSpec } from "../../src/executor/types.js";
 import { buildRequestSchema, type BuilderEvent, type BuildRequest } from "../../src/shared/protocol.js";
-import { ServiceFs } from "../../src/servicefs/service-fs.js";
+import { uploadArtifacts } from "../../src/builder/upload-artifacts.js";
 
 /**
  * A scriptable executor for fast scenario tests of the manager (the idea of Woodpecker's dummy
  * backend). Each workload is an in-process builder that speaks the real protocol over HTTP:
  * it announces `ready`, answers `POST /build`, and runs the request's commands as a script:
- *   `sleep MS`, `echo TEXT`, `exit N`, `oom` (exits as if OOM-killed), `busy` (answers 409 once).
- * On success it publishes `artifact.txt` to the servicefs like the real builder.
+ *   `sleep MS`, `echo TEXT`, `exit N`, `oom` (exits as if OOM-killed), `busy` (answers 409 once),
+ *   `forge` (reports success naming a file it never sent, as a build that stole the token would).
+ * On success it sends `artifact.txt` to the manager like the real builder (the real upload code).
  */
 export class FakeExecutor implements Executor {
   readonly kind = "local" as const;
+  /** Like the docker executor, so untrusted builds run (tests set it false to see them refused). */
+  isolated = true;
   readonly managerHost = "127.0.0.1";
   readonly started: WorkloadSpec[] = [];
   readonly handles = new Map<string, FakeWorkload>();
@@ -119,6 +122,11 @@ class FakeWorkload implements WorkloadHandle {
       if (verb === "sleep") await new Promise((r) => setTimeout(r, Number(arg)));
       else if (verb === "echo") this.say(`${arg.replace("$SECRET", request.env?.SECRET ?? "")}\n`);
       else if (verb === "oom") return void (await this.exit({ exitCode: 137, oomKilled: true }));
+      else if (verb === "forge") {
+        const uploads = [{ name: "app.jar", size: 4, sha256: "0".repeat(64) }];
+        await this.broadcast({ type: "success", builderId: this.id, at: new Date().toISOString(), key: request.key, exitCode: 0, durationMs: 1, commit: "c".repeat(40), artifacts: ["app.jar"], uploads });
+        return void (await this.exit({ exitCode: 1, oomKilled: false }));
+      }
       else if (verb === "exit" && Number(arg) !== 0) {
         await this.broadcast({ type: "failure", builderId: this.id, at: new Date().toISOString(), key: request.key, exitCode: Number(arg), durationMs: Date.now() - started, commit: null, reason: `command ${index + 1} failed with exit code ${arg}`, failedCommand: index });
         return void (await this.exit({ exitCode: 1, oomKilled: false }));
@@ -127,9 +135,8 @@ class FakeWorkload implements WorkloadHandle {
     if (this.stopController.signal.aborted) return;
     const work = mkdtempSync(path.join(tmpdir(), "cicd-fake-"));
     writeFileSync(path.join(work, "artifact.txt"), `built ${request.key}\n`);
-    const root = path.dirname(this.spec.mounts[0]!.host);
-    const record = await new ServiceFs(root).publish(request.target, { key: request.key, commit: null, ref: request.ref ?? null, files: [path.join(work, "artifact.txt")] });
-    await this.broadcast({ type: "success", builderId: this.id, at: new Date().toISOString(), key: request.key, exitCode: 0, durationMs: Date.now() - started, commit: null, artifacts: record.artifacts, sizes: record.sizes });
+    const uploads = await uploadArtifacts([path.join(work, "artifact.txt")], { managerUrl: this.spec.env.CICD_MANAGER_URL!, token: this.spec.env.CICD_MANAGER_TOKEN!, builderId: this.id, giveUpAfterMs: 5_000 });
+    await this.broadcast({ type: "success", builderId: this.id, at: new Date().toISOString(), key: request.key, exitCode: 0, durationMs: Date.now() - started, commit: null, artifacts: uploads.map((u) => u.name), sizes: Object.fromEntries(uploads.map((u) => [u.name, u.size])), uploads });
     await this.exit({ exitCode: 0, oomKilled: false });
   }
 

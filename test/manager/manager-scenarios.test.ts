@@ -102,19 +102,23 @@ describe("manager with a scripted executor", () => {
     expect(log).not.toContain("hunter2");
   });
 
-  it("builds an untrusted build without secrets or caches and publishes nothing for the target", async () => {
+  it("builds an untrusted build without secrets, caches or network, and keeps it out of builds.json", async () => {
     const { server, executor } = await start([target("hello", ["echo the secret is $SECRET"], { secrets: "./hello.env", cache: ["/root/.m2"] })]);
     writeFileSync(path.join(server.dir, "hello.env"), "SECRET=hunter2-very-secret\n");
-    const { build } = await server.manager.trigger({ target: "hello", trigger: "pull_request", sha: "b".repeat(40), untrusted: true });
+    const { build } = await server.manager.trigger({ target: "hello", trigger: "pull_request", sha: "b".repeat(40), pullRequest: 7, untrusted: true });
     const done = await server.manager.waitFor(build.key, finished, 10_000);
     expect(done.status).toBe("succeeded");
-    expect(done.reason).toContain("not published");
     expect(readFileSync(server.manager.logPath(done.key), "utf8")).toContain("the secret is \n");
     const spec = executor.started.find((s) => s.buildKey === build.key)!;
     expect(spec.mounts.map((m) => m.container)).not.toContain("/root/.m2");
-    expect(spec.mounts[0]!.host.startsWith(server.config.servicefs)).toBe(false);
+    expect(spec.mounts.some((m) => m.host.startsWith(server.config.servicefs))).toBe(false);
+    expect(spec.args).toContain("--isolate-network");
+    expect(spec.capabilities).toContain("NET_ADMIN");
     const published = (await (await server.api("/api/v1/targets/hello/artifacts")).json()) as { builds: unknown[] };
     expect(published.builds).toEqual([]);
+    const kept = (await (await server.api(`/api/v1/builds/${build.key}/artifacts`)).json()) as { artifacts: { name: string; size: number }[] };
+    expect(kept.artifacts).toEqual([{ name: "artifact.txt", size: `built ${build.key}\n`.length }]);
+    expect(await (await server.api(`/api/v1/builds/${build.key}/artifacts/artifact.txt`)).text()).toBe(`built ${build.key}\n`);
   });
 
   it("never queues the same target and commit twice for one delivery", async () => {

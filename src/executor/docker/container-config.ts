@@ -17,7 +17,8 @@ function containerName(spec: Pick<WorkloadSpec, "role" | "id">): string {
 
 /**
  * The Docker create options for a workload: labelled so a restarted manager finds it, limited
- * (memory without extra swap, CPUs, pids), never privileged, unable to gain privileges, and
+ * (memory without extra swap, CPUs, pids), never privileged, unable to gain privileges, with
+ * only the capabilities the spec names (when it names them), and
  * able to reach the manager at host.docker.internal. Not auto-removed: the exit code and the
  * OOM flag are read first.
  */
@@ -49,6 +50,7 @@ export function containerConfig(spec: WorkloadSpec): ContainerCreateOptions {
       PidsLimit: spec.limits?.pids,
       Privileged: false,
       SecurityOpt: ["no-new-privileges"],
+      ...(spec.capabilities ? { CapDrop: ["ALL"], CapAdd: spec.capabilities } : {}),
       // tini as PID 1: forwards SIGTERM to node (which ignores it as PID 1) and reaps the
       // processes build commands leave behind.
       Init: true,

@@ -13,6 +13,8 @@ export interface HostConfig {
   PidsLimit?: number;
   Privileged?: boolean;
   SecurityOpt?: string[];
+  CapDrop?: string[];
+  CapAdd?: string[];
   Init?: boolean;
   ExtraHosts?: string[];
   PortBindings?: PortBindings;
