@@ -101,44 +101,48 @@ describe("a second server on the same database", () => {
 });
 
 describe("lockDatabase", () => {
-  /** Contenders that all load first, then try the lock on the same `go`. */
-  async function race(database: string, count: number) {
-    const script = path.join(projectRoot, "test/server/lock-contender.ts");
-    const contenders = Array.from({ length: count }, () => {
-      const child = spawn(process.execPath, ["--import", "tsx", script, database], { cwd: projectRoot, stdio: ["pipe", "pipe", "pipe"] });
-      children.push(child);
-      let text = "";
-      child.stdout.on("data", (d: Buffer) => (text += d));
-      /** The first line that starts with one of `words`, or "" if the contender ends without it. */
-      const said = (...words: string[]) =>
-        new Promise<string>((resolve) => {
-          const check = () => {
-            const line = text.split("\n").find((l) => words.some((w) => l.startsWith(w)));
-            if (line !== undefined) resolve(line);
-          };
-          child.stdout.on("data", check);
-          child.once("close", () => (check(), resolve("")));
-          check();
-        });
-      return { child, ready: said("ready"), result: said("locked", "refused") };
+  /** A contender process (lock-contender.ts): `next()` reads its next line ("" once it ended). */
+  function contender(database: string) {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(projectRoot, "test/server/lock-contender.ts"), database], {
+      cwd: projectRoot,
+      stdio: ["pipe", "pipe", "inherit"],
     });
-    await Promise.all(contenders.map((c) => c.ready));
-    for (const c of contenders) c.child.stdin.write("go\n");
-    const results = await Promise.all(contenders.map((c) => c.result));
-    return contenders.map((c, i) => ({ child: c.child, line: results[i]! }));
+    children.push(child);
+    const lines: string[] = [];
+    let partial = "";
+    let closed = false;
+    let wake: (() => void) | undefined;
+    child.stdout.on("data", (d: Buffer) => {
+      const parts = (partial + d.toString()).split("\n");
+      partial = parts.pop()!;
+      lines.push(...parts);
+      wake?.();
+    });
+    child.once("close", () => ((closed = true), wake?.()));
+    let read = 0;
+    const next = async (): Promise<string> => {
+      while (read >= lines.length && !closed) await new Promise<void>((resolve) => (wake = resolve));
+      return lines[read++] ?? "";
+    };
+    return { child, next };
   }
 
-  it("a crashed holder's lock goes to exactly one of several contenders starting at the same moment", async () => {
+  it("a crashed holder's lock goes to exactly one of several contenders trying at the same moment", async () => {
     const database = path.join(mkdtempSync(path.join(tmpdir(), "cicd-lock-race-")), "cicd.sqlite");
-    for (let round = 0; round < 3; round++) {
-      const results = await race(database, 5);
-      const winners = results.filter((r) => r.line === "locked");
+    let contenders = Array.from({ length: 8 }, () => contender(database));
+    for (const c of contenders) expect(await c.next()).toBe("ready");
+    // Each round every contender tries at once; the winner is then killed with SIGKILL, so the
+    // next round races to take over a crashed holder's lock.
+    while (contenders.length > 1) {
+      for (const c of contenders) c.child.stdin!.write("go\n");
+      const lines = await Promise.all(contenders.map((c) => c.next()));
+      const winners = contenders.filter((_, i) => lines[i] === "locked");
       expect(winners).toHaveLength(1);
-      for (const r of results.filter((x) => x.line !== "locked")) {
-        expect(r.line).toContain(`is in use by another cicd server (pid ${winners[0]!.child.pid} on host ${hostname()}`);
+      for (const line of lines.filter((l) => l !== "locked")) {
+        expect(line).toContain(`is in use by another cicd server (pid ${winners[0]!.child.pid} on host ${hostname()}`);
       }
-      // The winner crashes; the next round starts from its record.
       await killHard(winners[0]!);
+      contenders = contenders.filter((c) => c !== winners[0]);
     }
   }, 120_000);
 

@@ -1,19 +1,20 @@
-// One contender for a database lock, for database-lock.test.ts: `node --import tsx lock-contender.ts DB`.
-// It loads everything, says `ready`, waits for `go` on stdin (so several start their attempt at
-// the same moment), then prints `locked` and holds the lock until killed, or `refused <message>`.
+// A contender for a database lock, for database-lock.test.ts: `node --import tsx lock-contender.ts DB`.
+// It loads everything and says `ready`; then, on each `go` line on stdin (sent to several
+// contenders at once, so their attempts start at the same moment), it tries the lock and prints
+// `locked` (and holds it until killed) or `refused <message>` (and waits for the next `go`).
 import { createInterface } from "node:readline";
 import { lockDatabase } from "../../src/store/database-lock.js";
 
 const database = process.argv[2]!;
-process.stdout.write("ready\n");
-const lines = createInterface({ input: process.stdin });
-lines.once("line", () => {
+let held = false;
+createInterface({ input: process.stdin }).on("line", () => {
+  if (held) return void process.stdout.write("locked\n");
   try {
     lockDatabase(database);
+    held = true;
     process.stdout.write("locked\n");
-    setInterval(() => undefined, 60_000);
   } catch (error) {
     process.stdout.write(`refused ${(error as Error).message}\n`);
-    process.exit(3);
   }
 });
+process.stdout.write("ready\n");
