@@ -26,6 +26,9 @@ export interface DatabaseLock {
    * path and the lock file are still the files this server opened, and calls `onLost` once,
    * with a reason fit for an API answer (file names, no absolute paths), when one was deleted
    * or replaced. Call it right after the database is opened: that file is the one it pins.
+   * (The identity is taken from the path then, not with `fstat` of SQLite's descriptor, which
+   * better-sqlite3 does not expose; opening a descriptor of our own would not do either: closing
+   * it would drop SQLite's POSIX locks on the database.)
    */
   watch(onLost: (reason: string) => void, everyMs?: number): void;
   /** Stops the watch and releases the lock (after the database is closed). Idempotent. */
