@@ -246,6 +246,8 @@ describe("check run reporting", () => {
     t.reporter.report(other);
     await t.reporter.idle();
     expect(t.logger.lines.some((l) => l.includes("giving up") && l.includes(other.key))).toBe(true);
+    // A restart could not change GitHub's mind either: the outbox entry is closed, not retried at every start.
+    expect(t.service.reported.get(other.key)).toBe("queued");
   });
 
   it("keeps a bounded number of pending check runs while GitHub is unreachable", async () => {
