@@ -9,6 +9,7 @@ const key = { name: "key", in: "path", required: true, schema: { type: "string" 
 const name = { name: "name", in: "path", required: true, schema: { type: "string" } };
 const id = { name: "id", in: "path", required: true, schema: { type: "string" } };
 const common = { "401": error("Missing or wrong bearer token") };
+const unsupported = error("Body not `application/json`, or sent with a Content-Encoding other than identity");
 
 export const openapi = {
   openapi: "3.1.0",
@@ -19,7 +20,7 @@ export const openapi = {
       post: {
         summary: "Queue a build",
         requestBody: { required: true, content: json(ref("TriggerRequest")) },
-        responses: { "202": { description: "Queued", content: json(ref("Build")) }, "400": error("Malformed JSON or fields"), "404": error("Unknown target"), "413": error("Body too large"), ...common },
+        responses: { "202": { description: "Queued", content: json(ref("Build")) }, "400": error("Malformed JSON or fields"), "404": error("Unknown target"), "413": error("Body too large"), "415": unsupported, ...common },
       },
       get: {
         summary: "List builds, newest first",
@@ -54,7 +55,7 @@ export const openapi = {
       get: {
         summary: "Download an artifact (Range and ETag supported)",
         parameters: [name, { name: "file", in: "path", required: true, schema: { type: "string" } }, { name: "range", in: "header", schema: { type: "string" } }],
-        responses: { "200": { description: "The file", content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } }, "206": { description: "Part of the file" }, "304": { description: "Not modified (If-None-Match)" }, "404": error("Unknown target or artifact"), ...common },
+        responses: { "200": { description: "The file", content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } }, "206": { description: "Part of the file" }, "304": { description: "Not modified (If-None-Match)" }, "404": error("Unknown target or artifact"), "412": error("If-Match or If-Unmodified-Since does not match"), "416": { description: "Range outside the file; `Content-Range: bytes */SIZE`", content: json(ref("Error")) }, ...common },
       },
     },
     "/targets/{name}/runners": {
@@ -62,7 +63,7 @@ export const openapi = {
         summary: "Create and start a runner for the target; with `build`, deploy that build (the target's running runners are replaced by one pinned to it)",
         parameters: [name],
         requestBody: { required: false, content: json({ type: "object", additionalProperties: false, properties: { build: { type: "string", description: "Key of a good build in the target's builds.json" } } }) },
-        responses: { "201": { description: "The runner", content: json(ref("Runner")) }, "400": error("Malformed body"), "404": error("Unknown target"), "422": error("Target has no run command, or the build is not a good build of the target"), ...common },
+        responses: { "201": { description: "The runner", content: json(ref("Runner")) }, "400": error("Malformed body"), "404": error("Unknown target"), "415": unsupported, "422": error("Target has no run command, or the build is not a good build of the target"), ...common },
       },
     },
     "/runners": {
