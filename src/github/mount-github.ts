@@ -103,6 +103,8 @@ export async function mountGitHub(app: Express, deps: GitHubDeps): Promise<GitHu
   });
   app.use(direct);
   const unsubscribe = service.onChange(({ build }) => reporter.report(build));
+  // Check runs a killed process left missing or behind (the outbox in SQLite) catch up now.
+  reporter.reconcile();
   const unsubscribeBad = deployments?.onMarkedBad(({ build }) => reporter.refresh(build));
   logger.info(`GitHub App ${settings.appId} connected; webhooks at ${WEBHOOKS_PATH}`, { api: settings.baseUrl });
   return {

@@ -139,6 +139,13 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       server.off("error", reject);
       resolve();
     });
+  }).catch(async (error: unknown) => {
+    // Not serving (e.g. the port is taken): let the database and its lock go, so a retry in
+    // this process is not refused by its own lock.
+    await executor.close().catch(() => undefined);
+    db.close();
+    lock?.release();
+    throw error;
   });
   port = (server.address() as AddressInfo).port;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;

@@ -23,7 +23,8 @@ export type ErrorCode =
   | "EXECUTOR_FAILED"
   | "TIMED_OUT"
   | "CANCELLED"
-  | "INTERNAL";
+  | "INTERNAL"
+  | "UNAVAILABLE";
 
 const statusOf: Record<ErrorCode, number> = {
   CONFIG_NOT_FOUND: 400,
@@ -46,6 +47,7 @@ const statusOf: Record<ErrorCode, number> = {
   TIMED_OUT: 504,
   CANCELLED: 409,
   INTERNAL: 500,
+  UNAVAILABLE: 503,
 };
 
 export class CicdError extends Error {
@@ -140,7 +142,7 @@ export const errors = {
   databaseInUse: (database: string, holder: string, advice: string) =>
     new CicdError("CONFLICT", `${database} is in use by another cicd server (${holder}); ${advice}`, { database }),
   /** The server runs but cannot take new work (e.g. its database file was replaced): 503. */
-  unavailable: (why: string) => Object.assign(new CicdError("CONFLICT", why), { status: 503 }),
+  unavailable: (why: string) => new CicdError("UNAVAILABLE", why),
 };
 
 function describe(value: unknown): string {

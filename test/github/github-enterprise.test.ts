@@ -33,6 +33,7 @@ describe("GitHub Enterprise (GHE_HOST, GHE_PROTOCOL=http) against a local fake A
       const calls = api.requests.map((r) => `${r.method} ${r.path}`);
       expect(calls.filter((c) => c.includes("check-runs"))).toEqual([
         "POST /repos/Codertocat/Hello-World/check-runs", // 502
+        `GET /repos/Codertocat/Hello-World/commits/${build!.sha}/check-runs`, // did the 502 create one all the same?
         "POST /repos/Codertocat/Hello-World/check-runs",
         "PATCH /repos/Codertocat/Hello-World/check-runs/1",
         "PATCH /repos/Codertocat/Hello-World/check-runs/1",
