@@ -48,6 +48,20 @@ export const openapi = {
     "/targets": {
       get: { summary: "Configured targets", responses: { "200": { description: "Targets", content: json({ type: "object", properties: { targets: { type: "array", items: { type: "object" } } } }) }, ...common } },
     },
+    "/builds/{key}/artifacts": {
+      get: {
+        summary: "A build's artifacts by key (a pull request's build is kept only here, never in builds.json)",
+        parameters: [key],
+        responses: { "200": { description: "Artifacts", content: json({ type: "object", required: ["artifacts"], properties: { key: { type: "string" }, artifacts: { type: "array", items: { type: "object", required: ["name", "size"], properties: { name: { type: "string" }, size: { type: "integer" } } } } } }) }, "404": error("Unknown build"), ...common },
+      },
+    },
+    "/builds/{key}/artifacts/{file}": {
+      get: {
+        summary: "Download one of a build's artifacts (Range and ETag supported)",
+        parameters: [key, { name: "file", in: "path", required: true, schema: { type: "string" } }, { name: "range", in: "header", schema: { type: "string" } }],
+        responses: { "200": { description: "The file", content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } }, "206": { description: "Part of the file" }, "304": { description: "Not modified (If-None-Match)" }, "404": error("Unknown build or artifact"), "412": error("If-Match or If-Unmodified-Since does not match"), "416": { description: "Range outside the file; `Content-Range: bytes */SIZE`", content: json(ref("Error")) }, ...common },
+      },
+    },
     "/targets/{name}/artifacts": {
       get: { summary: "The target's builds.json", parameters: [name], responses: { "200": { description: "Metadata", content: json(ref("BuildsDocument")) }, "404": error("Unknown target"), ...common } },
     },

@@ -99,9 +99,23 @@ export class CicdClient {
   }
 
   /** Downloads an artifact; `range` asks for part of it (`{ start, end }` inclusive). */
-  async downloadArtifact(target: string, file: string, range?: { start: number; end?: number }): Promise<Uint8Array> {
+  downloadArtifact(target: string, file: string, range?: { start: number; end?: number }): Promise<Uint8Array> {
+    return this.download(`/targets/${enc(target)}/artifacts/${enc(file)}`, range);
+  }
+
+  /** A build's artifacts by key, whatever kind of build (a pull request's are kept only here). */
+  async getBuildArtifacts(key: string): Promise<{ name: string; size: number }[]> {
+    return (await this.json<{ artifacts: { name: string; size: number }[] }>("GET", `/builds/${enc(key)}/artifacts`)).artifacts;
+  }
+
+  /** Downloads one of a build's artifacts by key. */
+  downloadBuildArtifact(key: string, file: string, range?: { start: number; end?: number }): Promise<Uint8Array> {
+    return this.download(`/builds/${enc(key)}/artifacts/${enc(file)}`, range);
+  }
+
+  private async download(path: string, range?: { start: number; end?: number }): Promise<Uint8Array> {
     const headers = range ? { range: `bytes=${range.start}-${range.end ?? ""}` } : undefined;
-    const response = await this.request("GET", `/targets/${enc(target)}/artifacts/${enc(file)}`, undefined, undefined, headers);
+    const response = await this.request("GET", path, undefined, undefined, headers);
     return new Uint8Array(await response.arrayBuffer());
   }
 

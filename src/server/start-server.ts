@@ -6,6 +6,7 @@ import express from "express";
 import type { Config } from "../config/load-config.js";
 import { createApi } from "../api/create-api.js";
 import { errorHandler } from "../api/http-errors.js";
+import { serverFolders } from "../api/hide-paths.js";
 import { internalRoutes } from "../api/internal-routes.js";
 import { createExecutor } from "../executor/index.js";
 import type { Executor } from "../executor/types.js";
@@ -118,7 +119,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   });
   app.use(internalRoutes(manager));
   app.use("/api/v1", createApi({ config, manager, apiToken, logger: logger.child("api"), extra: [runnersRoutes(runners), buildArtifactsRoutes(manager)] }));
-  app.use(errorHandler(logger));
+  app.use(errorHandler(logger, { folders: serverFolders(config) }));
 
   // 4. Listen, then recover interrupted builds and start the queue.
   // Webhooks that only queue builds are taken before express's routing (see mountGitHub).

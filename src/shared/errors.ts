@@ -24,7 +24,10 @@ export type ErrorCode =
   | "TIMED_OUT"
   | "CANCELLED"
   | "INTERNAL"
-  | "UNAVAILABLE";
+  | "UNAVAILABLE"
+  | "UNSUPPORTED_MEDIA_TYPE"
+  | "RANGE_NOT_SATISFIABLE"
+  | "PRECONDITION_FAILED";
 
 const statusOf: Record<ErrorCode, number> = {
   CONFIG_NOT_FOUND: 400,
@@ -48,6 +51,9 @@ const statusOf: Record<ErrorCode, number> = {
   CANCELLED: 409,
   INTERNAL: 500,
   UNAVAILABLE: 503,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RANGE_NOT_SATISFIABLE: 416,
+  PRECONDITION_FAILED: 412,
 };
 
 export class CicdError extends Error {
@@ -127,14 +133,11 @@ export const errors = {
   // HTTP-level refusals of the REST API. They carry the HTTP status the request deserves (415,
   // 416, 412) on a catalogue code, since the code list itself is fixed here.
   unsupportedMediaType: (what: string, expected: string) =>
-    Object.assign(new CicdError("INVALID_ARGUMENT", `Unsupported ${what}: ${expected}.`, { what }), { status: 415 }),
+    new CicdError("UNSUPPORTED_MEDIA_TYPE", `Unsupported ${what}: ${expected}.`, { what }),
   rangeNotSatisfiable: (size: number) =>
-    Object.assign(
-      new CicdError("INVALID_ARGUMENT", `The requested Range is outside the file (${size} bytes): ask for bytes within 0-${Math.max(size - 1, 0)}, or send no Range for the whole file.`, { size }),
-      { status: 416 },
-    ),
+    new CicdError("RANGE_NOT_SATISFIABLE", `The requested Range is outside the file (${size} bytes): ask for bytes within 0-${Math.max(size - 1, 0)}, or send no Range for the whole file.`, { size }),
   preconditionFailed: (header: string) =>
-    Object.assign(new CicdError("CONFLICT", `The file changed since you read it (${header} does not match); fetch it again without ${header}.`), { status: 412 }),
+    new CicdError("PRECONDITION_FAILED", `The file changed since you read it (${header} does not match); fetch it again without ${header}.`),
   badPercentEncoding: (value: string) =>
     new CicdError("INVALID_ARGUMENT", `Expected the URL path to be percent-encoded UTF-8 (every % followed by two hex digits), got ${describe(value)}.`),
   badRequest: (why: string) => new CicdError("INVALID_ARGUMENT", `Bad request: ${why}.`),

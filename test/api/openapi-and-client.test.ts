@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Router } from "express";
 import { CicdApiError, CicdClient } from "../../src/client/index.js";
+import { buildArtifactsRoutes } from "../../src/api/build-artifacts-routes.js";
 import { openapi } from "../../src/api/openapi.js";
 import { buildsRoutes } from "../../src/api/builds-routes.js";
 import { artifactsRoutes } from "../../src/api/artifacts-routes.js";
@@ -19,7 +20,7 @@ function routesOf(router: Router): string[] {
 describe("OpenAPI document", () => {
   it("describes exactly the routes the API serves", () => {
     const fake = {} as never;
-    const served = [buildsRoutes(fake), artifactsRoutes({ targets: [] } as never, fake), runnersRoutes(fake)].flatMap(routesOf).sort();
+    const served = [buildsRoutes(fake), artifactsRoutes({ targets: [] } as never, fake), runnersRoutes(fake), buildArtifactsRoutes(fake)].flatMap(routesOf).sort();
     const documented = Object.entries(openapi.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`)).sort();
     expect(documented).toEqual(served);
   });
@@ -43,6 +44,8 @@ describe("CicdClient against a real server", () => {
     expect(await client.getLog(queued.key)).toContain("hi");
     const doc = await client.getArtifacts("hello");
     const file = doc.builds.at(-1)!.artifacts[0]!;
+    expect((await client.getBuildArtifacts(queued.key)).map((a) => a.name)).toEqual([file]);
+    expect(new TextDecoder().decode(await client.downloadBuildArtifact(queued.key, file))).toBe(`built ${queued.key}\n`);
     const whole = Buffer.from(await client.downloadArtifact("hello", file)).toString();
     expect(whole).toBe(`built ${queued.key}\n`);
     expect(Buffer.from(await client.downloadArtifact("hello", file, { start: 0, end: 4 })).toString()).toBe("built");
