@@ -1,14 +1,24 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalExecutor } from "../../src/executor/index.js";
 import type { Build } from "../../src/manager/types.js";
+import { processStartTime } from "../../src/shared/exit-with-parent.js";
 import { memoryLogger } from "../../src/shared/logger.js";
 import { projectRoot } from "../helpers/images.js";
 import { startTestServer, testConfig, type TestServer } from "../helpers/server.js";
 
 const finished = (b: Build) => ["succeeded", "failed", "cancelled", "error"].includes(b.status);
+// Written by the build's commands, which run under an unprivileged uid when the tests run as root.
+const shared = mkdtempSync(path.join(os.tmpdir(), "cicd-local-builds-"));
+chmodSync(shared, 0o777);
+const pidFile = path.join(shared, "pid");
+async function until(check: () => boolean, ms = 30_000): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) if (check()) return true;
+  return check();
+}
 
 describe("the local executor (builders as host processes)", () => {
   let server: TestServer;
@@ -22,12 +32,17 @@ describe("the local executor (builders as host processes)", () => {
         targets: [
           { name: "hello", url: `files://${path.join(projectRoot, "examples/hello")}`, commands: ["sh build.sh"], artifacts: ["dist/*.mjs"] },
           { name: "broken", url: `files://${path.join(projectRoot, "examples/hello")}`, commands: ["sh build.sh", "echo about to fail; exit 7"], artifacts: ["dist/*.mjs"] },
+          // Deaf to SIGTERM (so is its sleep: ignored signals are inherited), in a process group of its own.
+          { name: "stubborn", url: `files://${path.join(projectRoot, "examples/hello")}`, commands: [`trap '' TERM; echo $$ > ${pidFile}; sleep 300`], artifacts: ["dist/*.mjs"] },
         ],
       }),
       { executor: new LocalExecutor({ logger: executorLog, cliCommand: [process.execPath, path.join(projectRoot, "docker/build/cicd.mjs")] }) },
     );
   });
-  afterAll(() => server?.close(0));
+  afterAll(async () => {
+    await server?.close(0);
+    rmSync(shared, { recursive: true, force: true });
+  });
 
   it("builds two targets at once and records success and failure", async () => {
     const [ok, bad] = await Promise.all(["hello", "broken"].map((target) => server.manager.trigger({ target, trigger: "api" })));
@@ -40,5 +55,21 @@ describe("the local executor (builders as host processes)", () => {
     const published = JSON.parse(readFileSync(path.join(server.config.servicefs, "hello/builds.json"), "utf8"));
     expect(published.builds.map((b: { key: string }) => b.key)).toEqual([okDone!.key]);
     expect(executorLog.lines.filter((l) => l.includes("NOT isolated"))).toHaveLength(1);
+  });
+
+  it("a cancelled build leaves none of its commands running, even those deaf to SIGTERM", async () => {
+    const { build } = await server.manager.trigger({ target: "stubborn", trigger: "api" });
+    expect(await until(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").trim() !== "")).toBe(true);
+    const sh = Number(readFileSync(pidFile, "utf8").trim());
+    const start = processStartTime(sh);
+    expect(start).toBeDefined();
+    try {
+      await server.manager.cancel(build.key);
+      expect(await server.manager.waitFor(build.key, finished, 60_000)).toMatchObject({ status: "cancelled" });
+      // The builder is gone once the build has ended; its command must be too.
+      expect(await until(() => processStartTime(sh) !== start)).toBe(true);
+    } finally {
+      if (processStartTime(sh) === start) process.kill(sh, "SIGKILL");
+    }
   });
 });
