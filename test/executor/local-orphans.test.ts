@@ -8,7 +8,7 @@ import { CicdClient } from "../../src/client/index.js";
 import { LocalExecutor } from "../../src/executor/index.js";
 import type { WorkloadHandle, WorkloadSpec } from "../../src/executor/index.js";
 import type { WorkloadRecord } from "../../src/executor/local/workload-registry.js";
-import { processStartTime } from "../../src/shared/exit-with-parent.js";
+import { descendantsOf, killProcessTree, processStartTime } from "../../src/shared/exit-with-parent.js";
 import { memoryLogger } from "../../src/shared/logger.js";
 import { projectRoot } from "../helpers/images.js";
 import { freePort } from "../helpers/server-process.js";
@@ -21,9 +21,12 @@ const started: ChildProcess[] = [];
 /** Processes this file's workloads started, by pid and start time, ended at the end if a test failed. */
 const strays = new Map<number, number | undefined>();
 const stray = (...pids: number[]) => pids.forEach((pid) => strays.set(pid, processStartTime(pid)));
+/** Registries of the servers this file started: swept at the end, so a failed test leaves nothing running. */
+const registries: string[] = [];
 afterAll(() => {
   for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  for (const [pid, start] of strays) if (start !== undefined && processStartTime(pid) === start) process.kill(pid, "SIGKILL");
+  for (const folder of registries) if (existsSync(folder)) new LocalExecutor({ logger: memoryLogger(), workloadsDir: folder, instance: "orphans" });
+  for (const [pid, start] of strays) if (start !== undefined && processStartTime(pid) === start) killProcessTree(pid);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -136,7 +139,8 @@ describe("the workload registry", () => {
 
     const log = memoryLogger();
     new LocalExecutor({ logger: log, cliCommand: [process.execPath, workloadCli], workloadsDir: folder, instance: "a" });
-    for (const pid of [builder.pid, builder.detached, runner.pid, runner.detached]) expect(alive(pid)).toBe(false);
+    // SIGKILLed by the constructor; the kernel ends them a moment later.
+    expect(await until(() => ![builder.pid, builder.detached, runner.pid, runner.detached].some(alive), 5_000)).toBe(true);
     expect(alive(their.pid) && alive(their.detached) && alive(unrelated.pid!)).toBe(true);
     expect(records(folder).map((r) => r.instance)).toEqual(["b"]);
     expect(existsSync(path.join(folder, "broken.json"))).toBe(false);
@@ -280,13 +284,16 @@ await startServer({ config, logger, executor });
     const first = await client.triggerBuild("slow");
     await client.triggerBuild("queued");
     const workloads = path.join(work, "data", "workloads");
+    registries.push(workloads);
     // The running build's builder, and the queued build's, started ahead of its turn.
     expect(await until(() => existsSync(pids) && existsSync(workloads) && records(workloads).length >= 2, 60_000), `${serverOutput}\npids: ${existsSync(pids)}, records: ${existsSync(workloads) ? JSON.stringify(records(workloads)) : "none"}`).toBe(true);
     const builders = records(workloads);
     expect(builders.every((r) => r.role === "builder")).toBe(true);
     expect(builders.map((r) => r.buildKey)).toContain(first.key);
     const sh = Number(readFileSync(pids, "utf8").trim());
-    const all = [...builders.map((r) => r.pid), sh];
+    // The builders, the build's shell and what it started (its sleep).
+    const all = [...builders.map((r) => r.pid), sh, ...descendantsOf(sh).map((p) => p.pid)];
+    expect(all.length).toBeGreaterThan(builders.length + 1);
     stray(...all);
     expect(all.every(alive)).toBe(true);
     server.kill("SIGKILL");
@@ -313,12 +320,13 @@ await startServer({ config, logger, executor });
     expect(build.status).toBe("running");
     expect(build.attempts).toBe(2);
     expect(existsSync(overlaps) ? readFileSync(overlaps, "utf8") : "").toBe("");
-    stray(Number(readFileSync(pids, "utf8").trim().split("\n")[1]));
-    // Twice: the second stops at once instead of waiting for the build.
-    const exited = new Promise((r) => restarted.once("exit", r));
-    restarted.kill("SIGTERM");
-    await new Promise((r) => setTimeout(r, 500));
-    restarted.kill("SIGTERM");
-    await exited;
+    // The retry, and what it started, end with the next sweep of the registry too.
+    const retry = Number(readFileSync(pids, "utf8").trim().split("\n")[1]);
+    const retryTree = [retry, ...descendantsOf(retry).map((p) => p.pid)];
+    stray(...retryTree);
+    restarted.kill("SIGKILL");
+    await new Promise((r) => restarted.once("exit", r));
+    new LocalExecutor({ logger: memoryLogger(), workloadsDir: path.join(path.dirname(config), "data", "workloads"), instance: "orphans" });
+    expect(await until(() => !retryTree.some(alive), 5_000)).toBe(true);
   }, 180_000);
 });

@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalExecutor } from "../../src/executor/index.js";
 import type { Build } from "../../src/manager/types.js";
-import { processStartTime } from "../../src/shared/exit-with-parent.js";
+import { killProcessTree, processStartTime } from "../../src/shared/exit-with-parent.js";
 import { memoryLogger } from "../../src/shared/logger.js";
 import { projectRoot } from "../helpers/images.js";
 import { startTestServer, testConfig, type TestServer } from "../helpers/server.js";
@@ -69,7 +69,7 @@ describe("the local executor (builders as host processes)", () => {
       // The builder is gone once the build has ended; its command must be too.
       expect(await until(() => processStartTime(sh) !== start)).toBe(true);
     } finally {
-      if (processStartTime(sh) === start) process.kill(sh, "SIGKILL");
+      if (processStartTime(sh) === start) killProcessTree(sh);
     }
   });
 });
