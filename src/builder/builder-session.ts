@@ -130,5 +130,6 @@ function finalEvent(builderId: string, at: string, outcome: BuildOutcome): Build
         exitCode: outcome.exitCode,
         reason: outcome.reason ?? "the build failed",
         ...(outcome.failedCommand === undefined ? {} : { failedCommand: outcome.failedCommand }),
+        ...(outcome.error ? { code: outcome.error.code } : {}),
       };
 }

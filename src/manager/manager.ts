@@ -106,6 +106,10 @@ export class Manager implements BuildService {
       inbox: this.inbox,
       buildArtifacts: this.buildArtifacts,
       change: (key, patch, how) => this.change(key, patch, how),
+      retry: (key, patch, delayMs) => {
+        this.change(key, patch, "requeue-back");
+        setTimeout(() => this.schedule(key), delayMs).unref();
+      },
       requeueFront: (key) => {
         this.change(key, {}, "requeue-front");
         this.schedule(key, true);

@@ -15,7 +15,7 @@ import type { BuildLogs } from "./build-logs.js";
 import { prepareRequest } from "./build-request.js";
 import { postBuild } from "./post-build.js";
 import { findPublished, publishBuild } from "./publish-build.js";
-import type { Build, BuildStatus, CloneTokenProvider } from "./types.js";
+import { FINAL_STATUSES, type Build, type BuildStatus, type CloneTokenProvider } from "./types.js";
 
 export interface DispatchDeps {
   config: Config;
@@ -38,6 +38,8 @@ export interface DispatchDeps {
   pool: BuilderPool;
   /** Takes work that continues after a build's result is recorded (shutdown waits for it). */
   afterBuild: (work: Promise<void>) => void;
+  /** Puts an interrupted build back in the queue with `patch`, to be dispatched after `delayMs`. */
+  retry: (key: string, patch: BuildPatch, delayMs: number) => void;
 }
 
 /** Why a running build was interrupted from outside. */
@@ -97,10 +99,11 @@ export async function runBuild(deps: DispatchDeps, key: string, control: BuildCo
       await deps.pool.destroy(builder);
     }
     if (answer === "aborted") return finishStopped(deps, key, control, target, builder.handle);
-    if (answer === "stale" || answer === "not-ready" || answer === "timeout") {
-      deps.change(key, { status: "error", reason: answer === "timeout" ? "the builder did not start within 2 minutes" : "the builder exited before it took the build", finishedAt: now() }, "dequeue");
+    if (answer === "timeout") {
+      deps.change(key, { status: "error", reason: "the builder did not start within 2 minutes", finishedAt: now() }, "dequeue");
       return;
     }
+    if (answer === "stale" || answer === "not-ready") return retryOrEnd(deps, key, "the builder exited before it took the build");
     if (answer.status === "busy") {
       deps.logs.note(key, `builder busy with ${answer.key}; back to the front of the queue`);
       deps.requeueFront(key);
@@ -127,10 +130,14 @@ export async function runBuild(deps: DispatchDeps, key: string, control: BuildCo
     await finishExited(deps, key, builder.builderId, info, target, builder.handle);
   } catch (error) {
     const message = masker.mask(error instanceof CicdError ? error.message : `the build could not run: ${errorMessage(error)}`);
-    deps.logs.note(key, message);
     deps.logger.error("dispatch failed", { key, error: message });
     const current = deps.store.get(key);
-    if (current && current.status !== "cancelled") deps.change(key, { status: "error", reason: message, finishedAt: now() }, "dequeue");
+    // The engine failed (it restarted, its socket went away): the build did nothing wrong.
+    if (current && current.status !== "cancelled" && (!(error instanceof CicdError) || error.code === "EXECUTOR_FAILED")) retryOrEnd(deps, key, message);
+    else if (current && current.status !== "cancelled") {
+      deps.logs.note(key, message);
+      deps.change(key, { status: "error", reason: message, finishedAt: now() }, "dequeue");
+    }
   } finally {
     if (!detached) {
       deps.logs.append(key, masker.flush());
@@ -230,17 +237,44 @@ async function finishExited(deps: DispatchDeps, key: string, builderId: string, 
   if (!final && !info.oomKilled) final = await Promise.race([deps.callbacks.next(builderId, "final"), delay(FINAL_EVENT_GRACE_MS).then(() => undefined)]).catch(() => undefined);
   const result = await resultOf(deps, key, info, final, target);
   await handle.destroy().catch((e: unknown) => deps.logger.warn("could not remove builder", { key, error: errorMessage(e) }));
-  deps.change(key, result);
+  if (result instanceof Interrupted) retryOrEnd(deps, key, result.reason);
+  else deps.change(key, result);
+}
+
+/** The build did not fail: the system running it did (the workload was stopped from outside, the engine went away). */
+class Interrupted {
+  constructor(readonly reason: string) {}
+}
+
+/**
+ * An interrupted attempt: the build goes back in the queue while attempts remain (after a
+ * back-off of 2 s, 8 s, 32 s …, so an engine that is restarting has time to come back), and
+ * ends as `error` after that. Never for a build that failed on its own or was cancelled.
+ */
+function retryOrEnd(deps: DispatchDeps, key: string, reason: string): void {
+  const build = deps.store.get(key);
+  if (!build || build.status === "cancelled" || FINAL_STATUSES.includes(build.status)) return;
+  const max = deps.config.maxAttempts;
+  if (build.attempts < max) {
+    const wait = Math.min(2_000 * 4 ** Math.max(build.attempts - 1, 0), 60_000);
+    deps.logs.note(key, `${reason}; trying again in ${formatDuration(wait)} (attempt ${build.attempts + 1} of ${max})`);
+    deps.retry(key, { reason: `${reason}; retrying (attempt ${build.attempts + 1} of ${max})` }, wait);
+    return;
+  }
+  deps.logs.note(key, `${reason}; gave up after ${build.attempts} attempts`);
+  deps.change(key, { status: "error", reason: `${reason}; gave up after ${build.attempts} attempts`, finishedAt: now() }, "dequeue");
 }
 
 /** Decides the build's status from the workload's exit, its final broadcast and builds.json. */
-async function resultOf(deps: DispatchDeps, key: string, info: ExitInfo, final: BuilderEvent | undefined, target: Target | undefined): Promise<BuildPatch> {
+async function resultOf(deps: DispatchDeps, key: string, info: ExitInfo, final: BuilderEvent | undefined, target: Target | undefined): Promise<BuildPatch | Interrupted> {
   const finishedAt = now();
   const limit = target?.limits?.memory ?? deps.config.limits.memory;
   if (info.oomKilled) {
     return { status: "failed", exitCode: info.exitCode, finishedAt, reason: `killed for running out of memory (limit ${limit ?? "none"}); raise limits.memory or make the build use less` };
   }
   if (final?.type === "success") return successOf(deps, key, final);
+  // The manager did not stop it (that is handled before), so someone else did: the engine, a person.
+  if (final?.type === "failure" && final.code === "CANCELLED") return new Interrupted("the builder was stopped from outside (its container was stopped, or the engine restarted)");
   if (final?.type === "failure") {
     return { status: "failed", exitCode: final.exitCode, finishedAt, commit: final.commit, reason: final.reason, commands: final.commands ?? [] };
   }
@@ -248,7 +282,7 @@ async function resultOf(deps: DispatchDeps, key: string, info: ExitInfo, final: 
   const build = deps.store.get(key);
   const published = build ? await findPublished(deps, build) : undefined;
   if (published) return published;
-  return { status: "error", exitCode: info.exitCode, finishedAt, reason: `the builder exited (${info.signal ? `signal ${info.signal}` : `code ${info.exitCode}`}) without reporting a result` };
+  return new Interrupted(`the builder exited (${info.signal ? `signal ${info.signal}` : `code ${info.exitCode}`}) without reporting a result`);
 }
 
 function finishStopped(deps: DispatchDeps, key: string, control: BuildControl, target: Target | undefined, handle?: WorkloadHandle): Promise<void> | void {

@@ -98,6 +98,12 @@ export const builderEventSchema = z.discriminatedUnion("type", [
     reason: z.string(),
     /** Index of the command that failed, when a command failed (not the fetch or publish). */
     failedCommand: z.optional(z.int()),
+    /**
+     * What failed, as a catalogue code: COMMAND_FAILED, SOURCE_FETCH_FAILED, ARTIFACT_NOT_FOUND,
+     * … and CANCELLED when the builder was stopped (by the manager, or from outside: then the
+     * manager tries the build again, since the build itself did nothing wrong).
+     */
+    code: z.optional(z.string()),
     commands: commandResults,
   }),
 ]);
