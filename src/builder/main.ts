@@ -1,5 +1,6 @@
 import { parseDuration } from "../shared/duration.js";
 import { errorMessage } from "../shared/errors.js";
+import { exitWithParent } from "../shared/exit-with-parent.js";
 import { createLogger, type Logger } from "../shared/logger.js";
 import { readSecretsFile } from "../shared/read-secrets.js";
 import { Broadcaster, type BroadcasterOptions } from "./broadcaster.js";
@@ -28,6 +29,8 @@ export interface BuilderDeps {
  */
 export async function builderMain(argv: string[], deps: BuilderDeps = {}): Promise<number> {
   const env = deps.env ?? process.env;
+  // Started by a manager's local executor: end with it, never outlive it as an orphan.
+  if (env.CICD_PARENT_PID) exitWithParent(Number(env.CICD_PARENT_PID));
   const log = deps.log ?? createLogger("builder");
   let options: BuilderOptions;
   let secrets: Record<string, string>;

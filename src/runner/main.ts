@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { parseDuration } from "../shared/duration.js";
 import { errorMessage, errors } from "../shared/errors.js";
+import { exitWithParent } from "../shared/exit-with-parent.js";
 import { createLogger } from "../shared/logger.js";
 import { BuildRunner, type BuildRunnerOptions } from "./build-runner.js";
 
@@ -97,6 +98,8 @@ export function parseRunnerArgs(argv: string[]): BuildRunnerOptions | "help" {
 }
 
 export async function runnerMain(argv: string[]): Promise<number> {
+  // Started by a manager's local executor: end with it, never outlive it as an orphan.
+  if (process.env.CICD_PARENT_PID) exitWithParent(Number(process.env.CICD_PARENT_PID));
   let runner: BuildRunner;
   try {
     const parsed = parseRunnerArgs(argv);

@@ -80,7 +80,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   // Containers are labelled with this manager's instance (its database), so recovery after a
   // restart never touches the containers of another cicd on the same engine.
   const instance = createHash("sha256").update(path.resolve(config.database === ":memory:" ? config.file : config.database)).digest("hex").slice(0, 12);
-  const executor = options.executor ?? createExecutor(config.executor, { logger: logger.child("executor"), instance });
+  const executor = options.executor ?? createExecutor(config.executor, { logger: logger.child("executor"), instance, workloadsDir: path.join(dataDir, "workloads") });
 
   // 3. HTTP: GitHub's middleware first (it reads the raw body to check signatures).
   const app = express();
@@ -134,6 +134,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     }
     handle(req, res);
   });
+  // The webhook gate sees a request once its headers are in; slow header senders end here.
+  server.headersTimeout = 15_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, config.host, () => {
