@@ -18,6 +18,8 @@ import { compileCli, tsxCli } from "./server-process.js";
 import { Report, type SideResult } from "./report.js";
 import { envInt, sleep } from "./stats.js";
 import { runIngest } from "./webhook-ingest.js";
+import { describeFlood, runFlood } from "./webhook-flood.js";
+import { describePublish, runPublishBench } from "./artifact-publish.js";
 
 const int = envInt;
 const settings = {
@@ -32,7 +34,7 @@ const settings = {
   idleMs: int("BENCH_IDLE_MS", 3000),
   timeoutMin: int("BENCH_TIMEOUT_MIN", 20),
 };
-const parts = new Set((process.env.BENCH_ONLY || "builds,webhooks,memory,git").split(",").map((s) => s.trim()));
+const parts = new Set((process.env.BENCH_ONLY || "builds,webhooks,memory,git,flood,publish").split(",").map((s) => s.trim()));
 
 const runId = randomBytes(4).toString("hex");
 const root = mkdtempSync(path.join(tmpdir(), `cicd-bench-${runId}-`));
@@ -142,6 +144,22 @@ if (parts.has("memory")) {
     report.idleTsx = await idleServer({ ...common, dir: path.join(root, "memory"), cli: tsxCli }, "idle-tsx");
     report.idleRestOnly = await idleServer({ ...common, env: {}, dir: path.join(root, "memory"), cli }, "idle-rest-only");
     report.memory = await runMemory({ ...common, dir: path.join(root, "memory"), cli, queued: settings.queued, concurrency: 16 });
+  });
+}
+
+if (parts.has("flood")) {
+  await part("webhook flood: 100 slow connections for 10 s against a server process", async () => {
+    const buildDir = path.join(import.meta.dirname, "..", "node_modules", ".cache", `cicd-bench-flood-${runId}`);
+    cleanup.dir(buildDir);
+    const cli = await compileCli(path.join(buildDir, "cicd.mjs"));
+    const options = { connections: int("BENCH_FLOOD_CONNECTIONS", 100), seconds: int("BENCH_FLOOD_SECONDS", 10), reopenMs: int("BENCH_FLOOD_REOPEN_MS", 50) };
+    for (const line of describeFlood(await runFlood({ ...options, cli, dir: mkdtempSync(path.join(root, "flood-")) }), options)) say(line);
+  });
+}
+
+if (parts.has("publish")) {
+  await part("artifact publishing: direct copy vs upload to the manager", async () => {
+    for (const line of describePublish(await runPublishBench({ dir: path.join(root, "publish"), sizeMiB: int("BENCH_ARTIFACT_MIB", 256), rounds: int("BENCH_PUBLISH_ROUNDS", 5) }))) say(line);
   });
 }
 

@@ -1,8 +1,9 @@
 // The webhook load generator, a child process of the benchmark so that it does not share the
 // server's event loop: `node --import tsx bench/webhook-load.ts '<json options>'`.
-// Sends signed push webhooks over keep-alive HTTP, each with its own delivery id, and prints
-// one JSON line: elapsed time, answer times and failures. Delivery ids go to `idsFile`.
-import { createHmac, randomUUID } from "node:crypto";
+// Sends signed push webhooks over keep-alive HTTP, each with its own delivery id and its own
+// pushed commit (the server takes the same push sent again as a replay and queues nothing),
+// and prints one JSON line: elapsed time, answer times and failures. Delivery ids go to `idsFile`.
+import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 
@@ -28,8 +29,14 @@ export interface LoadResult {
 }
 
 const options = JSON.parse(process.argv[2]!) as LoadOptions;
-const body = readFileSync(options.bodyFile);
-const signature = `sha256=${createHmac("sha256", options.secret).update(body).digest("hex")}`;
+const template = readFileSync(options.bodyFile, "utf8");
+const pushed = (JSON.parse(template) as { after: string }).after;
+
+/** The push payload for a new commit, and its signature. */
+function nextPush(): { body: Buffer; signature: string } {
+  const body = Buffer.from(template.split(pushed).join(randomBytes(20).toString("hex")));
+  return { body, signature: `sha256=${createHmac("sha256", options.secret).update(body).digest("hex")}` };
+}
 const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
 const target = new URL(options.url);
 const ids: string[] = [];
@@ -38,6 +45,7 @@ let ok = 0;
 
 function send(): Promise<number> {
   const id = randomUUID();
+  const { body, signature } = nextPush();
   ids.push(id);
   const start = performance.now();
   return new Promise((resolve) => {

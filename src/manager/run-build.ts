@@ -171,6 +171,19 @@ async function cleanUp(deps: DispatchDeps, key: string, builder: PooledBuilder, 
 }
 
 /**
+ * Why publishing failed, in the operator's terms and without the server's paths (the reason is
+ * shown in the API and on GitHub): a full or read-only service file system, or builds.json that
+ * cannot be read, are the usual ones.
+ */
+function publishProblem(error: unknown, root: string): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ENOSPC" || code === "EDQUOT") return "the service file system is full (no space left on the device); free space, then build again";
+  if (code === "EROFS") return "the service file system is read-only; make it writable, then build again";
+  if (code === "EACCES" || code === "EPERM") return "the server may not write to the service file system; check its owner and mode";
+  return errorMessage(error).split(`${root}/`).join("").split(root).join("servicefs");
+}
+
+/**
  * The patch for a build whose builder said `success`: `succeeded` once its files are verified
  * and published, `error` when they are not (the build published nothing).
  */
@@ -180,7 +193,7 @@ async function successOf(deps: DispatchDeps, key: string, event: Extract<Builder
   try {
     return await publishBuild(deps, build, event, now());
   } catch (error) {
-    const reason = `the build's commands passed, but its artifacts could not be published: ${errorMessage(error)}`;
+    const reason = `the build's commands passed, but its artifacts could not be published: ${publishProblem(error, deps.servicefs.root)}`;
     deps.logs.note(key, reason);
     await deps.inbox.discard(key).catch(() => undefined);
     return { status: "error", exitCode: 0, finishedAt: now(), commit: event.commit, reason, commands: event.commands ?? [] };
