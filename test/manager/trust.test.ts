@@ -113,4 +113,13 @@ describe("what a build can and cannot make the manager believe", () => {
     expect(executor.started.find((s) => s.target === "rooted")!.args).not.toContain("--user");
     expect(executor.started.find((s) => s.target === "one")!.args.join(" ")).toContain("--user 1000:1000");
   });
+
+  it("limits every builder by default and keeps only the capabilities the builder needs", async () => {
+    const { server, executor } = await start([target("hello", ["echo ok"])], { warmBuilders: false });
+    await server.manager.waitFor((await server.manager.trigger({ target: "hello", trigger: "api" })).build.key, finished, 10_000);
+    const spec = executor.started[0]!;
+    expect(spec.limits).toMatchObject({ memory: "2g", cpus: 2, pids: 1024 });
+    expect([...spec.capabilities!].sort()).toEqual(["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID"]);
+    expect(spec.args).not.toContain("--isolate-network");
+  });
 });
