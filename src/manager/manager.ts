@@ -11,6 +11,7 @@ import type { BuilderEvent } from "../shared/protocol.js";
 import { ServiceFs } from "../servicefs/service-fs.js";
 import { BuildArtifacts } from "../servicefs/build-artifacts.js";
 import type { BuildPatch, BuildStore, NewBuild } from "../store/build-store.js";
+import { newBuildFor } from "../store/build-row.js";
 import { CheckOutbox } from "../store/check-outbox.js";
 import type { Db } from "../store/open-database.js";
 import { ArtifactInbox, type ReceivedFile } from "./artifact-inbox.js";
@@ -134,22 +135,7 @@ export class Manager implements BuildService {
     if (!target) throw errors.notFound("target", request.target);
     const reserved = this.options.config.warmBuilders ? this.pool.takeReservedKey(target.name) : undefined;
     const key = reserved ?? randomBytes(9).toString("base64url");
-    const result = await this.inserts.add({
-      key,
-      target: target.name,
-      ref: request.ref ?? null,
-      sha: request.sha ?? null,
-      trigger: request.trigger,
-      deliveryId: request.deliveryId ?? null,
-      replayKey: request.replayKey ?? null,
-      repository: request.repository ?? target.repository ?? null,
-      installationId: request.installationId ?? null,
-      pullRequest: request.pullRequest ?? null,
-      untrusted: request.untrusted ?? false,
-      meta: request.meta ?? {},
-      logPath: this.logs.path(key),
-      createdAt: new Date().toISOString(),
-    });
+    const result = await this.inserts.add(newBuildFor({ ...request, target: target.name }, { key, logPath: this.logs.path(key), createdAt: new Date().toISOString(), repository: target.repository }));
     if (!result.duplicate) {
       this.emit(result.build, null);
       this.schedule(result.build.key);

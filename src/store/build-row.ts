@@ -1,4 +1,4 @@
-import type { Build, BuildStatus, CommandResult, TriggerKind } from "../manager/types.js";
+import type { Build, BuildStatus, CommandResult, TriggerKind, TriggerRequest } from "../manager/types.js";
 
 /** A row of the builds table. */
 export interface Row {
@@ -48,6 +48,30 @@ export interface NewBuild {
   meta: Record<string, unknown>;
   logPath: string;
   createdAt: string;
+}
+
+/**
+ * The row to insert for a trigger: the request's fields, null where it gave none. `at` gives
+ * what the store cannot know: the key, the log's path, the time, and the repository to fall
+ * back on (the target's).
+ */
+export function newBuildFor(request: TriggerRequest, at: { key: string; logPath: string; createdAt: string; repository?: string | null }): NewBuild {
+  return {
+    key: at.key,
+    target: request.target,
+    ref: request.ref ?? null,
+    sha: request.sha ?? null,
+    trigger: request.trigger,
+    deliveryId: request.deliveryId ?? null,
+    replayKey: request.replayKey ?? null,
+    repository: request.repository ?? at.repository ?? null,
+    installationId: request.installationId ?? null,
+    pullRequest: request.pullRequest ?? null,
+    untrusted: request.untrusted ?? false,
+    meta: { ...request.meta },
+    logPath: at.logPath,
+    createdAt: at.createdAt,
+  };
 }
 
 /** The Build a freshly inserted row reads back as (the table's defaults for the rest). */

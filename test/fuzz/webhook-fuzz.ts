@@ -10,7 +10,7 @@ import { mountGitHub } from "../../src/github/mount-github.js";
 import type { Build, BuildEvent, BuildFilter, BuildService, TriggerRequest } from "../../src/manager/types.js";
 import { errors } from "../../src/shared/errors.js";
 import { memoryLogger } from "../../src/shared/logger.js";
-import { newBuildOf } from "../../src/store/build-row.js";
+import { newBuildFor, newBuildOf } from "../../src/store/build-row.js";
 import { startFakeGitHubApi } from "../fixtures/fake-github-api.js";
 import { WEBHOOK_SECRET, testConfig, testEnv } from "../fixtures/github-app-fixture.js";
 import type { Payload } from "../fixtures/webhook-payloads.js";
@@ -170,21 +170,7 @@ export class RecordingBuildService implements BuildService {
     if (known) return { build: this.builds.get(known)!, duplicate: true };
     const key = `fz${String(this.builds.size + 1).padStart(8, "0")}`;
     const build = newBuildOf(
-      {
-        key,
-        target: request.target,
-        ref: request.ref ?? null,
-        sha: request.sha ?? null,
-        trigger: request.trigger,
-        deliveryId: request.deliveryId ?? null,
-        repository: request.repository ?? null,
-        installationId: request.installationId ?? null,
-        pullRequest: request.pullRequest ?? null,
-        untrusted: request.untrusted ?? false,
-        meta: { ...request.meta },
-        logPath: this.logPath(key),
-        createdAt: new Date().toISOString(),
-      },
+      newBuildFor(request, { key, logPath: this.logPath(key), createdAt: new Date().toISOString() }),
       JSON.stringify(request.meta ?? {}),
     );
     this.builds.set(key, build);
