@@ -1,13 +1,12 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { RequestHandler } from "express";
 import { errors } from "../shared/errors.js";
+import { sameSecret } from "../shared/same-secret.js";
 
 /** Requires `Authorization: Bearer <token>`; compares in constant time. */
 export function bearerAuth(token: string): RequestHandler {
-  const expected = digest(token);
   return (req, _res, next) => {
     const given = bearerToken(req.get("authorization"));
-    if (given === undefined || !timingSafeEqual(digest(given), expected)) return next(errors.unauthorized());
+    if (given === undefined || !sameSecret(given, token)) return next(errors.unauthorized());
     next();
   };
 }
@@ -15,8 +14,4 @@ export function bearerAuth(token: string): RequestHandler {
 /** The token of an `Authorization: Bearer <token>` header; undefined for any other header. */
 export function bearerToken(header: string | undefined): string | undefined {
   return /^Bearer\s+(.+)$/i.exec(header ?? "")?.[1]?.trim();
-}
-
-function digest(text: string): Buffer {
-  return createHash("sha256").update(text).digest();
 }

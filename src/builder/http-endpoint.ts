@@ -1,7 +1,8 @@
-import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { z } from "zod/mini";
 import type { Logger } from "../shared/logger.js";
+import { readBody } from "../shared/read-body.js";
+import { sameSecret } from "../shared/same-secret.js";
 import { buildRequestSchema, type AcceptedAnswer, type BusyAnswer } from "../shared/protocol.js";
 import type { BuildOutcome } from "./run-build.js";
 import type { BuilderSession, StartAnswer } from "./builder-session.js";
@@ -71,26 +72,7 @@ export function createEndpoint(options: EndpointOptions): Server {
 }
 
 function authorized(header: string | undefined, token: string): boolean {
-  const given = Buffer.from(header ?? "");
-  const expected = Buffer.from(`Bearer ${token}`);
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
-
-/** The body, or undefined when it is larger than `limit` (the rest is drained, not kept). */
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  if (Number(req.headers["content-length"] ?? 0) > limit) {
-    req.resume();
-    return undefined;
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let tooLarge = false;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) tooLarge = true;
-    if (!tooLarge) chunks.push(chunk);
-  }
-  return tooLarge ? undefined : Buffer.concat(chunks);
+  return sameSecret(header ?? "", `Bearer ${token}`);
 }
 
 /** "commands: expected a non-empty list of commands; key: …" — names fields, never values. */

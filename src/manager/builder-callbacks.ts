@@ -1,5 +1,6 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { BuilderEvent } from "../shared/protocol.js";
+import { sameSecret } from "../shared/same-secret.js";
 
 type Wanted = BuilderEvent["type"] | "final";
 type Waiter = { type: Wanted; resolve: (event: BuilderEvent) => void };
@@ -76,8 +77,7 @@ function matches(event: BuilderEvent, wanted: Wanted): boolean {
   return event.type === wanted || (wanted === "final" && (event.type === "success" || event.type === "failure"));
 }
 
+/** Compares two token hashes in constant time (see sameSecret). */
 function sameHash(a: string, b: string): boolean {
-  const x = Buffer.from(a, "hex");
-  const y = Buffer.from(b, "hex");
-  return x.length === y.length && timingSafeEqual(x, y);
+  return sameSecret(a, b);
 }
