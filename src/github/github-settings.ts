@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
 import path from "node:path";
+import { getPrivateKey } from "@probot/get-private-key";
 import { checkTokenLength } from "../config/check-secrets.js";
 import { errors, errorMessage } from "../shared/errors.js";
 
@@ -53,20 +53,26 @@ export function readGitHubSettings(env: NodeJS.ProcessEnv): GitHubSettings | und
   };
 }
 
-/** PRIVATE_KEY (PEM, PEM with escaped newlines, or base64 of a PEM) or the file PRIVATE_KEY_PATH. */
+/**
+ * PRIVATE_KEY or the file PRIVATE_KEY_PATH, read by Probot's own reader (@probot/get-private-key),
+ * so a key that works with Probot works here: PEM, PEM with escaped newlines (`\n`), PEM
+ * pasted on one line, or base64 of a PEM. Our messages replace the reader's: they name the
+ * variable and what to do, and never contain the key. Unlike Probot, no stray `*.pem` in the
+ * working folder is picked up when both variables are unset: the key must be named.
+ */
 function readPrivateKey(env: NodeJS.ProcessEnv): string {
-  let text: string;
+  const notPem = (name: string) => errors.configInvalid(source, name, "expected a PEM private key (-----BEGIN RSA PRIVATE KEY-----)");
+  let text: string | null;
   if (env.PRIVATE_KEY?.trim()) {
-    text = env.PRIVATE_KEY.trim();
-    if (!text.includes("-----BEGIN")) {
-      const decoded = Buffer.from(text, "base64").toString("utf8");
-      if (decoded.includes("-----BEGIN")) text = decoded;
+    try {
+      text = getPrivateKey({ env: { PRIVATE_KEY: env.PRIVATE_KEY.trim() } });
+    } catch {
+      throw notPem("PRIVATE_KEY");
     }
-    text = text.replace(/\\n/g, "\n");
   } else if (env.PRIVATE_KEY_PATH?.trim()) {
     const file = path.resolve(env.PRIVATE_KEY_PATH.trim());
     try {
-      text = readFileSync(file, "utf8");
+      text = getPrivateKey({ filepath: file });
     } catch (error) {
       throw errors.configInvalid(source, "PRIVATE_KEY_PATH", `expected a readable .pem file; ${file}: ${errorMessage(error)}`);
     }
@@ -77,8 +83,7 @@ function readPrivateKey(env: NodeJS.ProcessEnv): string {
       "expected the GitHub App's private key (PEM text in PRIVATE_KEY, or its file in PRIVATE_KEY_PATH) because APP_ID is set",
     );
   }
-  if (!/-----BEGIN (RSA )?PRIVATE KEY-----/.test(text)) {
-    throw errors.configInvalid(source, env.PRIVATE_KEY ? "PRIVATE_KEY" : "PRIVATE_KEY_PATH", "expected a PEM private key (-----BEGIN RSA PRIVATE KEY-----)");
-  }
+  // The reader checks PRIVATE_KEY's form but returns a file's text as it is.
+  if (!text || !/-----BEGIN (RSA )?PRIVATE KEY-----/.test(text)) throw notPem(env.PRIVATE_KEY?.trim() ? "PRIVATE_KEY" : "PRIVATE_KEY_PATH");
   return text;
 }
