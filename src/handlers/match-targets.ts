@@ -1,3 +1,4 @@
+import picomatch from "picomatch";
 import type { Config, Target } from "../config/load-config.js";
 
 /** Targets whose `repository` is `fullName` (GitHub names are case-insensitive). */
@@ -13,7 +14,7 @@ export function checkRunTarget(config: Config, fullName: string, checkRunName: s
 }
 
 /**
- * Targets a push to `ref` builds: branches listed in `branches` (globs: `release/*`, `**`), or
+ * Targets a push to `ref` builds: branches matching a glob of `branches` (see globMatches), or
  * the default branch when the list is empty; tags only for targets with `tags: true`.
  */
 export function pushTargets(config: Config, fullName: string, ref: string, defaultBranch: string): Target[] {
@@ -26,12 +27,21 @@ export function pushTargets(config: Config, fullName: string, ref: string, defau
   });
 }
 
-/** `*` matches within one path segment, `**` across segments; everything else literally. */
+/**
+ * The options tinyglobby gives picomatch when the builder collects `artifacts`
+ * (builder/collect-artifacts.ts: `dot: true`, case-sensitive), so `branches` and `artifacts`
+ * speak one glob dialect: `*` within a segment, `**` across segments, `{a,b}`, `[0-9]`, `?`.
+ */
+const GLOB_OPTIONS: picomatch.PicomatchOptions = { dot: true, posix: true };
+const matchers = new Map<string, picomatch.Matcher>();
+
+/** Whether branch `name` matches the glob `pattern`, in the dialect of `artifacts`. */
 export function globMatches(pattern: string, name: string): boolean {
-  if (!pattern.includes("*")) return pattern === name;
-  const source = pattern
-    .split(/(\*\*|\*)/)
-    .map((part) => (part === "**" ? ".*" : part === "*" ? "[^/]*" : part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")))
-    .join("");
-  return new RegExp(`^${source}$`).test(name);
+  let matcher = matchers.get(pattern);
+  if (!matcher) {
+    matcher = picomatch(pattern, GLOB_OPTIONS);
+    // Patterns come from the configuration, so the cache stays as small as the config.
+    matchers.set(pattern, matcher);
+  }
+  return matcher(name);
 }
