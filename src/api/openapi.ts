@@ -2,6 +2,8 @@
  * The OpenAPI 3.1 description of `/api/v1`, served at `/api/v1/openapi.json`.
  * test/api/openapi.test.ts keeps it in step with the routes express actually serves.
  */
+import { OUTCOME_CODES } from "../shared/outcome.js";
+
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: unknown) => ({ "application/json": { schema } });
 const error = (description: string) => ({ description, content: json(ref("Error")) });
@@ -105,6 +107,7 @@ export const openapi = {
           exitCode: { type: ["integer", "null"] }, reason: { type: ["string", "null"] },
           artifacts: { type: "array", items: { type: "string" } }, sizes: { type: "object", additionalProperties: { type: "integer" } },
           commands: { type: "array", items: { type: "object", properties: { command: { type: "string" }, exitCode: { type: ["integer", "null"] }, durationMs: { type: "number" } } } },
+          outcome: { description: "How a finished build ended (null while queued or running)", enum: [...OUTCOME_CODES, null] },
         },
       },
       BuildsDocument: {

@@ -1,4 +1,5 @@
 import type { Build } from "../manager/types.js";
+import { OUTCOMES, type Conclusion } from "../shared/outcome.js";
 import { formatDuration } from "../shared/duration.js";
 import { deployAction, deploymentLines, markedBadOf } from "./deployment-notes.js";
 import { parseAnnotations, stripAnsi, type Annotation } from "./parse-annotations.js";
@@ -7,7 +8,7 @@ import { readLogTail } from "./read-log-tail.js";
 /** GitHub's limit for a check run's output.summary and output.text, in characters. */
 export const OUTPUT_LIMIT = 65_535;
 
-export type Conclusion = "success" | "failure" | "cancelled" | "timed_out" | "action_required";
+export type { Conclusion };
 
 /** Everything a check run should show for a build at one moment. */
 export interface CheckRunState {
@@ -30,7 +31,8 @@ const untrustedLine = "⚠️ Built without the target's secrets and token: this
  */
 export function actionRequiredOf(build: Build): string | undefined {
   const value = build.meta?.actionRequired as { reason?: unknown } | undefined;
-  if (build.status !== "cancelled" || !value || typeof value !== "object") return undefined;
+  if (build.outcome !== "untrusted_refused" && (build.status !== "cancelled" || !value || typeof value !== "object")) return undefined;
+  if (!value || typeof value !== "object") return build.reason ?? "The build needs a maintainer's approval to run.";
   return typeof value.reason === "string" && value.reason.trim() ? value.reason : "The build needs a maintainer's approval to run.";
 }
 
@@ -40,12 +42,13 @@ export const allowUntrustedHelp =
   "or, if every fork may run code as the server's own user with its files and secrets in reach, " +
   "set `untrusted: allow` at the top level of cicd.yml. Then restart cicd and choose Rebuild.";
 
+/** The check run's conclusion: the build's outcome says it (shared/outcome.ts is the table). */
 export function conclusionOf(build: Build): Conclusion {
+  if (build.outcome) return OUTCOMES[build.outcome].conclusion;
+  // A build finished without an outcome (none is, since migration 5 gave the old ones theirs).
   if (build.status === "succeeded") return "success";
   if (actionRequiredOf(build) !== undefined) return "action_required";
-  if (build.status === "cancelled") return "cancelled";
-  if (build.status === "error" && /timed out/i.test(build.reason ?? "")) return "timed_out";
-  return "failure";
+  return build.status === "cancelled" ? "cancelled" : "failure";
 }
 
 export interface CheckRunStateOptions {
@@ -96,12 +99,12 @@ function actionsOf(build: Build, conclusion: Conclusion, options: CheckRunStateO
 
 function titleOf(build: Build, conclusion: Conclusion): string {
   const took = durationOf(build);
+  const named = build.outcome ? OUTCOMES[build.outcome].title : build.status === "error" ? "Build error" : "Build failed";
   const built =
     conclusion === "success" ? `Build succeeded${took ? ` in ${took}` : ""}`
-    : conclusion === "cancelled" ? "Build cancelled"
+    : conclusion === "cancelled" ? named
     : conclusion === "action_required" ? "Not built: a maintainer must allow builds from forks"
-    : conclusion === "timed_out" ? `Build timed out${build.reason ? `: ${build.reason}` : ""}`
-    : `Build ${build.status === "error" ? "error" : "failed"}${build.reason ? `: ${build.reason}` : ""}`;
+    : `${named}${build.reason ? `: ${build.reason}` : ""}`;
   const title = markedBadOf(build) ? `Marked bad by the runner · ${built}` : built;
   return title.length > 200 ? `${title.slice(0, 197)}...` : title;
 }

@@ -6,6 +6,7 @@ import PQueue from "p-queue";
 import { findTarget, type Config } from "../config/load-config.js";
 import type { Executor } from "../executor/types.js";
 import { errors } from "../shared/errors.js";
+import { endedAs } from "../shared/outcome.js";
 import type { Logger } from "../shared/logger.js";
 import type { BuilderEvent } from "../shared/protocol.js";
 import { ServiceFs } from "../servicefs/service-fs.js";
@@ -167,7 +168,7 @@ export class Manager implements BuildService {
       return this.get(key)!;
     }
     void this.pool.discard(key);
-    return this.change(key, { status: "cancelled", reason: "cancelled before it started", finishedAt: new Date().toISOString() }, "dequeue");
+    return this.change(key, { ...endedAs("cancelled"), reason: "cancelled before it started" }, "dequeue");
   }
 
   setMeta(key: string, patch: Record<string, unknown>): void {

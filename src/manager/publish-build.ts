@@ -53,7 +53,7 @@ export async function publishBuild(deps: PublishDeps, build: Build, event: Succe
     sizes = Object.fromEntries(stored.map((a) => [a.name, a.size]));
   }
   await deps.inbox.discard(build.key);
-  return { status: "succeeded", exitCode: 0, finishedAt, commit: event.commit, artifacts, sizes, commands: event.commands ?? [] };
+  return { status: "succeeded", outcome: "succeeded", exitCode: 0, finishedAt, commit: event.commit, artifacts, sizes, commands: event.commands ?? [] };
 }
 
 /**
@@ -68,10 +68,10 @@ export async function findPublished(deps: PublishDeps, build: Build): Promise<Bu
     return record && publishedPatch(record, finishedAt);
   }
   const stored = await deps.buildArtifacts.list(build.key);
-  return stored && { status: "succeeded", exitCode: 0, finishedAt, artifacts: stored.map((a) => a.name), sizes: Object.fromEntries(stored.map((a) => [a.name, a.size])) };
+  return stored && { status: "succeeded", outcome: "succeeded", exitCode: 0, finishedAt, artifacts: stored.map((a) => a.name), sizes: Object.fromEntries(stored.map((a) => [a.name, a.size])) };
 }
 
 /** The store patch for a build published in builds.json: it succeeded, whatever else was lost. */
 export function publishedPatch(record: BuildRecord, finishedAt = new Date().toISOString()): BuildPatch {
-  return { status: "succeeded", exitCode: 0, finishedAt, commit: record.commit, artifacts: record.artifacts, sizes: record.sizes ?? {} };
+  return { status: "succeeded", outcome: "succeeded", exitCode: 0, finishedAt, commit: record.commit, artifacts: record.artifacts, sizes: record.sizes ?? {} };
 }

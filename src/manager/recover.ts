@@ -1,4 +1,5 @@
 import { errorMessage } from "../shared/errors.js";
+import { endedAs } from "../shared/outcome.js";
 import type { WorkloadHandle } from "../executor/types.js";
 import type { BuildPatch } from "../store/build-store.js";
 import { findPublished } from "./publish-build.js";
@@ -54,7 +55,7 @@ export async function recover(
     if (build.attempts < deps.maxAttempts) {
       deps.requeue(build.key, { reason: `${reason}; retrying (attempt ${build.attempts + 1} of ${deps.maxAttempts})` });
     } else {
-      deps.change(build.key, { status: "error", reason: `${reason}; gave up after ${build.attempts} attempts`, finishedAt: new Date().toISOString() });
+      deps.change(build.key, { ...endedAs("executor_failed"), reason: `${reason}; gave up after ${build.attempts} attempts` });
     }
   }
   // Every builder not followed now is removed: half-started ones of queued builds, those of

@@ -1,6 +1,7 @@
 import { findTarget, type Config, type Target } from "../config/load-config.js";
 import type { Executor, ExitInfo, WorkloadHandle } from "../executor/types.js";
-import { CicdError, errorMessage } from "../shared/errors.js";
+import { CicdError, errorMessage, isCicdError } from "../shared/errors.js";
+import { endedAs, outcomeOfFailure } from "../shared/outcome.js";
 import { formatDuration } from "../shared/duration.js";
 import { createLogger, type Logger } from "../shared/logger.js";
 import { Masker } from "../shared/mask.js";
@@ -15,7 +16,7 @@ import type { BuildLogs } from "./build-logs.js";
 import { prepareRequest } from "./build-request.js";
 import { postBuild } from "./post-build.js";
 import { findPublished, publishBuild } from "./publish-build.js";
-import { FINAL_STATUSES, type Build, type BuildStatus, type CloneTokenProvider } from "./types.js";
+import { FINAL_STATUSES, type Build, type CloneTokenProvider } from "./types.js";
 
 export interface DispatchDeps {
   config: Config;
@@ -65,14 +66,14 @@ export async function runBuild(deps: DispatchDeps, key: string, control: BuildCo
   if (!build || build.status !== "queued") return; // cancelled while waiting
   const target = findTarget(deps.config, build.target);
   if (!target) {
-    deps.change(key, { status: "error", reason: `target "${build.target}" is no longer in the configuration`, finishedAt: now() }, "dequeue");
+    deps.change(key, { ...endedAs("config_error"), reason: `target "${build.target}" is no longer in the configuration` }, "dequeue");
     return;
   }
   if (build.untrusted && refusesUntrusted(deps.config, deps.executor)) {
     const reason = UNTRUSTED_REFUSED;
     deps.store.setMeta(key, { actionRequired: { reason } });
     deps.logs.note(key, reason);
-    deps.change(key, { status: "cancelled", reason, finishedAt: now() }, "dequeue");
+    deps.change(key, { ...endedAs("untrusted_refused"), reason }, "dequeue");
     await deps.logs.end(key);
     return;
   }
@@ -100,7 +101,7 @@ export async function runBuild(deps: DispatchDeps, key: string, control: BuildCo
     }
     if (answer === "aborted") return finishStopped(deps, key, control, target, builder.handle);
     if (answer === "timeout") {
-      deps.change(key, { status: "error", reason: "the builder did not start within 2 minutes", finishedAt: now() }, "dequeue");
+      deps.change(key, { ...endedAs("executor_failed"), reason: "the builder did not start within 2 minutes" }, "dequeue");
       return;
     }
     if (answer === "stale" || answer === "not-ready") return retryOrEnd(deps, key, "the builder exited before it took the build");
@@ -136,7 +137,8 @@ export async function runBuild(deps: DispatchDeps, key: string, control: BuildCo
     if (current && current.status !== "cancelled" && (!(error instanceof CicdError) || error.code === "EXECUTOR_FAILED")) retryOrEnd(deps, key, message);
     else if (current && current.status !== "cancelled") {
       deps.logs.note(key, message);
-      deps.change(key, { status: "error", reason: message, finishedAt: now() }, "dequeue");
+      const config = isCicdError(error, "CONFIG_INVALID") || isCicdError(error, "INVALID_ARGUMENT") || isCicdError(error, "UNSAFE_PATH");
+      deps.change(key, { ...endedAs(config ? "config_error" : "executor_failed"), reason: message }, "dequeue");
     }
   } finally {
     if (!detached) {
@@ -189,14 +191,14 @@ function publishProblem(error: unknown, root: string): string {
  */
 async function successOf(deps: DispatchDeps, key: string, event: Extract<BuilderEvent, { type: "success" }>): Promise<BuildPatch> {
   const build = deps.store.get(key);
-  if (!build) return { status: "error", finishedAt: now(), reason: "the build's record is gone" };
+  if (!build) return { ...endedAs("publish_failed"), reason: "the build's record is gone" };
   try {
     return await publishBuild(deps, build, event, now());
   } catch (error) {
     const reason = `the build's commands passed, but its artifacts could not be published: ${publishProblem(error, deps.servicefs.root)}`;
     deps.logs.note(key, reason);
     await deps.inbox.discard(key).catch(() => undefined);
-    return { status: "error", exitCode: 0, finishedAt: now(), commit: event.commit, reason, commands: event.commands ?? [] };
+    return { ...endedAs("publish_failed"), exitCode: 0, commit: event.commit, reason, commands: event.commands ?? [] };
   }
 }
 
@@ -275,21 +277,20 @@ function retryOrEnd(deps: DispatchDeps, key: string, reason: string): void {
     return;
   }
   deps.logs.note(key, `${reason}; gave up after ${build.attempts} attempts`);
-  deps.change(key, { status: "error", reason: `${reason}; gave up after ${build.attempts} attempts`, finishedAt: now() }, "dequeue");
+  deps.change(key, { ...endedAs("executor_failed"), reason: `${reason}; gave up after ${build.attempts} attempts` }, "dequeue");
 }
 
 /** Decides the build's status from the workload's exit, its final broadcast and builds.json. */
 async function resultOf(deps: DispatchDeps, key: string, info: ExitInfo, final: BuilderEvent | undefined, target: Target | undefined): Promise<BuildPatch | Interrupted> {
-  const finishedAt = now();
   const limit = target?.limits?.memory ?? deps.config.limits.memory;
   if (info.oomKilled) {
-    return { status: "failed", exitCode: info.exitCode, finishedAt, reason: `killed for running out of memory (limit ${limit ?? "none"}); raise limits.memory or make the build use less` };
+    return { ...endedAs("out_of_memory"), exitCode: info.exitCode, reason: `killed for running out of memory (limit ${limit ?? "none"}); raise limits.memory or make the build use less` };
   }
   if (final?.type === "success") return successOf(deps, key, final);
   // The manager did not stop it (that is handled before), so someone else did: the engine, a person.
   if (final?.type === "failure" && final.code === "CANCELLED") return new Interrupted("the builder was stopped from outside (its container was stopped, or the engine restarted)");
   if (final?.type === "failure") {
-    return { status: "failed", exitCode: final.exitCode, finishedAt, commit: final.commit, reason: final.reason, commands: final.commands ?? [] };
+    return { ...endedAs(outcomeOfFailure(final.code)), exitCode: final.exitCode, commit: final.commit, reason: final.reason, commands: final.commands ?? [] };
   }
   // No broadcast arrived: the build may have been published before the manager restarted.
   const build = deps.store.get(key);
@@ -301,13 +302,13 @@ async function resultOf(deps: DispatchDeps, key: string, info: ExitInfo, final: 
 function finishStopped(deps: DispatchDeps, key: string, control: BuildControl, target: Target | undefined, handle?: WorkloadHandle): Promise<void> | void {
   const reason = control.reason();
   if (reason === "shutdown") return; // stays running/queued in the store; recovered on the next start
-  const status: BuildStatus = reason === "timeout" ? "error" : "cancelled";
+  const outcome = reason === "timeout" ? "timed_out" : "cancelled";
   const text = reason === "timeout" ? `timed out after ${formatDuration(target?.timeoutMs ?? 0)}` : "cancelled";
   deps.logs.note(key, text);
   return (async () => {
     await handle?.stop(5_000).catch((e: unknown) => deps.logger.warn("could not stop builder", { key, error: errorMessage(e) }));
     await handle?.destroy().catch((e: unknown) => deps.logger.warn("could not remove builder", { key, error: errorMessage(e) }));
-    deps.change(key, { status, reason: text, finishedAt: now() }, "dequeue");
+    deps.change(key, { ...endedAs(outcome), reason: text }, "dequeue");
   })();
 }
 

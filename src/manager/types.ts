@@ -3,6 +3,7 @@
  * Nothing outside manager/ reaches into the queue or the store directly.
  */
 import type { BuildRecord } from "../servicefs/builds-file.js";
+import type { Outcome } from "../shared/outcome.js";
 
 export type BuildStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled" | "error";
 export const FINAL_STATUSES: readonly BuildStatus[] = ["succeeded", "failed", "cancelled", "error"];
@@ -44,6 +45,8 @@ export interface Build {
   untrusted: boolean;
   /** Free-form data other parts keep with the build (e.g. the check run id). */
   meta: Record<string, unknown>;
+  /** How a finished build ended (null while it is queued or running): shared/outcome.ts. */
+  outcome: Outcome | null;
 }
 
 export interface TriggerRequest {

@@ -1,3 +1,4 @@
+import { isOutcome } from "../shared/outcome.js";
 import type { Build, BuildStatus, CommandResult, TriggerKind, TriggerRequest } from "../manager/types.js";
 
 /** A row of the builds table. */
@@ -29,6 +30,7 @@ export interface Row {
   builder_id: string | null;
   builder_token_hash: string | null;
   replay_key: string | null;
+  outcome: string | null;
 }
 
 /** A build to insert (queued); the other columns take their defaults. */
@@ -98,6 +100,7 @@ export function newBuildOf(b: NewBuild, meta: string): Build {
     pullRequest: b.pullRequest,
     untrusted: b.untrusted,
     meta: JSON.parse(meta) as Record<string, unknown>,
+    outcome: null,
   };
 }
 
@@ -124,5 +127,6 @@ export function toBuild(row: Row): Build {
     pullRequest: row.pull_request,
     untrusted: row.untrusted === 1,
     meta: JSON.parse(row.meta) as Record<string, unknown>,
+    outcome: isOutcome(row.outcome) ? row.outcome : null,
   };
 }

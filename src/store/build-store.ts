@@ -2,6 +2,7 @@ import type { Build, BuildFilter, BuildStatus, CommandResult } from "../manager/
 import type Database from "better-sqlite3";
 import { newBuildOf, toBuild, type NewBuild, type Row } from "./build-row.js";
 import type { Db } from "./open-database.js";
+import type { Outcome } from "../shared/outcome.js";
 
 export type { NewBuild } from "./build-row.js";
 
@@ -25,6 +26,8 @@ export interface BuildPatch {
   artifacts?: string[];
   sizes?: Record<string, number>;
   commands?: CommandResult[];
+  /** Set with the final status: how the build ended (shared/outcome.ts). */
+  outcome?: Outcome | null;
 }
 
 const columnOf: Record<keyof BuildPatch, keyof Row> = {
@@ -38,6 +41,7 @@ const columnOf: Record<keyof BuildPatch, keyof Row> = {
   artifacts: "artifacts",
   sizes: "sizes",
   commands: "commands",
+  outcome: "outcome",
 };
 
 /**

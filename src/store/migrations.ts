@@ -79,4 +79,18 @@ export const migrations: string[] = [
     PRIMARY KEY (repository, number, sha)
   );
   `,
+  // 5: the typed outcome of a finished build (shared/outcome.ts). Builds finished before it get
+  // the outcome their status and reason imply.
+  `
+  ALTER TABLE builds ADD COLUMN outcome TEXT;
+  UPDATE builds SET outcome = CASE
+    WHEN status = 'succeeded' THEN 'succeeded'
+    WHEN status = 'cancelled' THEN 'cancelled'
+    WHEN status = 'failed' AND reason LIKE '%out of memory%' THEN 'out_of_memory'
+    WHEN status = 'failed' AND reason LIKE 'Command % failed%' THEN 'command_failed'
+    WHEN status = 'failed' THEN 'build_failed'
+    WHEN status = 'error' AND reason LIKE 'timed out%' THEN 'timed_out'
+    WHEN status = 'error' THEN 'executor_failed'
+    ELSE NULL END;
+  `,
 ];

@@ -87,13 +87,17 @@ describe("check run reporting", () => {
     expect(t.logger.lines.join("\n")).not.toContain(INSTALLATION_TOKEN);
   });
 
-  it("maps how a build ended to a conclusion", () => {
-    const b = (status: Build["status"], reason: string | null = null) => ({ status, reason }) as Build;
-    expect(conclusionOf(b("succeeded"))).toBe("success");
-    expect(conclusionOf(b("failed", "command 1 failed with exit code 2"))).toBe("failure");
-    expect(conclusionOf(b("cancelled"))).toBe("cancelled");
-    expect(conclusionOf(b("error", "timed out after 30m"))).toBe("timed_out");
-    expect(conclusionOf(b("error", "the builder container exited"))).toBe("failure");
+  it("maps how a build ended to a conclusion by its outcome, never by the reason's words", () => {
+    const b = (status: Build["status"], outcome: Build["outcome"], reason: string | null = null) => ({ status, outcome, reason }) as Build;
+    expect(conclusionOf(b("succeeded", "succeeded"))).toBe("success");
+    expect(conclusionOf(b("failed", "command_failed", "command 1 failed with exit code 2"))).toBe("failure");
+    expect(conclusionOf(b("cancelled", "cancelled"))).toBe("cancelled");
+    expect(conclusionOf(b("cancelled", "superseded"))).toBe("cancelled");
+    expect(conclusionOf(b("cancelled", "untrusted_refused"))).toBe("action_required");
+    expect(conclusionOf(b("error", "timed_out", "timed out after 30m"))).toBe("timed_out");
+    // A system error whose reason happens to say "timed out" is not a build that timed out.
+    expect(conclusionOf(b("error", "executor_failed", "the engine timed out; gave up after 3 attempts"))).toBe("failure");
+    expect(conclusionOf(b("error", "executor_failed", "the builder container exited"))).toBe("failure");
   });
 
   it("sends at most 50 annotations per request and the rest in follow-up updates", async () => {

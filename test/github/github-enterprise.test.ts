@@ -25,7 +25,7 @@ describe("GitHub Enterprise (GHE_HOST, GHE_PROTOCOL=http) against a local fake A
       await s.github.idle();
       s.service.update(build!.key, { status: "running", startedAt: new Date().toISOString(), commit: build!.sha });
       await s.github.idle();
-      s.service.update(build!.key, { status: "error", reason: "timed out after 30m", finishedAt: new Date().toISOString() });
+      s.service.update(build!.key, { status: "error", outcome: "timed_out", reason: "timed out after 30m", finishedAt: new Date().toISOString() });
       await s.github.idle();
 
       const run = api.checkRuns.get(s.service.get(build!.key)!.meta.checkRunId as number);

@@ -128,7 +128,7 @@ class FakeWorkload implements WorkloadHandle {
         return void (await this.exit({ exitCode: 1, oomKilled: false }));
       }
       else if (verb === "exit" && Number(arg) !== 0) {
-        await this.broadcast({ type: "failure", builderId: this.id, at: new Date().toISOString(), key: request.key, exitCode: Number(arg), durationMs: Date.now() - started, commit: null, reason: `command ${index + 1} failed with exit code ${arg}`, failedCommand: index });
+        await this.broadcast({ type: "failure", builderId: this.id, at: new Date().toISOString(), key: request.key, exitCode: Number(arg), durationMs: Date.now() - started, commit: null, reason: `command ${index + 1} failed with exit code ${arg}`, failedCommand: index, code: "COMMAND_FAILED" });
         return void (await this.exit({ exitCode: 1, oomKilled: false }));
       }
     }

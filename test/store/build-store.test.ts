@@ -110,6 +110,7 @@ describe("BuildStore", () => {
       DROP TABLE pull_heads;
       ALTER TABLE builds DROP COLUMN replay_key;
       ALTER TABLE builds DROP COLUMN check_reported;
+      ALTER TABLE builds DROP COLUMN outcome;
     `);
     old.pragma("user_version = 2");
     old.close();
