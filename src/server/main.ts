@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { environmentSecrets, readEnvironment } from "../config/environment.js";
 import { isCicdError } from "../shared/errors.js";
 import { createLogger } from "../shared/logger.js";
 import { holdYoungGeneration } from "./startup-heap.js";
@@ -16,11 +17,20 @@ export async function serverMain(argv: string[]): Promise<number> {
     process.stdout.write(usage);
     return 0;
   }
-  const logger = createLogger("cicd");
-  const { config, startServer } = await loadServer(values.config ?? process.env.CICD_CONFIG ?? "cicd.yml");
+  let environment;
+  try {
+    // Every variable the server reads, read and checked once, before anything starts.
+    environment = readEnvironment(process.env);
+  } catch (error) {
+    if (!isCicdError(error)) throw error;
+    process.stderr.write(`cicd: ${error.message}\n`);
+    return 1;
+  }
+  const logger = createLogger("cicd", { level: environment.LOG_LEVEL, format: environment.LOG_FORMAT, secrets: environmentSecrets(environment) });
+  const { config, startServer } = await loadServer(values.config ?? environment.CICD_CONFIG, environment.NODE_OPTIONS);
   let server;
   try {
-    server = await startServer({ config, logger });
+    server = await startServer({ config, environment, logger });
   } catch (error) {
     // A refusal to start (another server holds the database, …) is a message for the person
     // starting it, not a stack trace; the exit code tells scripts and service managers.
@@ -50,11 +60,13 @@ export async function serverMain(argv: string[]): Promise<number> {
  * young generation is held small (startup-heap.ts). Recovery comes after the release: with
  * thousands of queued builds it allocates a lot, and a small young generation would slow it.
  */
-async function loadServer(file: string) {
-  const release = holdYoungGeneration();
+async function loadServer(file: string, nodeOptions: string | undefined) {
+  const release = holdYoungGeneration(process.execArgv, { NODE_OPTIONS: nodeOptions });
   try {
     const [{ loadConfig }, { startServer }] = await Promise.all([import("../config/load-config.js"), import("./start-server.js")]);
-    return { config: loadConfig(file), startServer };
+    // The whole environment: `${VAR}` in cicd.yml may name any variable. PORT, which overrides
+    // `port`, was already checked by readEnvironment.
+    return { config: loadConfig(file, process.env), startServer };
   } finally {
     release();
   }

@@ -1,0 +1,75 @@
+import path from "node:path";
+import type { Config } from "../config/load-config.js";
+import type { Executor } from "../executor/types.js";
+import type { GitHubIntegration } from "../github/mount-github.js";
+import { BadBuildsWatcher } from "../manager/bad-builds-watcher.js";
+import { Manager } from "../manager/manager.js";
+import { Runners } from "../manager/runners.js";
+import type { Logger } from "../shared/logger.js";
+import { BuildStore } from "../store/build-store.js";
+import type { Db } from "../store/open-database.js";
+import { RunnerStore } from "../store/runner-store.js";
+
+/** What the manager learns only from later steps: the port it listens on, GitHub's clone tokens. */
+export interface LateBindings {
+  port: number;
+  cloneToken?: GitHubIntegration["cloneToken"];
+}
+
+export interface ManagerParts {
+  manager: Manager;
+  runners: Runners;
+  badBuilds: BadBuildsWatcher;
+  /** What GitHub reports runners' decisions through (mount-github's `deployments`). */
+  deployments: { onMarkedBad: BadBuildsWatcher["onMarkedBad"]; deploy: Runners["deploy"] };
+  /** Step 7: recover interrupted builds and runners, then start the queue and the watchers. */
+  start(): Promise<void>;
+}
+
+export interface ManagerStepDeps {
+  config: Config;
+  db: Db;
+  dataDir: string;
+  executor: Executor;
+  logger: Logger;
+  late: LateBindings;
+  /** Why new builds cannot be taken now (the database was lost), or undefined. */
+  unavailable: () => string | undefined;
+}
+
+/**
+ * Step 3, make the manager (the build service over the store) and the runners, and wire them:
+ * a succeeded build is deployed to its target's runner; a build a runner marks bad is watched.
+ * Nothing starts yet: recovery waits until the server listens (builders' callbacks need it).
+ */
+export function makeManagerAndRunners({ config, db, dataDir, executor, logger, late, unavailable }: ManagerStepDeps): ManagerParts {
+  const manager = new Manager({
+    config,
+    store: new BuildStore(db),
+    db,
+    dataDir,
+    executor,
+    logger: logger.child("manager"),
+    logDir: path.join(dataDir, "logs"),
+    cacheDir: path.join(dataDir, "cache"),
+    callbackUrl: () => `http://${config.callbackHost ?? executor.managerHost}:${late.port}/internal/builders/events`,
+    cloneToken: (build) => late.cloneToken?.(build) ?? Promise.resolve(undefined),
+    available: unavailable,
+  });
+  const runners = new Runners({ config, store: new RunnerStore(db), executor, servicefs: manager.servicefs, logger: logger.child("runners"), stateDir: path.join(dataDir, "runners") });
+  manager.onChange(({ build }) => {
+    if (build.status === "succeeded") void runners.deployed(build.target);
+  });
+  const badBuilds = new BadBuildsWatcher({ service: manager, servicefs: manager.servicefs, targets: config.targets.map((t) => t.name), logger: logger.child("bad-builds") });
+  return {
+    manager,
+    runners,
+    badBuilds,
+    deployments: { onMarkedBad: badBuilds.onMarkedBad.bind(badBuilds), deploy: runners.deploy.bind(runners) },
+    start: async () => {
+      await manager.start();
+      await runners.start();
+      await badBuilds.start();
+    },
+  };
+}

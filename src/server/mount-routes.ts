@@ -1,0 +1,60 @@
+import type { Express } from "express";
+import { gitHubEnv, type Environment } from "../config/environment.js";
+import type { Config } from "../config/load-config.js";
+import { createApi } from "../api/create-api.js";
+import { buildArtifactsRoutes } from "../api/build-artifacts-routes.js";
+import { errorHandler } from "../api/http-errors.js";
+import { serverFolders } from "../api/hide-paths.js";
+import { internalRoutes } from "../api/internal-routes.js";
+import { runnersRoutes } from "../api/runners-routes.js";
+import type { GitHubIntegration } from "../github/mount-github.js";
+import type { Logger } from "../shared/logger.js";
+import type { Db } from "../store/open-database.js";
+import { PullHeadsStore } from "../store/pull-heads-store.js";
+import type { ManagerParts } from "./make-manager.js";
+
+/**
+ * Step 4, mount GitHub, when APP_ID is set: its middleware goes first (it reads the raw body to
+ * check signatures). Probot and Octokit load only then: a REST-only server stays small. Throws
+ * CONFIG_INVALID when the GitHub variables are incomplete or wrong (github-settings.ts).
+ */
+export async function mountGitHubIfSet(
+  app: Express,
+  deps: { config: Config; environment: Environment; db: Db; parts: ManagerParts; logger: Logger },
+): Promise<GitHubIntegration | undefined> {
+  const { config, environment, db, parts, logger } = deps;
+  if (!environment.APP_ID) {
+    logger.info("GitHub settings absent (APP_ID unset); REST triggers only");
+    return undefined;
+  }
+  const { mountGitHub } = await import("../github/mount-github.js");
+  return mountGitHub(app, {
+    service: parts.manager,
+    config,
+    logger: logger.child("github"),
+    env: gitHubEnv(environment),
+    deployments: parts.deployments,
+    pullHeads: new PullHeadsStore(db),
+  });
+}
+
+/**
+ * Step 5, mount the API: `/healthz` (503 once the database is lost), the builders' callbacks
+ * under `/internal`, the REST API under `/api/v1`, and the one error handler (server paths
+ * hidden from every message).
+ */
+export function mountApi(
+  app: Express,
+  deps: { config: Config; parts: ManagerParts; apiToken: string; unavailable: () => string | undefined; logger: Logger },
+): void {
+  const { config, parts, apiToken, unavailable, logger } = deps;
+  const { manager, runners } = parts;
+  app.get("/healthz", (_req, res) => {
+    const reason = unavailable();
+    if (reason) return void res.status(503).json({ status: "unavailable", reason, ...manager.stats });
+    res.json({ status: "ok", ...manager.stats });
+  });
+  app.use(internalRoutes(manager));
+  app.use("/api/v1", createApi({ config, manager, apiToken, logger: logger.child("api"), extra: [runnersRoutes(runners), buildArtifactsRoutes(manager)] }));
+  app.use(errorHandler(logger, { folders: serverFolders(config) }));
+}
