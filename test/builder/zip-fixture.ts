@@ -8,6 +8,8 @@ export interface ZipEntry {
   mode?: number;
   /** Store uncompressed instead of deflating. */
   store?: boolean;
+  /** Size to declare instead of the true one (a lying header, a zip bomb's claim). */
+  declaredSize?: number;
 }
 
 /**
@@ -32,7 +34,7 @@ export async function writeZip(file: string, entries: ZipEntry[]): Promise<void>
     local.writeUInt16LE(method, 8);
     local.writeUInt32LE(crc, 14);
     local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(raw.length, 22);
+    local.writeUInt32LE(entry.declaredSize ?? raw.length, 22);
     local.writeUInt16LE(name.length, 26);
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
@@ -42,7 +44,7 @@ export async function writeZip(file: string, entries: ZipEntry[]): Promise<void>
     central.writeUInt16LE(method, 10);
     central.writeUInt32LE(crc, 16);
     central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(raw.length, 24);
+    central.writeUInt32LE(entry.declaredSize ?? raw.length, 24);
     central.writeUInt16LE(name.length, 28);
     central.writeUInt32LE((mode << 16) >>> 0, 38);
     central.writeUInt32LE(offset, 42);
