@@ -81,7 +81,7 @@ export const environmentVariables = {
     unset: undefined,
   }),
   DOCKER_TLS_VERIFY: variable<string | undefined>({
-    meaning: "set, it asks for TLS to the engine, which cicd does not support: the server then refuses to start with `executor: docker`",
+    meaning: "set, it asks for TLS to a `tcp://` engine, which cicd does not support: the server then refuses to start with `executor: docker`",
     parse: text,
     unset: undefined,
   }),
@@ -109,7 +109,7 @@ export const environmentVariables = {
   }),
   GHE_HOST: variable<string | undefined>({
     meaning: "host of a GitHub Enterprise Server (its API is then `<protocol>://<host>/api/v3`)",
-    default: "github.com",
+    default: "`github.com`",
     parse: text,
     unset: undefined,
   }),

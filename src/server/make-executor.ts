@@ -17,7 +17,7 @@ import type { Logger } from "../shared/logger.js";
  */
 export function makeExecutor(config: Config, environment: Environment, dataDir: string, logger: Logger): Executor {
   const instance = createHash("sha256").update(path.resolve(config.database === ":memory:" ? config.file : config.database)).digest("hex").slice(0, 12);
-  // "" rather than undefined: engineAddress's defaults would read process.env again.
+  // "" rather than undefined: engineAddress's defaults would read the variables again.
   const engine = config.executor === "docker" ? new EngineClient(engineAddress(environment.DOCKER_HOST ?? "", environment.DOCKER_TLS_VERIFY ?? "")) : undefined;
   return createExecutor(config.executor, { logger: logger.child("executor"), instance, workloadsDir: path.join(dataDir, "workloads"), engine });
 }
