@@ -51,6 +51,7 @@ export interface IngestResult {
 const neverRuns: Executor = {
   kind: "local",
   isolated: true,
+  outlivesManager: false,
   managerHost: "127.0.0.1",
   prepareImage: () => new Promise<void>(() => undefined),
   start: () => Promise.reject(new Error("the benchmark's executor never runs builds")),

@@ -21,10 +21,19 @@ export interface BuilderDeps {
   broadcast?: Pick<BroadcasterOptions, "initialDelayMs" | "maxDelayMs" | "giveUpAfterMs">;
 }
 
+/** What the flags, the environment and the secrets file say, read and checked once. */
+interface Setup {
+  options: BuilderOptions;
+  secrets: Record<string, string>;
+  giveUpAfterMs?: number;
+}
+
 /**
  * `cicd builder …`. Exit codes: 0 the build succeeded (or serving ended normally), 1 the build
- * failed (or the network could not be isolated), 2 bad flags or secrets file.
- *  1. parse flags and env; 2. read the secrets; 3. isolate the network (untrusted builds);
+ * failed (or the network could not be isolated), 2 bad flags or secrets file. The steps:
+ *  1. read the flags, the environment and the secrets;
+ *  2. isolate the network (untrusted builds);
+ *  3. make the session (broadcaster, where builds publish, the commands' user);
  *  4. build at once (--run-on-startup) or serve.
  */
 export async function builderMain(argv: string[], deps: BuilderDeps = {}): Promise<number> {
@@ -32,41 +41,48 @@ export async function builderMain(argv: string[], deps: BuilderDeps = {}): Promi
   // Started by a manager's local executor: end with it, never outlive it as an orphan.
   if (env.CICD_PARENT_PID) exitWithParent(Number(env.CICD_PARENT_PID));
   const log = deps.log ?? createLogger("builder");
-  let options: BuilderOptions;
-  let secrets: Record<string, string>;
-  let giveUpAfterMs: number | undefined;
+  const setup = await readSetup(argv, env);
+  if (typeof setup === "number") return setup;
+  if (setup.options.isolateNetwork && !(await isolate(setup.options, log))) return 1;
+  const { session, broadcaster } = makeSession(setup, deps, log);
+  return setup.options.runOnStartup ? buildOnce(setup.options, session, broadcaster) : serve(setup.options, session, broadcaster, log);
+}
+
+/** Step 1: the setup, or the exit code when there is nothing more to do (help, bad flags). */
+async function readSetup(argv: string[], env: NodeJS.ProcessEnv): Promise<Setup | number> {
   try {
-    options = parseBuilderOptions(argv, env);
+    const options = parseBuilderOptions(argv, env);
     if (options.help) {
       process.stdout.write(builderUsage);
       return 0;
     }
-    secrets = options.secretsFile ? await readSecretsFile(options.secretsFile) : {};
+    const secrets = options.secretsFile ? await readSecretsFile(options.secretsFile) : {};
     assertCanSwitchTo(options.user);
-    giveUpAfterMs = env.CICD_BROADCAST_GIVE_UP ? parseDuration(env.CICD_BROADCAST_GIVE_UP, "CICD_BROADCAST_GIVE_UP") : undefined;
+    const giveUpAfterMs = env.CICD_BROADCAST_GIVE_UP ? parseDuration(env.CICD_BROADCAST_GIVE_UP, "CICD_BROADCAST_GIVE_UP") : undefined;
+    return { options, secrets, giveUpAfterMs };
   } catch (error) {
     process.stderr.write(`cicd builder: ${errorMessage(error)}\n`);
     return 2;
   }
+}
 
-  if (options.isolateNetwork) {
-    try {
-      await isolateNetwork(options.denyNets);
-      log.info("network isolated for an untrusted build");
-    } catch (error) {
-      // Said on stdout: the manager shows a builder's early output in the build's log.
-      process.stdout.write(`cicd builder: ${errorMessage(error)}\n`);
-      return 1;
-    }
+/** Step 2: the network closed to the commands; false (said on stdout) when it could not be. */
+async function isolate(options: BuilderOptions, log: Logger): Promise<boolean> {
+  try {
+    await isolateNetwork(options.denyNets);
+    log.info("network isolated for an untrusted build");
+    return true;
+  } catch (error) {
+    // Said on stdout: the manager shows a builder's early output in the build's log.
+    process.stdout.write(`cicd builder: ${errorMessage(error)}\n`);
+    return false;
   }
+}
 
-  const broadcaster = new Broadcaster({
-    url: options.managerUrl,
-    token: options.managerToken,
-    log: log.child("broadcast"),
-    ...(giveUpAfterMs === undefined ? {} : { giveUpAfterMs }),
-    ...deps.broadcast,
-  });
+/** Step 3: the session that runs builds, and the broadcaster that tells the manager. */
+function makeSession({ options, secrets, giveUpAfterMs }: Setup, deps: BuilderDeps, log: Logger): { session: BuilderSession; broadcaster: Broadcaster } {
+  const giveUp = giveUpAfterMs === undefined ? {} : { giveUpAfterMs };
+  const broadcaster = new Broadcaster({ url: options.managerUrl, token: options.managerToken, log: log.child("broadcast"), ...giveUp, ...deps.broadcast });
   const session = new BuilderSession({
     builderId: options.builderId,
     environment: {
@@ -79,7 +95,7 @@ export async function builderMain(argv: string[], deps: BuilderDeps = {}): Promi
       user: options.user,
       cacheDirs: options.cacheDirs,
       ...(options.publishTo === "manager"
-        ? { publisher: managerPublisher({ managerUrl: options.managerUrl!, token: options.managerToken!, builderId: options.builderId, ...(giveUpAfterMs === undefined ? {} : { giveUpAfterMs }) }) }
+        ? { publisher: managerPublisher({ managerUrl: options.managerUrl!, token: options.managerToken!, builderId: options.builderId, ...giveUp }) }
         : {}),
     },
     broadcaster,
@@ -87,35 +103,30 @@ export async function builderMain(argv: string[], deps: BuilderDeps = {}): Promi
     log,
     once: options.once,
   });
+  return { session, broadcaster };
+}
 
-  if (options.runOnStartup) {
-    const answer = session.start(
-      session.specFor({ key: options.key, target: options.target!, url: options.url!, commands: options.commands, artifacts: options.artifacts }),
-    );
-    if (!answer.accepted) return 1;
-    const stopBuild = () => session.abort();
-    const release = onSignals(stopBuild);
-    try {
-      const outcome = await answer.done;
-      await broadcaster.drain();
-      return outcome.ok ? 0 : 1;
-    } finally {
-      release();
-    }
+/** Step 4, `--run-on-startup`: one build from the flags; 0 when it succeeded. */
+async function buildOnce(options: BuilderOptions, session: BuilderSession, broadcaster: Broadcaster): Promise<number> {
+  const answer = session.start(
+    session.specFor({ key: options.key, target: options.target!, url: options.url!, commands: options.commands, artifacts: options.artifacts }),
+  );
+  if (!answer.accepted) return 1;
+  const release = onSignals(() => session.abort());
+  try {
+    const outcome = await answer.done;
+    await broadcaster.drain();
+    return outcome.ok ? 0 : 1;
+  } finally {
+    release();
   }
+}
 
+/** Step 4, otherwise: serve `POST /build` until closed (or after one build, with `--once`). */
+async function serve(options: BuilderOptions, session: BuilderSession, broadcaster: Broadcaster, log: Logger): Promise<number> {
   let handle: Awaited<ReturnType<typeof serveBuilds>>;
   try {
-    handle = await serveBuilds({
-      session,
-      broadcaster,
-      builderId: options.builderId,
-      host: options.host,
-      port: options.port,
-      token: options.managerToken,
-      once: options.once,
-      log,
-    });
+    handle = await serveBuilds({ session, broadcaster, builderId: options.builderId, host: options.host, port: options.port, token: options.managerToken, once: options.once, log });
   } catch (error) {
     process.stderr.write(`cicd builder: could not listen on ${options.host}:${options.port}: ${errorMessage(error)}\n`);
     return 1;

@@ -11,8 +11,8 @@ import { fetchSource } from "./fetch-source.js";
 import { basicHeader, tokenCredentials } from "./git-fetch.js";
 import type { GitCache } from "./mirror-location.js";
 import { servicefsPublisher, type Publisher } from "./publisher.js";
-import type { ArtifactUpload } from "../shared/protocol.js";
-import { runCommands, type CommandResult } from "./run-commands.js";
+import type { ArtifactUpload, CommandResult } from "../shared/protocol.js";
+import { runCommands } from "./run-commands.js";
 import { baseEnv } from "./run-process.js";
 import { parseSource } from "./source-url.js";
 

@@ -1,15 +1,9 @@
 import { spawn } from "node:child_process";
 import { formatDuration } from "../shared/duration.js";
 import { errors, type CicdError } from "../shared/errors.js";
+import type { CommandResult } from "../shared/protocol.js";
 import type { BuildLog } from "./build-log.js";
 import { spawnIdentity, type CommandUser } from "./command-user.js";
-
-export interface CommandResult {
-  command: string;
-  exitCode: number | null;
-  durationMs: number;
-  signal?: string | null;
-}
 
 export interface CommandsOutcome {
   results: CommandResult[];

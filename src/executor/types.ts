@@ -105,6 +105,12 @@ export interface Executor {
    * as the manager's user does — so untrusted builds run there only when the config allows it.
    */
   readonly isolated: boolean;
+  /**
+   * Workloads keep running when the manager stops (containers), so a restarted manager finds
+   * and re-attaches them, and a shutdown leaves running builds to it. False for host processes,
+   * which end with their manager.
+   */
+  readonly outlivesManager: boolean;
   prepareImage(image: string, log: Logger): Promise<void>;
   start(spec: WorkloadSpec): Promise<WorkloadHandle>;
   find(): Promise<FoundWorkload[]>;

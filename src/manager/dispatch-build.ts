@@ -14,7 +14,7 @@ import { hashToken, type BuilderCallbacks } from "./builder-callbacks.js";
 import type { BuilderPool, PooledBuilder } from "./builder-pool.js";
 import type { BuildLogs } from "./build-logs.js";
 import { prepareRequest } from "./build-request.js";
-import { postBuild } from "./post-build.js";
+import { sendBuildRequest } from "./send-build-request.js";
 import { findPublished, publishBuild } from "./publish-build.js";
 import { FINAL_STATUSES, type Build, type CloneTokenProvider } from "./types.js";
 
@@ -55,19 +55,55 @@ const READY_TIMEOUT_MS = 120_000;
 /** After the workload exits, how long a late final broadcast may still arrive. */
 const FINAL_EVENT_GRACE_MS = 2_000;
 
+/** One attempt at a build: what dispatch holds while it runs, and releases at the end. */
+interface Attempt {
+  build: Build;
+  target: Target;
+  builder?: PooledBuilder;
+  masker: Masker;
+  /** The build's result is recorded and its builder's removal handed to `afterBuild`. */
+  detached: boolean;
+}
+
+type HandOverAnswer = Awaited<ReturnType<typeof handOver>>;
+type Accepted = Extract<HandOverAnswer, { status: "accepted" }>;
+
 /**
- * Runs one queued build through the dispatch protocol: start a builder workload, wait for it to
- * announce `ready`, hand it the build (`accepted` → running, `busy` → back to the front of the
- * queue), follow its output into the masked log, wait for it to exit, record the result, and
- * remove the workload. Never throws: every failure ends as a build status with a reason.
+ * Runs one queued build through the dispatch protocol, as named steps:
+ *  1. admit it (still queued, its target still configured, the executor may run it);
+ *  2. prepare the request (secrets, token) and the builder image;
+ *  3. hand it to a builder (a warm one, or a fresh one when that is stale): `accepted` →
+ *     running, `busy` → back to the front of the queue;
+ *  4. follow it to the end: the builder's `success` (files verified and published) or its exit,
+ *     and record the result;
+ *  5. release the attempt: the builder removed, the log closed.
+ * Never throws: every failure ends as a build status with a reason (or another attempt).
  */
-export async function runBuild(deps: DispatchDeps, key: string, control: BuildControl): Promise<void> {
+export async function dispatchBuild(deps: DispatchDeps, key: string, control: BuildControl): Promise<void> {
+  const admitted = await admit(deps, key);
+  if (!admitted) return;
+  const attempt: Attempt = { ...admitted, masker: new Masker([]), detached: false };
+  try {
+    const request = await prepare(deps, attempt, control);
+    if (!request) return finishStopped(deps, key, control, attempt.target);
+    const answer = await handOverToBuilder(deps, attempt, request, control);
+    const accepted = takeAnswer(deps, attempt, control, answer);
+    if (accepted) await followToTheEnd(deps, attempt, control, accepted);
+  } catch (error) {
+    failAttempt(deps, key, error, attempt.masker);
+  } finally {
+    await release(deps, attempt, control);
+  }
+}
+
+/** Step 1: the build and its target, or undefined when it is not to run (its end recorded). */
+async function admit(deps: DispatchDeps, key: string): Promise<Pick<Attempt, "build" | "target"> | undefined> {
   const build = deps.store.get(key);
-  if (!build || build.status !== "queued") return; // cancelled while waiting
+  if (!build || build.status !== "queued") return undefined; // cancelled while waiting
   const target = findTarget(deps.config, build.target);
   if (!target) {
     deps.change(key, { ...endedAs("config_error"), reason: `target "${build.target}" is no longer in the configuration` }, "dequeue");
-    return;
+    return undefined;
   }
   if (build.untrusted && refusesUntrusted(deps.config, deps.executor)) {
     const reason = UNTRUSTED_REFUSED;
@@ -75,79 +111,101 @@ export async function runBuild(deps: DispatchDeps, key: string, control: BuildCo
     deps.logs.note(key, reason);
     deps.change(key, { ...endedAs("untrusted_refused"), reason }, "dequeue");
     await deps.logs.end(key);
-    return;
+    return undefined;
   }
   deps.store.update(key, { attempts: build.attempts + 1 });
-  let builder: PooledBuilder | undefined;
-  let detached = false;
-  let masker = new Masker([]);
-  const imageLog = createLogger("image", { write: (line) => deps.logs.append(key, `${line}\n`) });
-  try {
-    deps.logs.note(key, `build ${key} of ${target.name} (${build.trigger}${build.ref ? ` ${build.ref}` : ""}${build.sha ? ` ${build.sha.slice(0, 12)}` : ""}), attempt ${build.attempts + 1}`);
-    const prepared = await prepareRequest(build, target, deps.cloneToken);
-    masker = new Masker(prepared.secrets);
-    for (const note of prepared.notes) deps.logs.note(key, note);
-    await deps.executor.prepareImage(target.image, imageLog);
-    if (control.signal.aborted) return finishStopped(deps, key, control, target);
-    // A warm builder that turns out dead or stale is replaced by a cold one, once.
-    let answer: Awaited<ReturnType<typeof handOver>>;
-    for (let attempt = 0; ; attempt++) {
-      builder = await deps.pool.acquire(key, target, !build.untrusted);
-      deps.store.setBuilder(key, builder.builderId, hashToken(builder.token));
-      answer = await handOver(deps, builder, prepared.request, control, masker);
-      if (answer !== "stale" || attempt > 0) break;
-      deps.logs.note(key, "the warm builder did not answer; starting a fresh one");
-      await deps.pool.destroy(builder);
-    }
-    if (answer === "aborted") return finishStopped(deps, key, control, target, builder.handle);
-    if (answer === "timeout") {
-      deps.change(key, { ...endedAs("executor_failed"), reason: "the builder did not start within 2 minutes" }, "dequeue");
-      return;
-    }
-    if (answer === "stale" || answer === "not-ready") return retryOrEnd(deps, key, "the builder exited before it took the build");
-    if (answer.status === "busy") {
-      deps.logs.note(key, `builder busy with ${answer.key}; back to the front of the queue`);
-      deps.requeueFront(key);
-      return;
-    }
-    deps.change(key, { status: "running", startedAt: now() }, "dequeue");
-    const exit = builder.handle.wait(control.signal);
-    const first = await Promise.race([
-      deps.callbacks.next(builder.builderId, "final").then((event) => ({ event })),
-      exit.then(() => ({ event: undefined }), () => ({ event: undefined })),
-    ]);
-    if (first.event?.type === "success" && !control.signal.aborted) {
-      // The builder sent its files and said so: the manager checks and publishes them, and the
-      // build is done. Removing its container (wait for the exit, remove) happens after,
-      // outside the build's slot, so the next build need not wait.
-      deps.change(key, await successOf(deps, key, first.event));
-      detached = true;
-      deps.afterBuild(cleanUp(deps, key, builder, exit, answer.output, masker));
-      return;
-    }
-    const info = await exit.catch((error: unknown) => (control.signal.aborted ? undefined : Promise.reject(error)));
-    if (!info || control.signal.aborted) return finishStopped(deps, key, control, target, builder.handle);
-    await answer.output.catch(() => undefined);
-    await finishExited(deps, key, builder.builderId, info, target, builder.handle);
-  } catch (error) {
-    const message = masker.mask(error instanceof CicdError ? error.message : `the build could not run: ${errorMessage(error)}`);
-    deps.logger.error("dispatch failed", { key, error: message });
-    const current = deps.store.get(key);
-    // The engine failed (it restarted, its socket went away): the build did nothing wrong.
-    if (current && current.status !== "cancelled" && (!(error instanceof CicdError) || error.code === "EXECUTOR_FAILED")) retryOrEnd(deps, key, message);
-    else if (current && current.status !== "cancelled") {
-      deps.logs.note(key, message);
-      const config = isCicdError(error, "CONFIG_INVALID") || isCicdError(error, "INVALID_ARGUMENT") || isCicdError(error, "UNSAFE_PATH");
-      deps.change(key, { ...endedAs(config ? "config_error" : "executor_failed"), reason: message }, "dequeue");
-    }
-  } finally {
-    if (!detached) {
-      deps.logs.append(key, masker.flush());
-      if (builder && (control.reason() !== "shutdown" || deps.executor.kind === "local")) await deps.pool.destroy(builder);
-      deps.pool.release(key);
-      if (deps.store.get(key)?.status !== "queued") await deps.logs.end(key);
-    }
+  return { build, target };
+}
+
+/** Step 2: the builder's request, its secrets masked from now on, the image ready; undefined when stopped meanwhile. */
+async function prepare(deps: DispatchDeps, attempt: Attempt, control: BuildControl): Promise<BuildRequest | undefined> {
+  const { build, target } = attempt;
+  const key = build.key;
+  deps.logs.note(key, `build ${key} of ${target.name} (${build.trigger}${build.ref ? ` ${build.ref}` : ""}${build.sha ? ` ${build.sha.slice(0, 12)}` : ""}), attempt ${build.attempts + 1}`);
+  const prepared = await prepareRequest(build, target, deps.cloneToken);
+  attempt.masker = new Masker(prepared.secrets);
+  for (const note of prepared.notes) deps.logs.note(key, note);
+  await deps.executor.prepareImage(target.image, createLogger("image", { write: (line) => deps.logs.append(key, `${line}\n`) }));
+  return control.signal.aborted ? undefined : prepared.request;
+}
+
+/** Step 3: a builder's answer to the build. A warm builder that turns out dead or stale is replaced by a cold one, once. */
+async function handOverToBuilder(deps: DispatchDeps, attempt: Attempt, request: BuildRequest, control: BuildControl): Promise<HandOverAnswer> {
+  const { build, target } = attempt;
+  for (let tries = 0; ; tries++) {
+    const builder = await deps.pool.acquire(build.key, target, !build.untrusted);
+    attempt.builder = builder;
+    deps.store.setBuilder(build.key, builder.builderId, hashToken(builder.token));
+    const answer = await handOver(deps, builder, request, control, attempt.masker);
+    if (answer !== "stale" || tries > 0) return answer;
+    deps.logs.note(build.key, "the warm builder did not answer; starting a fresh one");
+    await deps.pool.destroy(builder);
   }
+}
+
+/** Step 3, the answer: the accepted hand-over, or undefined when the attempt ends here (recorded). */
+function takeAnswer(deps: DispatchDeps, attempt: Attempt, control: BuildControl, answer: HandOverAnswer): Accepted | undefined {
+  const key = attempt.build.key;
+  if (answer === "aborted") return void finishStopped(deps, key, control, attempt.target, attempt.builder?.handle);
+  if (answer === "timeout") return void deps.change(key, { ...endedAs("executor_failed"), reason: "the builder did not start within 2 minutes" }, "dequeue");
+  if (answer === "stale" || answer === "not-ready") return void retryOrEnd(deps, key, "the builder exited before it took the build");
+  if (answer.status === "busy") {
+    deps.logs.note(key, `builder busy with ${answer.key}; back to the front of the queue`);
+    return void deps.requeueFront(key);
+  }
+  return answer;
+}
+
+/**
+ * Step 4: running until the builder's `success` (the manager verifies and publishes its files;
+ * the container's removal then happens after, outside the build's slot, so the next build need
+ * not wait) or its exit, whose result is recorded.
+ */
+async function followToTheEnd(deps: DispatchDeps, attempt: Attempt, control: BuildControl, accepted: Accepted): Promise<void> {
+  const { build, target } = attempt;
+  const builder = attempt.builder!;
+  deps.change(build.key, { status: "running", startedAt: now() }, "dequeue");
+  const exit = builder.handle.wait(control.signal);
+  const first = await Promise.race([
+    deps.callbacks.next(builder.builderId, "final").then((event) => ({ event })),
+    exit.then(() => ({ event: undefined }), () => ({ event: undefined })),
+  ]);
+  if (first.event?.type === "success" && !control.signal.aborted) {
+    deps.change(build.key, await successOf(deps, build.key, first.event));
+    attempt.detached = true;
+    deps.afterBuild(cleanUp(deps, build.key, builder, exit, accepted.output, attempt.masker));
+    return;
+  }
+  const info = await exit.catch((error: unknown) => (control.signal.aborted ? undefined : Promise.reject(error)));
+  if (!info || control.signal.aborted) return finishStopped(deps, build.key, control, target, builder.handle);
+  await accepted.output.catch(() => undefined);
+  await finishExited(deps, build.key, builder.builderId, info, target, builder.handle);
+}
+
+/** A step threw: an engine failure is an interruption (tried again); anything else ends the build. */
+function failAttempt(deps: DispatchDeps, key: string, error: unknown, masker: Masker): void {
+  const message = masker.mask(error instanceof CicdError ? error.message : `the build could not run: ${errorMessage(error)}`);
+  deps.logger.error("dispatch failed", { key, error: message });
+  const current = deps.store.get(key);
+  if (!current || current.status === "cancelled") return;
+  // The engine failed (it restarted, its socket went away): the build did nothing wrong.
+  if (!(error instanceof CicdError) || error.code === "EXECUTOR_FAILED") return retryOrEnd(deps, key, message);
+  deps.logs.note(key, message);
+  const config = isCicdError(error, "CONFIG_INVALID") || isCicdError(error, "INVALID_ARGUMENT") || isCicdError(error, "UNSAFE_PATH");
+  deps.change(key, { ...endedAs(config ? "config_error" : "executor_failed"), reason: message }, "dequeue");
+}
+
+/**
+ * Step 5: the builder removed (kept on a shutdown when it outlives the manager: the next start
+ * re-attaches it), the pool told, the log closed unless the build waits for another attempt.
+ */
+async function release(deps: DispatchDeps, attempt: Attempt, control: BuildControl): Promise<void> {
+  if (attempt.detached) return;
+  const key = attempt.build.key;
+  deps.logs.append(key, attempt.masker.flush());
+  if (attempt.builder && (control.reason() !== "shutdown" || !deps.executor.outlivesManager)) await deps.pool.destroy(attempt.builder);
+  deps.pool.release(key);
+  if (deps.store.get(key)?.status !== "queued") await deps.logs.end(key);
 }
 
 const UNTRUSTED_REFUSED =
@@ -218,7 +276,7 @@ async function handOver(deps: DispatchDeps, builder: PooledBuilder, request: Bui
   if (ready === "aborted" || ready === "timeout") return ready;
   if (ready === undefined || ready.type !== "ready") return builder.warm ? ("stale" as const) : ("not-ready" as const);
   try {
-    const answer = await postBuild(`http://${builder.handle.address}:${ready.port}`, builder.token, request);
+    const answer = await sendBuildRequest(`http://${builder.handle.address}:${ready.port}`, builder.token, request);
     return { ...answer, output };
   } catch (error) {
     if (builder.warm && !control.signal.aborted) return "stale" as const;

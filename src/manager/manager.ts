@@ -21,7 +21,7 @@ import { BuildLogs } from "./build-logs.js";
 import { GroupCommit } from "./group-commit.js";
 import { BuilderPool } from "./builder-pool.js";
 import { recover } from "./recover.js";
-import { runBuild, resumeBuild, type BuildControl, type DispatchDeps, type StopReason } from "./run-build.js";
+import { dispatchBuild, resumeBuild, type BuildControl, type DispatchDeps, type StopReason } from "./dispatch-build.js";
 import {
   FINAL_STATUSES,
   type Build,
@@ -64,7 +64,7 @@ interface Running {
 /**
  * The build service: a p-queue in memory over the durable queue in SQLite. Every change is
  * written to the store before it is acted on, so a restart rebuilds the same queue. Dispatch of
- * one build is in run-build.ts; this class owns ordering, cancel, timeouts and shutdown.
+ * one build is in dispatch-build.ts; this class owns ordering, cancel, timeouts and shutdown.
  */
 export class Manager implements BuildService {
   readonly callbacks = new BuilderCallbacks();
@@ -198,7 +198,7 @@ export class Manager implements BuildService {
 
   /** A builder broadcast arrived over HTTP. False when the token does not match the builder. */
   receiveBuilderEvent(token: string, event: BuilderEvent): boolean {
-    // Status changes come from dispatch (run-build.ts), which waits for these events.
+    // Status changes come from dispatch (dispatch-build.ts), which waits for these events.
     return this.callbacks.receive(token, event);
   }
 
@@ -268,7 +268,7 @@ export class Manager implements BuildService {
 
   private schedule(key: string, front = false): void {
     if (this.scheduled.has(key) || this.stopping) return;
-    this.track(key, front, (control) => runBuild(this.deps, key, control));
+    this.track(key, front, (control) => dispatchBuild(this.deps, key, control));
   }
 
   private track(key: string, front: boolean, work: (control: BuildControl) => Promise<void>): void {

@@ -3,7 +3,7 @@ import { endedAs } from "../shared/outcome.js";
 import type { WorkloadHandle } from "../executor/types.js";
 import type { BuildPatch } from "../store/build-store.js";
 import { findPublished } from "./publish-build.js";
-import type { DispatchDeps } from "./run-build.js";
+import type { DispatchDeps } from "./dispatch-build.js";
 import type { Build } from "./types.js";
 
 export interface Resumed {

@@ -7,7 +7,7 @@ import { postJson } from "../shared/post-json.js";
  * is ready, so its port is open; a retry covers a racing network setup), never the request
  * itself once answered. The request carries secrets, so errors never include the body.
  */
-export async function postBuild(baseUrl: string, token: string, request: BuildRequest): Promise<AcceptedAnswer | BusyAnswer> {
+export async function sendBuildRequest(baseUrl: string, token: string, request: BuildRequest): Promise<AcceptedAnswer | BusyAnswer> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
     try {

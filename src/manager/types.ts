@@ -4,17 +4,13 @@
  */
 import type { BuildRecord } from "../servicefs/builds-file.js";
 import type { Outcome } from "../shared/outcome.js";
+import type { CommandResult } from "../shared/protocol.js";
 
 export type BuildStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled" | "error";
 export const FINAL_STATUSES: readonly BuildStatus[] = ["succeeded", "failed", "cancelled", "error"];
 
 export type TriggerKind = "api" | "push" | "pull_request" | "comment" | "rerun" | "retry";
 
-export interface CommandResult {
-  command: string;
-  exitCode: number | null;
-  durationMs: number;
-}
 
 /** A build as stored and served by the API. Never holds a token or secret. */
 export interface Build {

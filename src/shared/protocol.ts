@@ -68,7 +68,13 @@ export const artifactUploadSchema = z.object({
 export type ArtifactUpload = z.infer<typeof artifactUploadSchema>;
 
 const base = { builderId: z.string(), at: z.string() };
-const commandResults = z.optional(z.array(z.object({ command: z.string(), exitCode: z.nullable(z.number()), durationMs: z.number() })));
+const commandResult = z.object({ command: z.string(), exitCode: z.nullable(z.number()), durationMs: z.number(), signal: z.optional(z.nullable(z.string())) });
+/**
+ * One build command as it ran: the command (masked), its exit code (null when a signal ended
+ * it) and how long it took. The one shape for the builder, the wire, the store and the API.
+ */
+export type CommandResult = z.infer<typeof commandResult>;
+const commandResults = z.optional(z.array(commandResult));
 export const builderEventSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("ready"), ...base, port: z.int(), pid: z.optional(z.int()) }),
   z.object({ type: z.literal("started"), ...base, key: z.string() }),

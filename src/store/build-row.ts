@@ -1,5 +1,6 @@
 import { isOutcome } from "../shared/outcome.js";
-import type { Build, BuildStatus, CommandResult, TriggerKind, TriggerRequest } from "../manager/types.js";
+import type { CommandResult } from "../shared/protocol.js";
+import type { Build, BuildStatus, TriggerKind, TriggerRequest } from "../manager/types.js";
 
 /** A row of the builds table. */
 export interface Row {

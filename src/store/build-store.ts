@@ -1,7 +1,8 @@
-import type { Build, BuildFilter, BuildStatus, CommandResult } from "../manager/types.js";
+import type { Build, BuildFilter, BuildStatus } from "../manager/types.js";
 import type Database from "better-sqlite3";
 import { newBuildOf, toBuild, type NewBuild, type Row } from "./build-row.js";
 import type { Db } from "./open-database.js";
+import type { CommandResult } from "../shared/protocol.js";
 import type { Outcome } from "../shared/outcome.js";
 
 export type { NewBuild } from "./build-row.js";

@@ -19,6 +19,8 @@ export class FakeExecutor implements Executor {
   readonly kind = "local" as const;
   /** Like the docker executor, so untrusted builds run (tests set it false to see them refused). */
   isolated = true;
+  /** In-process workloads end with the test's manager, like host processes. */
+  readonly outlivesManager = false;
   readonly managerHost = "127.0.0.1";
   readonly started: WorkloadSpec[] = [];
   readonly handles = new Map<string, FakeWorkload>();

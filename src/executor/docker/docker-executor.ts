@@ -34,6 +34,7 @@ export interface DockerExecutorOptions {
 export class DockerExecutor implements Executor {
   readonly kind = "docker";
   readonly isolated = true;
+  readonly outlivesManager = true;
   /** Resolves to the bridge gateway through ExtraHosts host-gateway (Docker 20.10+). */
   readonly managerHost = "host.docker.internal";
   private readonly engine: EngineClient;

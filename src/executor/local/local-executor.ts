@@ -62,6 +62,7 @@ const inherited = [
 export class LocalExecutor implements Executor {
   readonly kind = "local";
   readonly isolated = false;
+  readonly outlivesManager = false;
   readonly managerHost = "127.0.0.1";
   private readonly log: Logger;
   private readonly cliCommand: string[];
