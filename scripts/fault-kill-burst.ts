@@ -1,7 +1,8 @@
 /**
  * Fault injection, the long run of `kill -9` (issue 10): `npx tsx scripts/fault-kill-burst.ts
  * [--builds 100] [--kills 10] [--seed N] [--timeout 570]`. test/e2e/check-runs-crash.test.ts at
- * scale: a real `cicd server` process on the Docker executor (concurrency 2) with the GitHub App
+ * scale: a real `cicd server` process (src/ compiled once at the start, run with plain node, so
+ * edits made to src/ during the run do not reach it) on the Docker executor (concurrency 2) with the GitHub App
  * on, against the fake GitHub API on 127.0.0.1 (Octokit's production pacing: writes a second
  * apart). It sends a burst of signed pushes of examples/hello (files://), each a distinct commit,
  * resending every one that got no 200 under a new delivery id (a replay the server must not
@@ -36,7 +37,7 @@ import { testPrivateKey, WEBHOOK_SECRET } from "../test/fixtures/github-app-fixt
 import { pushPayload } from "../test/fixtures/webhook-payloads.js";
 import { ensureImage, projectRoot } from "../test/helpers/images.js";
 import { freePort, type ServerProcess } from "../test/helpers/server-process.js";
-import { containerBuildKeys, counts, FaultCleanup, instanceOf, randomSha, secs, seededRandom, sleep, startServer, until, within } from "./fault/fault-run.js";
+import { containerBuildKeys, counts, FaultCleanup, instanceOf, randomSha, secs, seededRandom, sleep, snapshotCli, startServer, until, within } from "./fault/fault-run.js";
 
 const { values } = parseArgs({
   options: {
@@ -77,7 +78,8 @@ const check = (name: string, ok: boolean, detail = "") => checks.push({ name, ok
 
 try {
   await ensureImage("builder");
-  console.log(`  ${at()} builder image current`);
+  const cli = await snapshotCli(cleanup, "fault-kill");
+  console.log(`  ${at()} builder image current, server compiled`);
   const github = await startFakeGitHubApi();
   cleanup.add("close the fake GitHub API", () => github.close());
   const dir = mkdtempSync(path.join(tmpdir(), "cicd-fault-kill-"));
@@ -120,7 +122,7 @@ try {
     for (let tries = 1; ; tries++) {
       const began = Date.now();
       try {
-        const server = await startServer(config, env, (s) => (servers.push(s), cleanup.server(s)), Math.min(60_000, left()));
+        const server = await startServer(cli, config, env, (s) => (servers.push(s), cleanup.server(s)), Math.min(60_000, left()));
         restarts.push(Date.now() - began);
         return server;
       } catch (error) {

@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { rmSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
+import { compileCli } from "../../bench/server-process.js";
 import { projectRoot } from "../../test/helpers/images.js";
 import type { ServerProcess } from "../../test/helpers/server-process.js";
 
@@ -137,12 +138,25 @@ export class FaultCleanup {
 }
 
 /**
- * Starts `cicd server --config FILE` from source as test/helpers/server-process.ts does, but
- * bounded and traceable: `onSpawn` learns the child at once (so cleanup can kill it by pid even
- * if it never listens), and a server that does not say "listening on" within `ms` is killed.
+ * The cicd CLI compiled from src/ as it is now (bench/server-process.ts `compileCli`: one .js
+ * file per module, run with plain node), into node_modules/.cache so node_modules resolve and
+ * the server finds the package's docker/ folder as from dist/. A snapshot: the servers of one
+ * run are the same code however src/ changes meanwhile (others edit it while a run lasts).
  */
-export async function startServer(configFile: string, env: NodeJS.ProcessEnv, onSpawn: (server: ServerProcess) => void, ms = 60_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(projectRoot, "test/helpers/cicd-cli.ts"), "server", "--config", configFile], {
+export async function snapshotCli(cleanup: FaultCleanup, name: string): Promise<string[]> {
+  const dir = path.join(projectRoot, "node_modules", ".cache", `cicd-${name}-${process.pid}`);
+  cleanup.dir(dir);
+  return compileCli(path.join(dir, "cicd.mjs"));
+}
+
+/**
+ * Starts `cicd server --config FILE` as test/helpers/server-process.ts does, but from `cli` (see
+ * snapshotCli), bounded and traceable: `onSpawn` learns the child at once (so cleanup can kill it
+ * by pid even if it never listens), and a server that does not say "listening on" within `ms` is
+ * killed.
+ */
+export async function startServer(cli: string[], configFile: string, env: NodeJS.ProcessEnv, onSpawn: (server: ServerProcess) => void, ms = 60_000): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [...cli, "server", "--config", configFile], {
     cwd: projectRoot,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
