@@ -1,4 +1,3 @@
-import { utimes } from "node:fs/promises";
 import path from "node:path";
 import { withFileLock } from "../servicefs/file-lock.js";
 import { errors } from "../shared/errors.js";
@@ -30,21 +29,18 @@ export function mirrorFor(cache: GitCache, url: string): Mirror {
 }
 
 /**
- * Runs `fn` holding the mirror's lock. Across containers a lock is judged stale by its age, so
- * the holder touches it while a long (first) fetch runs. An abort stops the wait for the lock.
+ * Runs `fn` holding the mirror's lock. Across containers a lock is judged stale by its age;
+ * withFileLock keeps it fresh while a long (first) fetch runs, every 10 s. `fn` gets a signal
+ * that aborts when the build is cancelled or the lock is found taken (then the fetch must stop:
+ * another builder writes the mirror). An abort stops the wait for the lock.
  */
-export async function withMirrorLock<T>(mirror: Mirror, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-  return withFileLock(mirror.lockFile, async () => {
-    const beat = setInterval(() => {
-      const now = new Date();
-      void utimes(mirror.lockFile, now, now).catch(() => undefined);
-    }, 10_000);
-    try {
+export async function withMirrorLock<T>(mirror: Mirror, fn: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  return withFileLock(
+    mirror.lockFile,
+    async (lock) => {
       if (signal?.aborted) throw errors.cancelled("The fetch");
-      return await fn();
-    } finally {
-      clearInterval(beat);
-    }
-  }, { timeoutMs: LOCK_WAIT_MS, staleMs: 60_000, signal });
+      return await fn(signal ? AbortSignal.any([signal, lock.signal]) : lock.signal);
+    },
+    { timeoutMs: LOCK_WAIT_MS, staleMs: 60_000, refreshMs: 10_000, signal },
+  );
 }
-

@@ -1,6 +1,6 @@
 import { readlinkSync } from "node:fs";
 import { hostname } from "node:os";
-import { open, readFile, stat, unlink } from "node:fs/promises";
+import { open, readFile, stat, unlink, utimes } from "node:fs/promises";
 import { errors } from "../shared/errors.js";
 
 export interface LockOptions {
@@ -11,8 +11,21 @@ export interface LockOptions {
    * over (default 60 s; metadata updates take milliseconds).
    */
   staleMs?: number;
+  /** How often the holder touches the lock and checks it is still its own (default staleMs / 4). */
+  refreshMs?: number;
   /** Stops waiting for the lock (CANCELLED); a lock already taken is unaffected. */
   signal?: AbortSignal;
+}
+
+/** What the work done under the lock can ask of it. */
+export interface HeldLock {
+  /** Aborted once the lock is found removed or taken by another process (compromised). */
+  readonly signal: AbortSignal;
+  /**
+   * Throws LOCK_LOST unless the lock file is still this holder's, and refreshes it: call it
+   * right before a write that must not race (e.g. the rename that commits builds.json).
+   */
+  assertHeld(): Promise<void>;
 }
 
 /**
@@ -20,8 +33,17 @@ export interface LockOptions {
  * system (builders and runners in containers included). The lock is created with O_EXCL, so
  * exactly one process wins; a lock left by a dead process on this host, or an old one from
  * elsewhere, is broken.
+ *
+ * While `fn` runs the lock keeps itself fresh: every `refreshMs` it checks the file still holds
+ * this holder's token and touches it, so processes that can only judge it by age (other hosts,
+ * other containers) never find a live lock stale, however long `fn` takes. A lock found removed
+ * or taken is compromised: `lock.signal` aborts, `lock.assertHeld()` throws, and withFileLock
+ * throws LOCK_LOST even if `fn` succeeded, so a holder never believes a write it made without
+ * the lock was safe. (proper-lockfile does the refresh too, but judges every lock by age only,
+ * so a dead holder blocks others for the whole stale time, and two waiters breaking one stale
+ * lock can both get in: the breaking below happens under a second lock.)
  */
-export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+export async function withFileLock<T>(lockPath: string, fn: (lock: HeldLock) => Promise<T>, options: LockOptions = {}): Promise<T> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const staleMs = options.staleMs ?? 60_000;
   const started = Date.now();
@@ -46,12 +68,73 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
     await new Promise((r) => setTimeout(r, wait + Math.random() * wait));
     wait = Math.min(wait * 2, 50);
   }
+  const held = new Heartbeat(lockPath, owner, staleMs, options.refreshMs ?? staleMs / 4);
   try {
-    return await fn();
+    const result = await fn(held);
+    if (held.signal.aborted) throw errors.lockLost(lockPath);
+    return result;
   } finally {
+    held.stop();
     // Only remove the lock if it is still ours (it may have been broken as stale).
     const current = await readFile(lockPath, "utf8").catch(() => "");
     if (current === owner) await unlink(lockPath).catch(() => undefined);
+  }
+}
+
+/** Keeps a held lock fresh and notices when it stops being this holder's. */
+class Heartbeat implements HeldLock {
+  private readonly lost = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+  private lastRefresh = Date.now();
+
+  constructor(
+    private readonly lockPath: string,
+    private readonly owner: string,
+    private readonly staleMs: number,
+    refreshMs: number,
+  ) {
+    this.timer = setInterval(() => void this.refresh().catch(() => undefined), refreshMs);
+    // A holder's work keeps the process alive, not its lock's timer.
+    this.timer.unref();
+  }
+
+  get signal(): AbortSignal {
+    return this.lost.signal;
+  }
+
+  async assertHeld(): Promise<void> {
+    if (!(await this.refresh(true))) throw errors.lockLost(this.lockPath);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /**
+   * Whether the lock is still ours; touches it when it is. A strict check (before a write)
+   * throws when the lock cannot be read; the timer's keeps going until others could call it stale.
+   */
+  private async refresh(strict = false): Promise<boolean> {
+    if (this.lost.signal.aborted) return false;
+    try {
+      if ((await readFile(this.lockPath, "utf8")) !== this.owner) return this.lose();
+      const now = new Date();
+      await utimes(this.lockPath, now, now);
+      this.lastRefresh = Date.now();
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return this.lose();
+      if (strict) throw error;
+      // Not refreshed for longer than others wait before calling it stale: it may be taken.
+      if (Date.now() - this.lastRefresh > this.staleMs) return this.lose();
+      return true;
+    }
+  }
+
+  private lose(): false {
+    this.lost.abort(errors.lockLost(this.lockPath));
+    this.stop();
+    return false;
   }
 }
 

@@ -146,6 +146,9 @@ export const errors = {
     new CicdError("CONFLICT", `${database} is in use by another cicd server (${holder}); ${advice}`, { database }),
   /** The server runs but cannot take new work (e.g. its database file was replaced): 503. */
   unavailable: (why: string) => new CicdError("UNAVAILABLE", why),
+  /** A lock file removed or taken by another process while held: the write under it was not trusted. */
+  lockLost: (path: string) =>
+    new CicdError("CONFLICT", `The lock ${path} was removed or taken by another process while this one held it; try again (if it keeps happening, something removes lock files in that folder).`, { path }),
 };
 
 function describe(value: unknown): string {

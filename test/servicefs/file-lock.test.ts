@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, readFile, rm, utimes, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { withFileLock } from "../../src/servicefs/index.js";
 
 const holder = path.join(import.meta.dirname, "fixtures", "hold-lock.ts");
@@ -111,5 +111,75 @@ describe("withFileLock", () => {
       );
     }
     expect(most).toBe(1);
+  });
+
+  it("keeps the lock fresh while a long holder works, so no one judging by age breaks it", async () => {
+    let release!: () => void;
+    const held = withFileLock(lock, () => new Promise<void>((r) => (release = r)), { refreshMs: 20 });
+    await vi.waitFor(() => stat(lock));
+    // As if the holder had been working for ten minutes without a sign of life.
+    const old = new Date(Date.now() - 600_000);
+    await utimes(lock, old, old);
+    await vi.waitFor(async () => expect((await stat(lock)).mtimeMs).toBeGreaterThan(Date.now() - 60_000), { timeout: 10_000, interval: 20 });
+    release();
+    await held;
+  });
+
+  it("fails the holder's write when its lock file is removed while held", async () => {
+    const data = path.join(dir, "data.txt");
+    const outcome = withFileLock(lock, async (held) => {
+      await unlink(lock);
+      await held.assertHeld();
+      await writeFile(data, "written without the lock");
+    });
+    await expect(outcome).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("removed or taken") });
+    await expect(readFile(data, "utf8")).rejects.toThrow();
+  });
+
+  it("lets exactly one writer in when a held lock is taken by another: the first holder's write fails", async () => {
+    const data = path.join(dir, "data.txt");
+    let release!: () => void;
+    let lostSeen = false;
+    let second: Promise<void> | undefined;
+    const first = withFileLock(
+      lock,
+      async (held) => {
+        // The lock vanishes (as if broken by someone who judged it stale) and another takes it.
+        await unlink(lock);
+        second = withFileLock(lock, async (mine) => {
+          await mine.assertHeld();
+          await writeFile(data, "second");
+          await new Promise<void>((r) => (release = r));
+        });
+        await vi.waitFor(async () => expect(await readFile(lock, "utf8")).not.toBe(""));
+        // The heartbeat notices on its own, without a write asking.
+        await new Promise((r) => (held.signal.aborted ? r(undefined) : held.signal.addEventListener("abort", r)));
+        lostSeen = true;
+        await held.assertHeld();
+        await writeFile(data, "first");
+      },
+      { refreshMs: 20 },
+    );
+    await expect(first).rejects.toMatchObject({ code: "CONFLICT" });
+    expect(lostSeen).toBe(true);
+    expect(await readFile(data, "utf8")).toBe("second");
+    // The first holder's release left the second's lock in place.
+    expect(await readFile(lock, "utf8")).toContain(` ${process.pid} `);
+    await vi.waitFor(() => expect(release).toBeTypeOf("function"));
+    release();
+    await second;
+  });
+
+  it("tells the holder its lock was lost even when its work succeeded", async () => {
+    const outcome = withFileLock(
+      lock,
+      async (held) => {
+        await unlink(lock);
+        await new Promise((r) => (held.signal.aborted ? r(undefined) : held.signal.addEventListener("abort", r)));
+        return "done";
+      },
+      { refreshMs: 20 },
+    );
+    await expect(outcome).rejects.toMatchObject({ code: "CONFLICT" });
   });
 });
