@@ -21,7 +21,7 @@ export interface PartRule {
    * (`manager/types.ts`: that file only). Empty: nothing of ours. `"*"`: everything.
    */
   mayImport: readonly string[] | "*";
-  /** Packages the part must not import (a name, or `@scope/*` for a whole scope). */
+  /** Packages the part must not import (a name, or a prefix and `*`: `@octokit/*`, `node:*`). */
   forbiddenPackages?: readonly string[];
   /** When set, the only packages the part may import (`node:*` for Node's built-ins). */
   onlyPackages?: readonly string[];
@@ -107,7 +107,7 @@ function allows(rule: PartRule, file: string): boolean {
 }
 
 function packageMatches(pattern: string, name: string): boolean {
-  return pattern.endsWith("/*") ? name.startsWith(pattern.slice(0, -1)) : name === pattern;
+  return pattern.endsWith("*") ? name.startsWith(pattern.slice(0, -1)) : name === pattern;
 }
 
 function sourceFiles(root: string, dir = ""): string[] {
