@@ -131,6 +131,12 @@ export type EnvironmentName = keyof typeof environmentVariables;
 /** The server's environment, read and checked: one typed value per variable, keyed by its name. */
 export type Environment = { readonly [N in EnvironmentName]: (typeof environmentVariables)[N]["unset"] | ReturnType<(typeof environmentVariables)[N]["parse"]> };
 
+/**
+ * Variables as text. Not NodeJS.ProcessEnv: Probot's types narrow LOG_LEVEL and LOG_FORMAT there
+ * to its own values, and a wrong value is exactly what readEnvironment must be able to refuse.
+ */
+export type EnvironmentText = Readonly<Record<string, string | undefined>>;
+
 /** The GitHub App's variables, for readGitHubSettings and mountGitHub (which take an `env`). */
 export const gitHubVariables = ["APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "WEBHOOK_SECRET", "GHE_HOST", "GHE_PROTOCOL"] as const;
 
@@ -139,7 +145,7 @@ export const gitHubVariables = ["APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "WE
  * (`environment: PORT: expected …`) at the first wrong one; the value of a secret variable never
  * appears in the message. An empty variable counts as unset, as it always has for these.
  */
-export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environment {
+export function readEnvironment(env: EnvironmentText = process.env): Environment {
   const read: Record<string, unknown> = {};
   for (const [name, entry] of Object.entries(environmentVariables) as [EnvironmentName, EnvironmentVariable<unknown>][]) {
     const value = env[name];

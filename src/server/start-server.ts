@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { Server } from "node:http";
 import express from "express";
-import { environmentSecrets, readEnvironment, type Environment } from "../config/environment.js";
+import { environmentSecrets, readEnvironment, type Environment, type EnvironmentText } from "../config/environment.js";
 import type { Config } from "../config/load-config.js";
 import type { Executor } from "../executor/types.js";
 import type { GitHubIntegration } from "../github/mount-github.js";
@@ -20,7 +20,7 @@ export interface StartOptions {
   /** The environment already read (cicd server reads it once, in main.ts). */
   environment?: Environment;
   /** Otherwise the variables to read it from (default: process.env); tests pass their own. */
-  env?: NodeJS.ProcessEnv;
+  env?: EnvironmentText;
   logger?: Logger;
   /** Use this executor instead of the configured one (tests). */
   executor?: Executor;

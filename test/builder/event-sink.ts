@@ -62,11 +62,5 @@ export async function startEventSink(options: { token: string; port?: number }):
   };
 }
 
-/** A port nobody listens on right now (for a manager that starts late). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+// http-endpoint.test.ts still takes freePort from here.
+export { freePort } from "../helpers/free-port.js";

@@ -5,8 +5,9 @@ import { describe, expect, it } from "vitest";
 import { readGitHubSettings } from "../../src/github/github-settings.js";
 import { resolveApiToken } from "../../src/server/api-token.js";
 import { isCicdError } from "../../src/shared/errors.js";
-import { memoryLogger } from "../../src/shared/logger.js";
+import { memoryLogger } from "../helpers/memory-logger.js";
 import { testPrivateKey } from "../fixtures/github-app-fixture.js";
+import { writeConfigFile } from "../helpers/config-file.js";
 import { spawnServer } from "../helpers/server-process.js";
 
 const advice = "expected at least 16 random characters. Make one with `openssl rand -hex 32`";
@@ -59,9 +60,7 @@ describe("tokens and secrets of the server", () => {
   });
 
   it("`cicd server` exits non-zero at start with a short CICD_API_TOKEN and says how to make a good one", async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "cicd-token-server-"));
-    const config = path.join(dir, "cicd.yml");
-    writeFileSync(config, "port: 0\nhost: 127.0.0.1\nexecutor: local\n");
+    const { file: config } = writeConfigFile({ port: 0, host: "127.0.0.1", executor: "local" }, { prefix: "cicd-token-server-" });
     const error = (await spawnServer(config, { CICD_API_TOKEN: "too-short-tok", APP_ID: "", PORT: "" }).catch((e: unknown) => e)) as Error;
     expect(error).toBeInstanceOf(Error);
     expect(error.message).toContain("server exited before listening");

@@ -1,6 +1,4 @@
 import { createHmac, randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CicdClient } from "../../src/client/index.js";
@@ -9,9 +7,12 @@ import type { Build } from "../../src/manager/types.js";
 import { startFakeGitHubApi } from "../fixtures/fake-github-api.js";
 import { testPrivateKey, WEBHOOK_SECRET } from "../fixtures/github-app-fixture.js";
 import { pushPayload } from "../fixtures/webhook-payloads.js";
+import { testTarget, writeConfigFile } from "../helpers/config-file.js";
 import { requireDocker } from "../helpers/docker.js";
 import { ensureImage, projectRoot } from "../helpers/images.js";
-import { freePort, spawnServer, type ServerProcess } from "../helpers/server-process.js";
+import { freePort } from "../helpers/free-port.js";
+import { spawnServer, type ServerProcess } from "../helpers/server-process.js";
+import { waitForValue } from "../helpers/wait-for.js";
 
 // Issue 10, point 14: check runs survive `kill -9`. Real server processes, real builds on the
 // Docker engine, GitHub's API a fake on 127.0.0.1 (with Octokit's production pacing: writes
@@ -26,36 +27,29 @@ afterAll(() => {
 const PUSHES = 20;
 const final = (b: Build) => !["queued", "running"].includes(b.status);
 
-async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, ms: number): Promise<T> {
-  for (const end = Date.now() + ms; ; await new Promise((r) => setTimeout(r, 100))) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-  }
-}
 
 describe.skipIf(!hasDocker)("check runs across three kill -9 of the server", () => {
   it("gives every pushed commit exactly one check run, completed with its build's conclusion", async () => {
     await ensureImage("builder");
     const github = await startFakeGitHubApi();
     try {
-      const dir = mkdtempSync(path.join(tmpdir(), "cicd-check-crash-"));
       const port = await freePort();
-      const config = path.join(dir, "cicd.yml");
-      writeFileSync(
-        config,
-        [
-          `port: ${port}`,
-          "concurrency: 2",
-          "publicUrl: http://ci.example.test",
-          "targets:",
-          "  - name: hello",
-          "    repository: Codertocat/Hello-World",
-          `    url: files://${path.join(projectRoot, "examples/hello")}`,
-          "    branches: [master]",
-          `    commands: ["sh build.sh"]`,
-          `    artifacts: ["dist/*.mjs"]`,
-        ].join("\n"),
+      const { file: config } = writeConfigFile(
+        {
+          port,
+          concurrency: 2,
+          publicUrl: "http://ci.example.test",
+          targets: [
+            testTarget("hello", {
+              repository: "Codertocat/Hello-World",
+              url: `files://${path.join(projectRoot, "examples/hello")}`,
+              branches: ["master"],
+              commands: ["sh build.sh"],
+              artifacts: ["dist/*.mjs"],
+            }),
+          ],
+        },
+        { prefix: "cicd-check-crash-" },
       );
       const env: NodeJS.ProcessEnv = {
         CICD_API_TOKEN: "check-runs-crash-test-token",
@@ -95,18 +89,18 @@ describe.skipIf(!hasDocker)("check runs across three kill -9 of the server", () 
         });
         expect(res.status).toBe(200);
       }
-      await until("the first check run to be created", () => posts().length >= 1, 30_000);
+      await waitForValue(() => posts().length >= 1, Boolean, { what: "the first check run to be created", timeout: 30_000 });
       await kill(server);
 
       // Kill 2: while builds run and their check runs are on their way.
       server = await start();
       const postsBefore = posts().length;
-      await until("builds running and check runs moving", async () => (await builds()).some((b) => b.status !== "queued") && posts().length >= postsBefore + 2, 60_000);
+      await waitForValue(async () => (await builds()).some((b) => b.status !== "queued") && posts().length >= postsBefore + 2, Boolean, { what: "builds running and check runs moving", timeout: 60_000 });
       await kill(server);
 
       // Kill 3: once every build has ended, with (as a rule) check runs still behind.
       server = await start();
-      await until("every build to end", async () => (await builds()).length === PUSHES && (await builds()).every(final), 120_000);
+      await waitForValue(async () => (await builds()).length === PUSHES && (await builds()).every(final), Boolean, { what: "every build to end", timeout: 120_000 });
       const behind = (await builds()).filter((b) => github.checkRunsOf(b.key).at(-1)?.status !== "completed").length;
       await kill(server);
 
@@ -114,11 +108,7 @@ describe.skipIf(!hasDocker)("check runs across three kill -9 of the server", () 
       server = await start();
       const done = await builds();
       expect(done).toHaveLength(PUSHES);
-      await until(
-        "every check run to be completed",
-        () => done.every((b) => github.checkRunsOf(b.key).length === 1 && github.checkRunsOf(b.key)[0]!.status === "completed"),
-        60_000,
-      );
+      await waitForValue(() => done.every((b) => github.checkRunsOf(b.key).length === 1 && github.checkRunsOf(b.key)[0]!.status === "completed"), Boolean, { what: "every check run to be completed", timeout: 60_000 });
       for (const build of done) {
         const runs = github.checkRunsOf(build.key);
         expect(runs, `check runs of build ${build.key}`).toHaveLength(1);

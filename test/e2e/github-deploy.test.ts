@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerExecutor } from "../../src/executor/index.js";
 import type { Build } from "../../src/manager/types.js";
-import { memoryLogger } from "../../src/shared/logger.js";
+import { memoryLogger } from "../helpers/memory-logger.js";
 import { requireDocker } from "../helpers/docker.js";
 import { ensureImage } from "../helpers/images.js";
 import { startTestServer, testConfig, type TestServer } from "../helpers/server.js";
@@ -12,18 +12,10 @@ import { startFakeGitHubApi } from "../fixtures/fake-github-api.js";
 import { testPrivateKey, WEBHOOK_SECRET } from "../fixtures/github-app-fixture.js";
 import { sendWebhook } from "../fixtures/webhook-server.js";
 import { examplePayload } from "../fixtures/webhook-payloads.js";
+import { waitForValue } from "../helpers/wait-for.js";
 
 const hasDocker = await requireDocker();
 
-async function until<T>(probe: () => T | Promise<T>, ok: (value: T) => boolean, what: string, ms = 90_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)?.slice(0, 2000)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /**
  * The runner side of GitHub, on the real Docker engine: real builds (builder containers) publish
@@ -88,18 +80,18 @@ describe.skipIf(!hasDocker)("check runs and the runner (real Docker)", () => {
   it("marks the failing newest build bad on its check run, and Deploy moves the runner to an older build", async () => {
     const a = await build('echo "serving A"; exec sleep 600');
     const b = await build('echo "serving B"; exec sleep 600');
-    await until(() => checkRun(b.key)?.status, (s) => s === "completed", "B's check run to complete");
+    await waitForValue(() => checkRun(b.key)?.status, (s) => s === "completed", { what: "B's check run to complete", timeout: 90_000, interval: 200 });
     expect(checkRun(b.key)!.actions).toEqual([expect.objectContaining({ identifier: "rebuild" }), expect.objectContaining({ identifier: "deploy" })]);
 
     const first = await server.runners.create("svc");
-    await until(() => server.runners.get(first.id), (r) => r.build === b.key, "the runner to run B");
+    await waitForValue(() => server.runners.get(first.id), (r) => r.build === b.key, { what: "the runner to run B", timeout: 90_000, interval: 200 });
 
     // C builds fine but fails at run time: the runner switches to it, marks it bad, falls back to B.
     const c = await build('echo "broken C"; exit 3');
-    const doc = await until(() => server.manager.servicefs.builds("svc").read(), (d) => d.builds.find((x) => x.key === c.key)?.status === "bad", "C to be marked bad");
+    const doc = await waitForValue(() => server.manager.servicefs.builds("svc").read(), (d) => d.builds.find((x) => x.key === c.key)?.status === "bad", { what: "C to be marked bad", timeout: 90_000, interval: 200 });
     expect(doc.builds.find((x) => x.key === c.key)).toMatchObject({ exitCode: 3, markedBadAt: expect.any(String) });
-    await until(() => server.runners.get(first.id), (r) => r.build === b.key && r.tried.includes(c.key), "the runner to fall back to B");
-    await until(() => summaryOf(c.key), (s) => s.includes("Marked bad by the runner"), "C's check run to say it was marked bad");
+    await waitForValue(() => server.runners.get(first.id), (r) => r.build === b.key && r.tried.includes(c.key), { what: "the runner to fall back to B", timeout: 90_000, interval: 200 });
+    await waitForValue(() => summaryOf(c.key), (s) => s.includes("Marked bad by the runner"), { what: "C's check run to say it was marked bad", timeout: 90_000, interval: 200 });
     expect(summaryOf(c.key)).toContain("(exit code 3; exited with code 3");
     expect(checkRun(c.key)).toMatchObject({ status: "completed", conclusion: "success" });
     expect((checkRun(c.key)!.output as { title: string }).title).toMatch(/^Marked bad by the runner · Build succeeded/);
@@ -107,18 +99,18 @@ describe.skipIf(!hasDocker)("check runs and the runner (real Docker)", () => {
 
     // Deploy A from its check run: B's runner is replaced by one pinned to A, although B is newer.
     expect((await clickDeploy(a.key)).status).toBe(200);
-    await until(() => summaryOf(a.key), (s) => s.includes("by @octocat: ✅"), "A's check run to report the deploy", 60_000);
+    await waitForValue(() => summaryOf(a.key), (s) => s.includes("by @octocat: ✅"), { what: "A's check run to report the deploy", timeout: 60_000, interval: 200 });
     const runners = await server.runners.list("svc");
     const running = runners.filter((r) => r.running);
     expect(running).toHaveLength(1);
     expect(summaryOf(a.key)).toContain(`runner ${running[0]!.id} now runs this build (replacing runner ${first.id}).`);
     expect(runners.find((r) => r.id === first.id)).toMatchObject({ state: "stopped", running: false });
-    const moved = await until(() => server.runners.get(running[0]!.id), (r) => r.build === a.key, "the new runner to run A");
+    const moved = await waitForValue(() => server.runners.get(running[0]!.id), (r) => r.build === a.key, { what: "the new runner to run A", timeout: 90_000, interval: 200 });
     expect(moved.pinned).toBe(a.key);
 
     // Deploying the bad build fails with the reason, on its check run; the runner stays on A.
     expect((await clickDeploy(c.key)).status).toBe(200);
-    await until(() => summaryOf(c.key), (s) => s.includes("by @octocat: ❌"), "C's check run to report the refused deploy", 30_000);
+    await waitForValue(() => summaryOf(c.key), (s) => s.includes("by @octocat: ❌"), { what: "C's check run to report the refused deploy", timeout: 30_000, interval: 200 });
     expect(summaryOf(c.key)).toContain(`failed: Build ${c.key} of target "svc" is marked bad`);
     expect((await server.runners.get(running[0]!.id)).build).toBe(a.key);
 

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createExecutor, DockerExecutor } from "../../src/executor/index.js";
 import type { WorkloadHandle, WorkloadSpec } from "../../src/executor/index.js";
 import { isCicdError } from "../../src/shared/errors.js";
-import { memoryLogger } from "../../src/shared/logger.js";
+import { memoryLogger } from "../helpers/memory-logger.js";
 import { requireDocker } from "../helpers/docker.js";
 import { writeFakeCli } from "./fake-cli.js";
 

@@ -6,7 +6,7 @@ import { DockerExecutor } from "../../src/executor/index.js";
 import { dockerMessage, dockerStatus, ignoring } from "../../src/executor/docker/docker-errors.js";
 import { EngineClient } from "../../src/executor/docker/engine-client.js";
 import type { ContainerCreateOptions } from "../../src/executor/docker/engine-types.js";
-import { memoryLogger } from "../../src/shared/logger.js";
+import { memoryLogger } from "../helpers/memory-logger.js";
 import { requireDocker } from "../helpers/docker.js";
 
 const run = promisify(execFile);

@@ -5,7 +5,7 @@ import { DockerExecutor } from "../../src/executor/index.js";
 import { EngineClient, splitReference } from "../../src/executor/docker/engine-client.js";
 import { engineAddress } from "../../src/executor/docker/engine-http.js";
 import { isCicdError } from "../../src/shared/errors.js";
-import { memoryLogger } from "../../src/shared/logger.js";
+import { memoryLogger } from "../helpers/memory-logger.js";
 import { answer, type FakeEngine, startFakeEngine } from "./fake-engine.js";
 
 describe("Docker engine transport", () => {

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { createExecutor, LocalExecutor } from "../../src/executor/index.js";
 import type { WorkloadHandle, WorkloadSpec } from "../../src/executor/index.js";
 import { isCicdError } from "../../src/shared/errors.js";
-import { memoryLogger } from "../../src/shared/logger.js";
+import { memoryLogger } from "../helpers/memory-logger.js";
 import { writeFakeCli } from "./fake-cli.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "cicd-exec-local-"));
@@ -32,10 +32,6 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-async function until(check: () => boolean, ms = 5_000): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) if (check()) return true;
-  return check();
 }
 
 describe("LocalExecutor", () => {
@@ -112,12 +108,12 @@ describe("LocalExecutor", () => {
     const handle = await executor.start(spec(["spawn-sleep"]));
     let text = "";
     const output = handle.output((chunk) => (text += chunk));
-    expect(await until(() => /grandchild \d+/.test(text))).toBe(true);
+    await expect.poll(() => /grandchild \d+/.test(text), { timeout: 5_000, interval: 50 }).toBe(true);
     const grandchild = Number(/grandchild (\d+)/.exec(text)![1]);
     expect(alive(grandchild)).toBe(true);
     await handle.stop(2_000);
     expect((await handle.wait()).signal).toBe("SIGTERM");
-    expect(await until(() => !alive(grandchild))).toBe(true);
+    await expect.poll(() => !alive(grandchild), { timeout: 5_000, interval: 50 }).toBe(true);
     await output;
   });
 
@@ -126,14 +122,14 @@ describe("LocalExecutor", () => {
     const text = await collect(handle);
     const grandchild = Number(/grandchild (\d+)/.exec(text)![1]);
     expect((await handle.wait()).exitCode).toBe(0);
-    expect(await until(() => !alive(grandchild))).toBe(true);
+    await expect.poll(() => !alive(grandchild), { timeout: 5_000, interval: 50 }).toBe(true);
   });
 
   it("stop() sends SIGKILL after the grace period when SIGTERM is ignored", async () => {
     const handle = await executor.start(spec(["ignore-term"]));
     let text = "";
     const output = handle.output((chunk) => (text += chunk));
-    await until(() => text.includes("ready"));
+    await expect.poll(() => text.includes("ready"), { timeout: 5_000, interval: 50 }).toBe(true);
     const started = Date.now();
     await handle.stop(700);
     expect(Date.now() - started).toBeGreaterThanOrEqual(650);

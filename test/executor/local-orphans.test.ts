@@ -3,15 +3,16 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CicdClient } from "../../src/client/index.js";
 import { LocalExecutor } from "../../src/executor/index.js";
 import type { WorkloadHandle, WorkloadSpec } from "../../src/executor/index.js";
 import type { WorkloadRecord } from "../../src/executor/local/workload-registry.js";
 import { descendantsOf, killProcessTree, processStartTime } from "../../src/shared/exit-with-parent.js";
-import { memoryLogger } from "../../src/shared/logger.js";
+import { testTarget, writeConfigFile } from "../helpers/config-file.js";
+import { freePort } from "../helpers/free-port.js";
 import { projectRoot } from "../helpers/images.js";
-import { freePort } from "../helpers/server-process.js";
+import { memoryLogger } from "../helpers/memory-logger.js";
 
 // Issue 10, point 13: with `executor: local`, nothing of a manager process outlives it. Real
 // processes throughout; "alive" is read from /proc, so a zombie waiting to be reaped is gone.
@@ -32,10 +33,6 @@ afterAll(() => {
 
 function alive(pid: number): boolean {
   return processStartTime(pid) !== undefined;
-}
-async function until(check: () => boolean, ms = 15_000): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) if (check()) return true;
-  return check();
 }
 const src = (file: string) => JSON.stringify(pathToFileURL(path.join(projectRoot, "src", file)).href);
 
@@ -64,7 +61,7 @@ function spec(action: string, extra: Partial<WorkloadSpec> = {}): WorkloadSpec {
 async function startedPids(handle: WorkloadHandle): Promise<{ pid: number; detached: number }> {
   let text = "";
   void handle.output((chunk) => (text += chunk));
-  await until(() => /started \d+/.test(text));
+  await expect.poll(() => /started \d+/.test(text), { timeout: 15_000, interval: 100 }).toBe(true);
   const [, pid, detached] = /(\d+) started (\d+)/.exec(text)!;
   stray(Number(detached));
   return { pid: Number(pid), detached: Number(detached) };
@@ -84,7 +81,7 @@ describe("local workloads and their process trees", () => {
     expect(alive(detached)).toBe(true);
     await handle.destroy();
     expect(alive(pid)).toBe(false);
-    expect(await until(() => !alive(detached))).toBe(true);
+    await expect.poll(() => !alive(detached), { timeout: 15_000, interval: 100 }).toBe(true);
   });
 
   it("stop() ends it too when the workload exits on SIGTERM first", async () => {
@@ -92,7 +89,7 @@ describe("local workloads and their process trees", () => {
     const { detached } = await startedPids(handle);
     await handle.stop(10_000);
     expect((await handle.wait()).exitCode).toBe(0);
-    expect(await until(() => !alive(detached))).toBe(true);
+    await expect.poll(() => !alive(detached), { timeout: 15_000, interval: 100 }).toBe(true);
   });
 
   it("tells the workload the manager's pid", async () => {
@@ -140,7 +137,7 @@ describe("the workload registry", () => {
     const log = memoryLogger();
     new LocalExecutor({ logger: log, cliCommand: [process.execPath, workloadCli], workloadsDir: folder, instance: "a" });
     // SIGKILLed by the constructor; the kernel ends them a moment later.
-    expect(await until(() => ![builder.pid, builder.detached, runner.pid, runner.detached].some(alive), 5_000)).toBe(true);
+    await expect.poll(() => ![builder.pid, builder.detached, runner.pid, runner.detached].some(alive), { timeout: 5_000, interval: 100 }).toBe(true);
     expect(alive(their.pid) && alive(their.detached) && alive(unrelated.pid!)).toBe(true);
     expect(records(folder).map((r) => r.instance)).toEqual(["b"]);
     expect(existsSync(path.join(folder, "broken.json"))).toBe(false);
@@ -185,7 +182,7 @@ setInterval(() => {}, 1000);
     let text = "";
     child.stdout!.on("data", (d) => (text += d));
     child.stderr!.on("data", (d) => (text += d));
-    expect(await until(() => /started \d+/.test(text), 30_000)).toBe(true);
+    await expect.poll(() => /started \d+/.test(text), { timeout: 30_000, interval: 100 }).toBe(true);
     const [, pid, detached] = /watched (\d+) started (\d+)/.exec(text)!.map(Number);
     stray(pid!, detached!);
     child.kill("SIGKILL");
@@ -194,13 +191,13 @@ setInterval(() => {}, 1000);
 
   it("ends the workload and what it started once its parent is gone", async () => {
     const { pid, detached } = await killManager({ INTERVAL: "200" });
-    expect(await until(() => !alive(pid) && !alive(detached))).toBe(true);
+    await expect.poll(() => !alive(pid) && !alive(detached), { timeout: 15_000, interval: 100 }).toBe(true);
   });
 
   it("ends them at the first write to the broken pipe, before the next look at the parent", async () => {
     // Without the watchdog a Node.js workload dies of EPIPE there, leaving its commands behind.
     const { pid, detached } = await killManager({ INTERVAL: "3600000", CHATTY: "1" });
-    expect(await until(() => !alive(pid) && !alive(detached))).toBe(true);
+    await expect.poll(() => !alive(pid) && !alive(detached), { timeout: 15_000, interval: 100 }).toBe(true);
   });
 });
 
@@ -239,7 +236,7 @@ await startServer({ config, logger, executor });
     let text = "";
     child.stdout!.on("data", (d) => ((text += d), (serverOutput += d)));
     child.stderr!.on("data", (d) => ((text += d), (serverOutput += d)));
-    expect(await until(() => text.includes("listening on") || child.exitCode !== null, 60_000), text).toBe(true);
+    await vi.waitFor(() => expect(text.includes("listening on") || child.exitCode !== null, text).toBe(true), { timeout: 60_000, interval: 100 });
     expect(child.exitCode, text).toBeNull();
     return child;
   }
@@ -262,22 +259,18 @@ await startServer({ config, logger, executor });
     // Alive means in /proc and not a zombie (state Z after the name) waiting to be reaped.
     const slow = `for p in $(cat ${pids} 2>/dev/null); do [ -e /proc/$p ] && ! grep -q ') [ZX] ' /proc/$p/stat && echo $p >> ${overlaps}; done; echo $$ >> ${pids}; sleep 300`;
     const port = await freePort();
-    const config = path.join(work, "cicd.yml");
-    writeFileSync(
-      config,
-      [
-        `port: ${port}`,
-        "host: 127.0.0.1",
-        "executor: local",
-        "concurrency: 1",
-        "targets:",
-        ...[["slow", slow], ["queued", "true"]].flatMap(([target, command]) => [
-          `  - name: ${target}`,
-          `    url: files://${source}`,
-          `    commands: ${JSON.stringify([command])}`,
-          `    artifacts: ["README"]`,
-        ]),
-      ].join("\n"),
+    const { file: config } = writeConfigFile(
+      {
+        port,
+        host: "127.0.0.1",
+        executor: "local",
+        concurrency: 1,
+        targets: [
+          testTarget("slow", { url: `files://${source}`, commands: [slow], artifacts: ["README"] }),
+          testTarget("queued", { url: `files://${source}`, commands: ["true"], artifacts: ["README"] }),
+        ],
+      },
+      { dir: work },
     );
     const server = await startServerProcess(config);
     const client = new CicdClient({ baseUrl: `http://127.0.0.1:${port}`, token });
@@ -286,7 +279,7 @@ await startServer({ config, logger, executor });
     const workloads = path.join(work, "data", "workloads");
     registries.push(workloads);
     // The running build's builder, and the queued build's, started ahead of its turn.
-    expect(await until(() => existsSync(pids) && existsSync(workloads) && records(workloads).length >= 2, 60_000), `${serverOutput}\npids: ${existsSync(pids)}, records: ${existsSync(workloads) ? JSON.stringify(records(workloads)) : "none"}`).toBe(true);
+    await vi.waitFor(() => expect(existsSync(pids) && existsSync(workloads) && records(workloads).length >= 2, `${serverOutput}\npids: ${existsSync(pids)}, records: ${existsSync(workloads) ? JSON.stringify(records(workloads)) : "none"}`).toBe(true), { timeout: 60_000, interval: 100 });
     const builders = records(workloads);
     expect(builders.every((r) => r.role === "builder")).toBe(true);
     expect(builders.map((r) => r.buildKey)).toContain(first.key);
@@ -307,15 +300,15 @@ await startServer({ config, logger, executor });
 
   it("builders and the build's commands end by themselves (no restart)", async () => {
     const { all } = await crashMidBuild("no-restart");
-    expect(await until(() => !all.some(alive))).toBe(true);
+    await expect.poll(() => !all.some(alive), { timeout: 15_000, interval: 100 }).toBe(true);
   }, 180_000);
 
   it("after a restart none is left running, and the retry never runs beside its first attempt", async () => {
     const { config, client, first, all, pids, overlaps } = await crashMidBuild("restart");
     const restarted = await startServerProcess(config);
     // The restart ended them before recovery queued the build again (SIGKILL, already sent).
-    expect(await until(() => !all.some(alive), 5_000)).toBe(true);
-    expect(await until(() => readFileSync(pids, "utf8").trim().split("\n").length === 2, 60_000)).toBe(true);
+    await expect.poll(() => !all.some(alive), { timeout: 5_000, interval: 100 }).toBe(true);
+    await expect.poll(() => readFileSync(pids, "utf8").trim().split("\n").length === 2, { timeout: 60_000, interval: 100 }).toBe(true);
     const build = await client.getBuild(first);
     expect(build.status).toBe("running");
     expect(build.attempts).toBe(2);
@@ -327,6 +320,6 @@ await startServer({ config, logger, executor });
     restarted.kill("SIGKILL");
     await new Promise((r) => restarted.once("exit", r));
     new LocalExecutor({ logger: memoryLogger(), workloadsDir: path.join(path.dirname(config), "data", "workloads"), instance: "orphans" });
-    expect(await until(() => !retryTree.some(alive), 5_000)).toBe(true);
+    await expect.poll(() => !retryTree.some(alive), { timeout: 5_000, interval: 100 }).toBe(true);
   }, 180_000);
 });

@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { mountGitHub } from "../../src/github/mount-github.js";
 import type { Build, BuildEvent, BuildFilter, BuildService, TriggerRequest } from "../../src/manager/types.js";
 import { errors } from "../../src/shared/errors.js";
-import { memoryLogger } from "../../src/shared/logger.js";
+import { memoryLogger } from "../helpers/memory-logger.js";
 import { newBuildFor, newBuildOf } from "../../src/store/build-row.js";
 import { startFakeGitHubApi } from "../fixtures/fake-github-api.js";
 import { WEBHOOK_SECRET, testConfig, testEnv } from "../fixtures/github-app-fixture.js";

@@ -1,19 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import path from "node:path";
 import { projectRoot } from "./images.js";
 
-/** A free TCP port on this machine (briefly bound, then released). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.once("error", reject);
-  });
-}
+// bench/ and scripts/ take freePort from here, with the child process it is mostly for.
+export { freePort } from "./free-port.js";
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -22,7 +12,7 @@ export interface ServerProcess {
 }
 
 /** Starts `cicd server --config FILE` as a child process; resolves once it listens. */
-export async function spawnServer(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
+export async function spawnServer(configFile: string, env: Record<string, string | undefined> = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", path.join(projectRoot, "test/helpers/cicd-cli.ts"), "server", "--config", configFile], {
     cwd: projectRoot,
     env: { ...process.env, ...env },

@@ -1,9 +1,10 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseConfig, type Config } from "../../src/config/load-config.js";
 import type { Executor } from "../../src/executor/types.js";
-import { memoryLogger } from "../../src/shared/logger.js";
+import { writeConfigFile } from "./config-file.js";
+import { memoryLogger } from "./memory-logger.js";
 import { startServer, type RunningServer } from "../../src/server/start-server.js";
 
 export interface TestServer extends RunningServer {
@@ -16,9 +17,11 @@ export interface TestServer extends RunningServer {
 
 /** A config document with `targets` and defaults suited to tests (temp dir, port 0). */
 export function testConfig(document: Record<string, unknown>, dir = mkdtempSync(path.join(tmpdir(), "cicd-server-"))): Config {
-  const file = path.join(dir, "cicd.yml");
-  writeFileSync(file, "# written by the test\n");
-  return parseConfig({ port: 0, host: "127.0.0.1", servicefs: "./servicefs", database: "./cicd.sqlite", ...document }, { file, env: {} });
+  const full = { port: 0, host: "127.0.0.1", servicefs: "./servicefs", database: "./cicd.sqlite", ...document };
+  // The file is written too (the server names it in messages); parsing the document itself keeps
+  // `${VAR}` references and values the YAML writer would change out of the way.
+  const { file } = writeConfigFile(full, { dir });
+  return parseConfig(full, { file, env: {} });
 }
 
 /** Starts a real server (real SQLite, real HTTP) on 127.0.0.1 with the given executor. */

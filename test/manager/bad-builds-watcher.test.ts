@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BadBuildsWatcher } from "../../src/manager/bad-builds-watcher.js";
 import type { MarkedBadEvent } from "../../src/manager/types.js";
 import { ServiceFs } from "../../src/servicefs/index.js";
-import { memoryLogger } from "../../src/shared/logger.js";
+import { memoryLogger } from "../helpers/memory-logger.js";
 import { FakeBuildService } from "../fixtures/fake-build-service.js";
 
 let work: string;
@@ -41,11 +41,6 @@ function watcher(options: { pollMs?: number; catchUpMs?: number; targets?: strin
   return { w, events, logger };
 }
 
-async function until(check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  expect(check()).toBe(true);
-}
 
 describe("BadBuildsWatcher", () => {
   it("reports a build that turns bad once, with the runner's reason, and records it with the build", async () => {
@@ -56,7 +51,7 @@ describe("BadBuildsWatcher", () => {
     expect(events).toEqual([]);
 
     await sfs.builds("svc").markBad(failing, { exitCode: 3, signal: null, reason: "exited with code 3 after 1.0 s" });
-    await until(() => events.length === 1);
+    await expect.poll(() => events.length === 1, { timeout: 5000, interval: 20 }).toBe(true);
     const [event] = events;
     expect(event!.record).toMatchObject({ key: failing, status: "bad", exitCode: 3, reason: "exited with code 3 after 1.0 s" });
     expect(event!.build.key).toBe(failing);
@@ -78,7 +73,7 @@ describe("BadBuildsWatcher", () => {
     await w.start();
     const started = Date.now();
     await sfs.builds("svc").markBad(key, { signal: "SIGKILL", exitCode: null, reason: "was killed" });
-    await until(() => events.length === 1, 3000);
+    await expect.poll(() => events.length === 1, { timeout: 3000, interval: 20 }).toBe(true);
     expect(Date.now() - started).toBeLessThan(3000);
     expect(events[0]!.build.meta.markedBad).toMatchObject({ signal: "SIGKILL", exitCode: null });
   });
@@ -134,7 +129,7 @@ describe("BadBuildsWatcher", () => {
     await replace(good);
     await new Promise((r) => setTimeout(r, 300));
     await sfs.builds("svc").markBad(key, { exitCode: 1 });
-    await until(() => events.length === 1);
+    await expect.poll(() => events.length === 1, { timeout: 5000, interval: 20 }).toBe(true);
 
     w.close();
     const second = await published();
@@ -148,7 +143,7 @@ describe("BadBuildsWatcher", () => {
     await w.start();
     const key = await published("later");
     await sfs.builds("later").markBad(key, { exitCode: 7 });
-    await until(() => events.length === 1);
+    await expect.poll(() => events.length === 1, { timeout: 5000, interval: 20 }).toBe(true);
     expect(events[0]!.build.target).toBe("later");
   });
 });

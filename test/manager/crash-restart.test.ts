@@ -1,12 +1,13 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CicdClient } from "../../src/client/index.js";
 import type { Build } from "../../src/manager/types.js";
+import { testTarget, writeConfigFile } from "../helpers/config-file.js";
 import { requireDocker } from "../helpers/docker.js";
 import { ensureImage, projectRoot } from "../helpers/images.js";
-import { freePort, spawnServer, type ServerProcess } from "../helpers/server-process.js";
+import { freePort } from "../helpers/free-port.js";
+import { spawnServer, type ServerProcess } from "../helpers/server-process.js";
 
 const hasDocker = await requireDocker();
 const started: ServerProcess[] = [];
@@ -15,22 +16,11 @@ afterAll(() => {
 });
 
 /** A cicd.yml in a fresh folder: one target building examples/hello with `commands`, on a free port. */
-async function writeConfig(prefix: string, commands: string[], extra: string[] = []) {
-  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+async function writeConfig(prefix: string, commands: string[], extra: Record<string, unknown> = {}) {
   const port = await freePort();
-  const config = path.join(dir, "cicd.yml");
-  writeFileSync(
-    config,
-    [
-      `port: ${port}`,
-      "concurrency: 1",
-      ...extra,
-      "targets:",
-      "  - name: hello",
-      `    url: files://${path.join(projectRoot, "examples/hello")}`,
-      `    commands: ${JSON.stringify(commands)}`,
-      `    artifacts: ["dist/*.mjs"]`,
-    ].join("\n"),
+  const { dir, file: config } = writeConfigFile(
+    { port, concurrency: 1, ...extra, targets: [testTarget("hello", { url: `files://${path.join(projectRoot, "examples/hello")}`, commands, artifacts: ["dist/*.mjs"] })] },
+    { prefix },
   );
   return { dir, port, config };
 }
@@ -68,7 +58,7 @@ describe.skipIf(!hasDocker)("the server killed with SIGKILL mid-queue", () => {
 describe.skipIf(!hasDocker)("SIGTERM", () => {
   it("lets the running build finish, keeps the queue, and the next start runs what was queued", async () => {
     await ensureImage("builder");
-    const { port, config } = await writeConfig("cicd-sigterm-", ["sleep 2", "sh build.sh"], ["shutdownGrace: 60s"]);
+    const { port, config } = await writeConfig("cicd-sigterm-", ["sleep 2", "sh build.sh"], { shutdownGrace: "60s" });
     const env: NodeJS.ProcessEnv = { CICD_API_TOKEN: "sigterm-test-token" };
     const client = new CicdClient({ baseUrl: `http://127.0.0.1:${port}`, token: env.CICD_API_TOKEN! });
     const first = await spawnServer(config, env);

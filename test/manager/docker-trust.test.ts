@@ -6,11 +6,11 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerExecutor } from "../../src/executor/index.js";
 import type { Build } from "../../src/manager/types.js";
-import { memoryLogger } from "../../src/shared/logger.js";
+import { memoryLogger } from "../helpers/memory-logger.js";
 import { requireDocker } from "../helpers/docker.js";
 import { ensureImage } from "../helpers/images.js";
 import { startTestServer, testConfig, type TestServer } from "../helpers/server.js";
-import { freePort } from "../helpers/server-process.js";
+import { freePort } from "../helpers/free-port.js";
 
 const hasDocker = await requireDocker();
 const finished = (b: Build) => ["succeeded", "failed", "cancelled", "error"].includes(b.status);

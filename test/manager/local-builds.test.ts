@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalExecutor } from "../../src/executor/index.js";
 import type { Build } from "../../src/manager/types.js";
 import { killProcessTree, processStartTime } from "../../src/shared/exit-with-parent.js";
-import { memoryLogger } from "../../src/shared/logger.js";
+import { memoryLogger } from "../helpers/memory-logger.js";
 import { projectRoot } from "../helpers/images.js";
 import { startTestServer, testConfig, type TestServer } from "../helpers/server.js";
 
@@ -15,10 +15,6 @@ const finished = (b: Build) => ["succeeded", "failed", "cancelled", "error"].inc
 const shared = mkdtempSync(path.join(os.tmpdir(), "cicd-local-builds-"));
 chmodSync(shared, 0o777);
 const pidFile = path.join(shared, "pid");
-async function until(check: () => boolean, ms = 30_000): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) if (check()) return true;
-  return check();
-}
 
 describe("the local executor (builders as host processes)", () => {
   let server: TestServer;
@@ -59,7 +55,7 @@ describe("the local executor (builders as host processes)", () => {
 
   it("a cancelled build leaves none of its commands running, even those deaf to SIGTERM", async () => {
     const { build } = await server.manager.trigger({ target: "stubborn", trigger: "api" });
-    expect(await until(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").trim() !== "")).toBe(true);
+    await expect.poll(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").trim() !== "", { timeout: 30_000, interval: 100 }).toBe(true);
     const sh = Number(readFileSync(pidFile, "utf8").trim());
     const start = processStartTime(sh);
     expect(start).toBeDefined();
@@ -67,7 +63,7 @@ describe("the local executor (builders as host processes)", () => {
       await server.manager.cancel(build.key);
       expect(await server.manager.waitFor(build.key, finished, 60_000)).toMatchObject({ status: "cancelled" });
       // The builder is gone once the build has ended; its command must be too.
-      expect(await until(() => processStartTime(sh) !== start)).toBe(true);
+      await expect.poll(() => processStartTime(sh) !== start, { timeout: 30_000, interval: 100 }).toBe(true);
     } finally {
       if (processStartTime(sh) === start) killProcessTree(sh);
     }

@@ -5,21 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CicdClient, type RunnerView } from "../../src/client/index.js";
 import { DockerExecutor } from "../../src/executor/index.js";
 import { ServiceFs } from "../../src/servicefs/index.js";
-import { memoryLogger } from "../../src/shared/logger.js";
+import { memoryLogger } from "../helpers/memory-logger.js";
 import { requireDocker } from "../helpers/docker.js";
 import { ensureImage, projectRoot } from "../helpers/images.js";
 import { startTestServer, testConfig, type TestServer } from "../helpers/server.js";
+import { waitForValue } from "../helpers/wait-for.js";
 
 const hasDocker = await requireDocker();
 
-async function until<T>(probe: () => Promise<T>, ok: (value: T) => boolean, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (ok(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe.skipIf(!hasDocker)("runners started by the manager (real Docker)", () => {
   const dir = mkdtempSync(path.join(tmpdir(), "cicd-runners-"));
@@ -57,7 +50,7 @@ describe.skipIf(!hasDocker)("runners started by the manager (real Docker)", () =
 
     const created = await client.createRunner("svc");
     expect(created).toMatchObject({ target: "svc", state: "running", running: true });
-    const view = await until(() => client.getRunner(created.id), (r: RunnerView) => r.build === good.key);
+    const view = await waitForValue(() => client.getRunner(created.id), (r: RunnerView) => r.build === good.key, { what: "the runner to fall back to the older good build", timeout: 60_000, interval: 200 });
     expect(view.build).toBe("older-good");
     expect(view.tried).toEqual(["newest-broken"]);
     expect(view.decisions.map((d) => d.kind)).toEqual(expect.arrayContaining(["start", "mark-bad", "fall-back"]));
@@ -79,7 +72,7 @@ describe.skipIf(!hasDocker)("runners started by the manager (real Docker)", () =
     const build = await client.triggerBuild("hello");
     const done = await client.waitForBuild(build.key, { intervalMs: 200, timeoutMs: 120_000 });
     expect(done.status).toBe("succeeded");
-    const runners = await until(() => client.listRunners("hello"), (list) => list.some((r) => r.build === build.key));
+    const runners = await waitForValue(() => client.listRunners("hello"), (list) => list.some((r) => r.build === build.key), { what: "a runner to run the new build", timeout: 60_000, interval: 200 });
     expect(runners.find((r) => r.running)?.build).toBe(build.key);
   });
 });

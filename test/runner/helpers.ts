@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { BuildRunner, type BuildRunnerOptions } from "../../src/runner/index.js";
 import { ServiceFs, type BuildRecord, type BuildsDocument } from "../../src/servicefs/index.js";
-import { memoryLogger } from "../../src/shared/logger.js";
+import { memoryLogger } from "../helpers/memory-logger.js";
 
 /** A service file system with one target, plus a folder where build scripts leave markers. */
 export interface Target {

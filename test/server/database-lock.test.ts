@@ -5,9 +5,11 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { lockDatabase } from "../../src/store/database-lock.js";
+import { writeConfigFile, testTarget } from "../helpers/config-file.js";
 import { FakeExecutor } from "../helpers/fake-executor.js";
+import { freePort } from "../helpers/free-port.js";
 import { projectRoot } from "../helpers/images.js";
-import { freePort, spawnServer, type ServerProcess } from "../helpers/server-process.js";
+import { spawnServer, type ServerProcess } from "../helpers/server-process.js";
 import { startTestServer, testConfig, type TestServer } from "../helpers/server.js";
 
 /**
@@ -26,11 +28,9 @@ const env: NodeJS.ProcessEnv = { CICD_API_TOKEN: "database-lock-test-token-01234
 
 /** A cicd.yml (local executor, one target) in a fresh folder; its database is `<dir>/data/cicd.sqlite`. */
 function writeConfig() {
-  const dir = mkdtempSync(path.join(tmpdir(), "cicd-db-lock-"));
-  const file = path.join(dir, "cicd.yml");
-  writeFileSync(
-    file,
-    ["executor: local", "host: 127.0.0.1", "targets:", "  - name: hello", "    url: files:///nowhere", '    commands: ["true"]', '    artifacts: ["x"]'].join("\n"),
+  const { dir, file } = writeConfigFile(
+    { executor: "local", host: "127.0.0.1", targets: [testTarget("hello", { url: "files:///nowhere", commands: ["true"] })] },
+    { prefix: "cicd-db-lock-" },
   );
   return { file, database: path.join(dir, "data", "cicd.sqlite") };
 }

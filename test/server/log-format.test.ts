@@ -1,9 +1,8 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/shared/logger.js";
-import { freePort, spawnServer, type ServerProcess } from "../helpers/server-process.js";
+import { writeConfigFile } from "../helpers/config-file.js";
+import { freePort } from "../helpers/free-port.js";
+import { spawnServer, type ServerProcess } from "../helpers/server-process.js";
 
 /**
  * Two log formats (issue 11, point 7): `text`, today's line for people, and `json` (LOG_FORMAT),
@@ -75,9 +74,7 @@ describe("cicd server with LOG_FORMAT=json", () => {
   });
 
   it("writes only JSON lines, none holding its API token", async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "cicd-log-format-"));
-    const file = path.join(dir, "cicd.yml");
-    writeFileSync(file, "host: 127.0.0.1\nexecutor: local\n");
+    const { file } = writeConfigFile({ host: "127.0.0.1", executor: "local" }, { prefix: "cicd-log-format-" });
     const token = "log-format-api-token-0123456789";
     server = await spawnServer(file, { CICD_API_TOKEN: token, LOG_FORMAT: "json", LOG_LEVEL: "debug", APP_ID: "", PORT: String(await freePort()) });
     const lines = server.output().trim().split("\n");
@@ -88,9 +85,7 @@ describe("cicd server with LOG_FORMAT=json", () => {
   });
 
   it("refuses to start with a format it does not know, naming the variable", async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "cicd-log-format-"));
-    const file = path.join(dir, "cicd.yml");
-    writeFileSync(file, "host: 127.0.0.1\nexecutor: local\n");
+    const { file } = writeConfigFile({ host: "127.0.0.1", executor: "local" }, { prefix: "cicd-log-format-" });
     const error = (await spawnServer(file, { LOG_FORMAT: "xml", PORT: "0" }).catch((e: unknown) => e)) as Error;
     expect(error.message).toContain('cicd: environment: LOG_FORMAT: expected one of text, json, got "xml"');
   });
