@@ -1,5 +1,6 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { vi } from "vitest";
 import { builderEventSchema, type BuilderEvent } from "../../src/shared/protocol.js";
 
 /** A stand-in for the manager's events endpoint: checks the bearer token and the schema. */
@@ -46,14 +47,14 @@ export async function startEventSink(options: { token: string; port?: number }):
     get refused() {
       return sink.refused;
     },
-    async waitFor(count, timeoutMs = 20_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (sink.events.length < count) {
-        if (Date.now() > deadline) throw new Error(`expected ${count} events within ${timeoutMs} ms, got ${JSON.stringify(sink.events.map((e) => e.type))}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      return sink.events;
-    },
+    waitFor: (count, timeoutMs = 20_000) =>
+      vi.waitFor(
+        () => {
+          if (sink.events.length < count) throw new Error(`expected ${count} events within ${timeoutMs} ms, got ${JSON.stringify(sink.events.map((e) => e.type))}`);
+          return sink.events;
+        },
+        { timeout: timeoutMs, interval: 20 },
+      ),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

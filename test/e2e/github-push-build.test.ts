@@ -80,13 +80,9 @@ describe.skipIf(!hasDocker)("push webhook to completed check run", () => {
     expect(done.status).toBe("succeeded");
 
     // The reporter brings the check run up to date asynchronously.
-    const deadline = Date.now() + 30_000;
-    let run: Record<string, unknown> | undefined;
-    while (Date.now() < deadline) {
-      run = [...github.checkRuns.values()].find((r) => r.external_id === build.key);
-      if (run?.status === "completed") break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const checkRun = () => [...github.checkRuns.values()].find((r) => r.external_id === build.key);
+    await expect.poll(() => checkRun()?.status, { timeout: 30_000, interval: 100 }).toBe("completed");
+    const run = checkRun();
     expect(run).toMatchObject({ name: "cicd/hello", head_sha: payload.after, external_id: build.key, status: "completed", conclusion: "success" });
     expect(String(run!.details_url)).toContain(build.key);
     const calls = github.requests.filter((r) => r.path.includes("/check-runs")).map((r) => `${r.method} ${String(r.body?.status ?? "")}`);

@@ -22,13 +22,14 @@ export async function spawnServer(configFile: string, env: Record<string, string
   child.stdout!.on("data", (d) => (text += d));
   child.stderr!.on("data", (d) => (text += d));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  // Read as it arrives (after the listeners above have added it to `text`): no polling.
   await new Promise<void>((resolve, reject) => {
-    const timer = setInterval(() => {
-      if (!text.includes("listening on")) return;
-      clearInterval(timer);
-      resolve();
-    }, 50);
-    void exited.then(() => (clearInterval(timer), reject(new Error(`server exited before listening:\n${text}`))));
+    const seen = () => {
+      if (text.includes("listening on")) resolve();
+    };
+    child.stdout!.on("data", seen);
+    child.stderr!.on("data", seen);
+    void exited.then(() => reject(new Error(`server exited before listening:\n${text}`)));
   });
   return { child, output: () => text, exited };
 }

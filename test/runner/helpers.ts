@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { vi } from "vitest";
 import { BuildRunner, type BuildRunnerOptions } from "../../src/runner/index.js";
 import { ServiceFs, type BuildRecord, type BuildsDocument } from "../../src/servicefs/index.js";
 import { memoryLogger } from "../helpers/memory-logger.js";
@@ -67,15 +68,16 @@ export function inProcessRunner(t: Target, options: Partial<BuildRunnerOptions> 
   return { runner, logger, messages: () => runner.snapshot.decisions.map((d) => d.message) };
 }
 
-/** Polls `check` until it returns a truthy value. */
+/** Polls `check` (vi.waitFor) until it returns a truthy value, and returns that value. */
 export async function waitUntil<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  return vi.waitFor(
+    async () => {
+      const value = await check();
+      if (!value) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      return value as NonNullable<T>;
+    },
+    { timeout: timeoutMs, interval: 25 },
+  );
 }
 
 const cli = path.join(import.meta.dirname, "fixtures", "runner-cli.ts");
