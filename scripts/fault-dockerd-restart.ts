@@ -30,7 +30,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { CicdClient } from "../src/client/index.js";
-import type { Build } from "../src/manager/types.js";
+import type { Build } from "../src/client/index.js";
 import { FINAL_STATUSES } from "../src/manager/types.js";
 import { ensureImage, projectRoot } from "../test/helpers/images.js";
 import { freePort, type ServerProcess } from "../test/helpers/server-process.js";

@@ -29,7 +29,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { CicdClient } from "../src/client/index.js";
 import { conclusionOf } from "../src/github/check-run-state.js";
-import type { Build } from "../src/manager/types.js";
+import type { Build } from "../src/client/index.js";
 import { FINAL_STATUSES } from "../src/manager/types.js";
 import type { BuildsDocument } from "../src/servicefs/builds-file.js";
 import { startFakeGitHubApi } from "../test/fixtures/fake-github-api.js";
@@ -230,7 +230,7 @@ try {
   const wrongRuns = shas.filter((sha) => {
     const mine = runsOf(sha);
     const build = bySha.get(sha)?.[0];
-    return mine.length !== 1 || !build || mine[0]!.external_id !== build.key || mine[0]!.status !== "completed" || mine[0]!.conclusion !== conclusionOf(build);
+    return mine.length !== 1 || !build || mine[0]!.external_id !== build.key || mine[0]!.status !== "completed" || mine[0]!.conclusion !== conclusionOf(build as unknown as Parameters<typeof conclusionOf>[0]);
   });
   check("every pushed commit has exactly one check run, completed with its build's conclusion", wrongRuns.length === 0 && runs.length === N, `${runs.length} check runs for ${N} commits; wrong: ${wrongRuns.length}${wrongRuns.length ? ` (${wrongRuns.slice(0, 5).map((s) => `${s.slice(0, 8)}: ${JSON.stringify(runsOf(s).map((r) => [r.status, r.conclusion]))}`).join("; ")})` : ""}`);
   const open = runs.filter((r) => r.status !== "completed");
