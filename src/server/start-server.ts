@@ -5,15 +5,16 @@ import { environmentSecrets, readEnvironment, type Environment, type Environment
 import type { Config } from "../config/load-config.js";
 import type { Executor } from "../executor/types.js";
 import type { GitHubIntegration } from "../github/mount-github.js";
-import type { Manager } from "../manager/manager.js";
-import type { Runners } from "../manager/runners.js";
 import { createLogger, type Logger } from "../shared/logger.js";
 import { resolveApiToken } from "./api-token.js";
 import { listen } from "./listen.js";
 import { makeExecutor } from "./make-executor.js";
-import { makeManagerAndRunners, type LateBindings, type ManagerParts } from "./make-manager.js";
+import { makeManagerAndRunners, type LateBindings } from "./make-manager.js";
 import { mountApi, mountGitHubIfSet } from "./mount-routes.js";
 import { lockAndOpenDatabase, type HeldDatabase } from "./open-database-step.js";
+import { running, type RunningServer } from "./running-server.js";
+
+export type { RunningServer };
 
 export interface StartOptions {
   config: Config;
@@ -24,20 +25,6 @@ export interface StartOptions {
   logger?: Logger;
   /** Use this executor instead of the configured one (tests). */
   executor?: Executor;
-}
-
-export interface RunningServer {
-  url: string;
-  port: number;
-  apiToken: string;
-  manager: Manager;
-  executor: Executor;
-  runners: Runners;
-  github?: GitHubIntegration;
-  /** Graceful stop: no new work, running builds get `graceMs`, then everything closes. */
-  close(graceMs?: number): Promise<void>;
-  /** Second signal: interrupt running builds at once. */
-  interrupt(): void;
 }
 
 /**
@@ -58,19 +45,24 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const logger = options.logger ?? createLogger("cicd", { level: environment.LOG_LEVEL, format: environment.LOG_FORMAT, secrets: environmentSecrets(environment) });
   const dataDir = config.database === ":memory:" ? path.dirname(config.servicefs) : path.dirname(config.database);
 
+  // 1. Lock and open the database.
   const database = lockAndOpenDatabase(config, logger);
   const opened: { executor?: Executor; github?: GitHubIntegration; server?: Server } = {};
   try {
+    // The token file is written only under the lock: two servers never race for it.
     const apiToken = resolveApiToken({ CICD_API_TOKEN: environment.CICD_API_TOKEN }, dataDir, logger);
+    // 2. Make the executor. 3. Make the manager and the runners.
     const executor = (opened.executor = options.executor ?? makeExecutor(config, environment, dataDir, logger));
     const late: LateBindings = { port: 0 };
     const parts = makeManagerAndRunners({ config, db: database.db, dataDir, executor, logger, late, unavailable: database.unavailable });
+    // 4. Mount GitHub (first: it reads raw bodies). 5. Mount the API.
     const app = express();
     app.disable("x-powered-by");
     app.set("trust proxy", "loopback");
     const github = (opened.github = await mountGitHubIfSet(app, { config, environment, db: database.db, parts, logger }));
     late.cloneToken = github?.cloneToken;
     mountApi(app, { config, parts, apiToken, unavailable: database.unavailable, logger });
+    // 6. Listen. 7. Recover and start.
     const { server, port, url } = await listen(app, { config, github, unavailable: database.unavailable });
     opened.server = server;
     late.port = port;
@@ -92,41 +84,4 @@ async function undo(opened: { executor?: Executor; github?: GitHubIntegration; s
   await opened.github?.close().catch(() => undefined);
   await opened.executor?.close().catch(() => undefined);
   database.close();
-}
-
-function running(parts: {
-  url: string;
-  port: number;
-  apiToken: string;
-  github?: GitHubIntegration;
-  executor: Executor;
-  parts: ManagerParts;
-  server: Server;
-  database: HeldDatabase;
-  graceMs: number;
-}): RunningServer {
-  const { url, port, apiToken, github, executor, server, database } = parts;
-  const { manager, runners, badBuilds } = parts.parts;
-  let closing: Promise<void> | undefined;
-  return {
-    url,
-    port,
-    apiToken,
-    manager,
-    executor,
-    runners,
-    github,
-    interrupt: () => manager.interruptAll(),
-    close: (graceMs = parts.graceMs) =>
-      (closing ??= (async () => {
-        await manager.shutdown(graceMs);
-        runners.close();
-        badBuilds.close();
-        server.closeAllConnections?.();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-        await github?.close();
-        await executor.close();
-        database.close();
-      })()),
-  };
 }
