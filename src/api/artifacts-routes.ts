@@ -1,6 +1,7 @@
 import { stat } from "node:fs/promises";
 import { Router, type Response } from "express";
 import { findTarget, type Config } from "../config/load-config.js";
+import type { BuildsDocument, TargetSummary } from "../shared/api/targets.js";
 import { errors } from "../shared/errors.js";
 import type { ServiceFs } from "../servicefs/service-fs.js";
 
@@ -22,12 +23,12 @@ export function artifactsRoutes(config: Config, servicefs: ServiceFs): Router {
         image: t.image,
         timeoutMs: t.timeoutMs,
         run: t.run ?? null,
-      })),
+      }) satisfies TargetSummary),
     });
   });
 
   router.get("/targets/:name/artifacts", async (req, res) => {
-    res.json(await servicefs.builds(target(req.params.name).name).read());
+    res.json((await servicefs.builds(target(req.params.name).name).read()) satisfies BuildsDocument);
   });
 
   router.get("/targets/:name/artifacts/:file", async (req, res, next) => {

@@ -2,6 +2,7 @@ import { Router } from "express";
 import type { Manager } from "../manager/manager.js";
 import { isReleaseBuild } from "../manager/publish-build.js";
 import type { Build } from "../manager/types.js";
+import type { BuildArtifact } from "../shared/api/targets.js";
 import { errors } from "../shared/errors.js";
 import { sendFileError } from "./artifacts-routes.js";
 
@@ -18,7 +19,7 @@ export function buildArtifactsRoutes(manager: Manager): Router {
     if (!build) throw errors.notFound("build", key);
     return build;
   };
-  const list = async (build: Build): Promise<{ name: string; size: number }[]> => {
+  const list = async (build: Build): Promise<BuildArtifact[]> => {
     if (build.status !== "succeeded") return [];
     if (!isReleaseBuild(build)) return (await manager.buildArtifacts.list(build.key)) ?? [];
     return build.artifacts.map((name) => ({ name, size: build.sizes[name] ?? 0 }));

@@ -1,27 +1,16 @@
 import { existsSync } from "node:fs";
 import { Router } from "express";
-import { z } from "zod";
 import type { Manager } from "../manager/manager.js";
-import { FINAL_STATUSES, type Build } from "../manager/types.js";
+import { FINAL_STATUSES, buildListQuerySchema, triggerRequestSchema, type Build } from "../shared/api/builds.js";
 import { errors } from "../shared/errors.js";
-import { COMMIT_SHA } from "../shared/safe-path.js";
-import { GIT_REF, GIT_REF_EXPECTED } from "../shared/protocol.js";
 import { followLog } from "./follow-log.js";
 import { validate } from "./validate.js";
 
-const triggerBody = z.strictObject({
-  target: z.string({ error: "expected a target name" }).min(1, { error: "expected a target name" }),
-  ref: z.string().min(1).max(255).regex(GIT_REF, { error: GIT_REF_EXPECTED }).optional(),
-  sha: z.string().regex(COMMIT_SHA, { error: "expected a commit sha (7-64 hex digits)" }).optional(),
-});
-
-const listQuery = z.object({
-  target: z.string().optional(),
-  status: z.enum(["queued", "running", "succeeded", "failed", "cancelled", "error"], { error: "expected one of queued, running, succeeded, failed, cancelled, error" }).optional(),
-  limit: z.coerce.number({ error: "expected a number from 1 to 1000" }).int().min(1).max(1000).optional(),
-});
-
-/** Builds: trigger, list, get, log (optionally followed), cancel. */
+/**
+ * Builds: trigger, list, get, log (optionally followed), cancel. Bodies and queries are checked
+ * with the schemas of shared/api/builds.ts; answers are typed with its `Build` (the manager's
+ * build must be one), and test/api/answers-match-schemas.test.ts checks them at run time.
+ */
 export function buildsRoutes(manager: Manager): Router {
   const router = Router();
   const find = (key: string): Build => {
@@ -31,14 +20,14 @@ export function buildsRoutes(manager: Manager): Router {
   };
 
   router.post("/builds", async (req, res) => {
-    const body = validate(triggerBody, req.body ?? {});
+    const body = validate(triggerRequestSchema, req.body ?? {});
     const { build } = await manager.trigger({ ...body, trigger: "api" });
-    res.status(202).location(`/api/v1/builds/${build.key}`).json(build);
+    res.status(202).location(`/api/v1/builds/${build.key}`).json(build satisfies Build);
   });
 
   router.get("/builds", (req, res) => {
-    const query = validate(listQuery, req.query, "query");
-    res.json({ builds: manager.list(query) });
+    const query = validate(buildListQuerySchema, req.query, "query");
+    res.json({ builds: manager.list(query) satisfies Build[] });
   });
 
   router.get("/builds/:key", (req, res) => {
@@ -63,7 +52,7 @@ export function buildsRoutes(manager: Manager): Router {
   });
 
   router.post("/builds/:key/cancel", async (req, res) => {
-    res.json(await manager.cancel(req.params.key));
+    res.json((await manager.cancel(req.params.key)) satisfies Build);
   });
 
   return router;

@@ -7,7 +7,7 @@ import { bearerAuth } from "./bearer-auth.js";
 import { buildsRoutes } from "./builds-routes.js";
 import { serverFolders } from "./hide-paths.js";
 import { errorHandler, notFoundRoute } from "./http-errors.js";
-import { openapi } from "./openapi.js";
+import { openapiDocument } from "./openapi.js";
 import { requireJsonBody } from "./require-json.js";
 
 export interface ApiDeps {
@@ -26,7 +26,7 @@ export interface ApiDeps {
 export function createApi(deps: ApiDeps): Router {
   const api = Router();
   api.get("/openapi.json", (_req, res) => {
-    res.json(openapi);
+    res.json(openapiDocument());
   });
   api.use(bearerAuth(deps.apiToken));
   api.use(requireJsonBody);

@@ -1,11 +1,7 @@
 import { Router } from "express";
-import { z } from "zod";
 import type { Runners } from "../manager/runners.js";
+import { createRunnerSchema, type RunnerView } from "../shared/api/runners.js";
 import { validate } from "./validate.js";
-
-const createBody = z.strictObject({
-  build: z.string({ error: "expected a build key" }).min(1, { error: "expected a build key" }).max(200).optional(),
-});
 
 /**
  * Runners: create for a target (with `{"build": KEY}`: deploy that build, replacing the
@@ -14,19 +10,19 @@ const createBody = z.strictObject({
 export function runnersRoutes(runners: Runners): Router {
   const router = Router();
   router.post("/targets/:name/runners", async (req, res) => {
-    const { build } = validate(createBody, req.body ?? {});
+    const { build } = validate(createRunnerSchema, req.body ?? {});
     const runner = build === undefined ? await runners.create(req.params.name) : await runners.deploy(req.params.name, build);
-    res.status(201).location(`/api/v1/runners/${runner.id}`).json(runner);
+    res.status(201).location(`/api/v1/runners/${runner.id}`).json(runner satisfies RunnerView);
   });
   router.get("/runners", async (req, res) => {
     const target = typeof req.query.target === "string" ? req.query.target : undefined;
-    res.json({ runners: await runners.list(target) });
+    res.json({ runners: (await runners.list(target)) satisfies RunnerView[] });
   });
   router.get("/runners/:id", async (req, res) => {
-    res.json(await runners.get(req.params.id));
+    res.json((await runners.get(req.params.id)) satisfies RunnerView);
   });
   router.delete("/runners/:id", async (req, res) => {
-    res.json(await runners.remove(req.params.id));
+    res.json((await runners.remove(req.params.id)) satisfies RunnerView);
   });
   return router;
 }

@@ -1,8 +1,13 @@
-import type { Build, BuildStatus } from "../manager/types.js";
-import type { RunnerView } from "../manager/runners.js";
-import type { BuildsDocument } from "../servicefs/builds-file.js";
+// The API's shapes, inferred from the zod schemas the server validates with and renders
+// openapi.json from (shared/api/): the client holds no types of its own, and imports nothing of
+// the server (the manager's types reached better-sqlite3).
+import type { Build, BuildListQuery } from "../shared/api/builds.js";
+import type { RunnerView } from "../shared/api/runners.js";
+import type { BuildArtifact, BuildsDocument, TargetSummary } from "../shared/api/targets.js";
 
-export type { Build, BuildStatus, RunnerView, BuildsDocument };
+export type { Build, BuildStatus } from "../shared/api/builds.js";
+export type { RunnerView } from "../shared/api/runners.js";
+export type { BuildArtifact, BuildsDocument, TargetSummary } from "../shared/api/targets.js";
 
 /** An error answer of the API: `status` is the HTTP status, `code` the catalogue code. */
 export class CicdApiError extends Error {
@@ -14,15 +19,6 @@ export class CicdApiError extends Error {
   ) {
     super(message);
   }
-}
-
-export interface TargetSummary {
-  name: string;
-  repository: string | null;
-  branches: string[];
-  image: string;
-  timeoutMs: number;
-  run: { command: string; image?: string; autoDeploy: boolean } | null;
 }
 
 export interface ClientOptions {
@@ -56,7 +52,7 @@ export class CicdClient {
     return this.json("GET", `/builds/${enc(key)}`);
   }
 
-  async listBuilds(filter: { target?: string; status?: BuildStatus; limit?: number } = {}): Promise<Build[]> {
+  async listBuilds(filter: BuildListQuery = {}): Promise<Build[]> {
     const query = new URLSearchParams(Object.entries(filter).filter(([, v]) => v !== undefined).map(([k, v]): [string, string] => [k, String(v)]));
     const q = query.toString();
     return (await this.json<{ builds: Build[] }>("GET", `/builds${q ? `?${q}` : ""}`)).builds;
@@ -104,8 +100,8 @@ export class CicdClient {
   }
 
   /** A build's artifacts by key, whatever kind of build (a pull request's are kept only here). */
-  async getBuildArtifacts(key: string): Promise<{ name: string; size: number }[]> {
-    return (await this.json<{ artifacts: { name: string; size: number }[] }>("GET", `/builds/${enc(key)}/artifacts`)).artifacts;
+  async getBuildArtifacts(key: string): Promise<BuildArtifact[]> {
+    return (await this.json<{ artifacts: BuildArtifact[] }>("GET", `/builds/${enc(key)}/artifacts`)).artifacts;
   }
 
   /** Downloads one of a build's artifacts by key. */
@@ -123,7 +119,7 @@ export class CicdClient {
    * Starts a runner for `target`. With `build`, deploys that build: the target's running
    * runners are stopped and the new one is pinned to it (422 when it is not a good build).
    */
-  createRunner(target: string, options: { build?: string } = {}): Promise<RunnerView & { replaced?: string[] }> {
+  createRunner(target: string, options: { build?: string } = {}): Promise<RunnerView> {
     return this.json("POST", `/targets/${enc(target)}/runners`, options.build === undefined ? undefined : { build: options.build });
   }
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Router } from "express";
 import { CicdApiError, CicdClient } from "../../src/client/index.js";
 import { buildArtifactsRoutes } from "../../src/api/build-artifacts-routes.js";
-import { openapi } from "../../src/api/openapi.js";
+import { operations } from "../../src/api/openapi.js";
 import { buildsRoutes } from "../../src/api/builds-routes.js";
 import { artifactsRoutes } from "../../src/api/artifacts-routes.js";
 import { runnersRoutes } from "../../src/api/runners-routes.js";
@@ -21,7 +21,7 @@ describe("OpenAPI document", () => {
   it("describes exactly the routes the API serves", () => {
     const fake = {} as never;
     const served = [buildsRoutes(fake), artifactsRoutes({ targets: [] } as never, fake), runnersRoutes(fake), buildArtifactsRoutes(fake)].flatMap(routesOf).sort();
-    const documented = Object.entries(openapi.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`)).sort();
+    const documented = Object.entries(operations).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`)).sort();
     expect(documented).toEqual(served);
   });
 });
@@ -50,8 +50,12 @@ describe("CicdClient against a real server", () => {
     expect(whole).toBe(`built ${queued.key}\n`);
     expect(Buffer.from(await client.downloadArtifact("hello", file, { start: 0, end: 4 })).toString()).toBe("built");
     expect((await client.listTargets()).map((t) => t.name)).toEqual(["hello"]);
-    const served = await fetch(`${server.url}/api/v1/openapi.json`);
-    expect(((await served.json()) as { openapi: string }).openapi).toBe("3.1.0");
+    const served = (await (await fetch(`${server.url}/api/v1/openapi.json`)).json()) as { openapi: string; paths: Record<string, object>; components: { schemas: Record<string, unknown> } };
+    expect(served.openapi).toBe("3.1.0");
+    expect(Object.keys(served.paths).sort()).toEqual(Object.keys(operations).sort());
+    // Rendered from the zod schemas: one BuildStatus, referenced wherever a status appears.
+    expect(served.components.schemas.BuildStatus).toEqual({ type: "string", enum: ["queued", "running", "succeeded", "failed", "cancelled", "error"] });
+    expect(JSON.stringify(served.paths)).not.toContain('"succeeded"');
   });
 
   it("answers with typed errors", async () => {
