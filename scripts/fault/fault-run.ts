@@ -68,7 +68,7 @@ export async function containersOf(instance: string): Promise<string[]> {
 
 /** Ids of running containers that are not this instance's (someone else's Docker work). */
 export async function othersRunning(instance: string): Promise<string[]> {
-  const { stdout } = await run("docker", ["ps", "-q", "--format", '{{.ID}} {{.Label "cicd.instance"}}'], { timeout: 30_000 });
+  const { stdout } = await run("docker", ["ps", "--format", '{{.ID}} {{.Label "cicd.instance"}}'], { timeout: 30_000 });
   return stdout.split("\n").filter(Boolean).filter((line) => line.split(" ")[1] !== instance).map((line) => line.split(" ")[0]!);
 }
 
