@@ -31,7 +31,7 @@ export async function fetchGitCached(o: CachedFetchOptions): Promise<string> {
   for (;;) {
     let id: number | undefined;
     try {
-      const fetched = await withMirrorLock(mirror, () => updateMirror({ ...o, mirror, env, replace }), o.signal);
+      const fetched = await withMirrorLock(mirror, (signal) => updateMirror({ ...o, signal, mirror, env, replace }), o.signal);
       id = fetched.id;
       return await checkout(o, env, mirror, fetched.commit);
     } catch (error) {

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
  * Replaces `file` with `data` so that a reader sees either the old or the new content, never a
  * mix, even after a crash: write a temp file beside it, fsync it, rename over, fsync the folder.
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(file: string, data: string | Uint8Array, beforeRename?: () => Promise<void>): Promise<void> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   const handle = await open(tmp, "w", 0o644);
   try {
@@ -16,6 +16,8 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     await handle.close();
   }
   try {
+    // The caller's last check (e.g. that it still holds the lock) before the new content shows.
+    await beforeRename?.();
     await rename(tmp, file);
   } catch (error) {
     await unlink(tmp).catch(() => undefined);

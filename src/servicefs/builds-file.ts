@@ -2,7 +2,7 @@ import { lstat, mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { errors } from "../shared/errors.js";
 import { writeFileAtomic } from "./atomic-write.js";
-import { withFileLock, type LockOptions } from "./file-lock.js";
+import { withFileLock, type HeldLock, type LockOptions } from "./file-lock.js";
 
 /** One build in `builds.json` (the contract's fields first; the rest is informative). */
 export interface BuildRecord {
@@ -63,19 +63,22 @@ export class BuildsFile {
 
   /** Applies `change` to the document under the lock and writes it back atomically. */
   async update<T>(change: (doc: BuildsDocument) => T): Promise<T> {
-    return this.locked(() => this.updateUnlocked(change));
+    return this.locked((lock) => this.updateUnlocked(change, lock));
   }
 
-  /** The body of update() for a caller that already holds the lock (see locked()). */
-  async updateUnlocked<T>(change: (doc: BuildsDocument) => T): Promise<T> {
+  /**
+   * The body of update() for a caller that already holds the lock (see locked()). With `lock`,
+   * the write is refused (LOCK_LOST) if the lock was lost meanwhile, before the file changes.
+   */
+  async updateUnlocked<T>(change: (doc: BuildsDocument) => T, lock?: HeldLock): Promise<T> {
     const doc = await this.read();
     const result = change(doc);
-    await writeFileAtomic(this.file, `${JSON.stringify(doc, null, 2)}\n`);
+    await writeFileAtomic(this.file, `${JSON.stringify(doc, null, 2)}\n`, lock && (() => lock.assertHeld()));
     return result;
   }
 
   /** Runs `fn` under the same lock without writing (for publishing files by name). */
-  async locked<T>(fn: () => Promise<T>): Promise<T> {
+  async locked<T>(fn: (lock: HeldLock) => Promise<T>): Promise<T> {
     await mkdir(this.dir, { recursive: true }).catch((error: NodeJS.ErrnoException) => {
       // The target's folder is a file: say so as read() would, not "EEXIST: mkdir <path>".
       throw error.code === "EEXIST" || error.code === "ENOTDIR" ? errors.metadataCorrupt(this.file, unreadable("ENOTDIR")) : error;

@@ -64,7 +64,7 @@ export class ServiceFs {
         staged.at(-1)!.size = (await stat(tmp)).size;
       }
       const file = this.builds(target);
-      return await file.locked(async () => {
+      return await file.locked(async (lock) => {
         const already = (await file.read()).builds.find((b) => b.key === input.key);
         if (already) return already;
         const linked = await this.linkStaged(dir, staged, input.now ?? new Date());
@@ -83,7 +83,7 @@ export class ServiceFs {
           const extra = Object.fromEntries(Object.entries(input.extra ?? {}).filter(([k]) => !(k in core)));
           const record: BuildRecord = { ...core, ...extra };
           // Same lock is held: write the document directly rather than re-entering update().
-          await file.updateUnlocked((doc) => void doc.builds.push(record));
+          await file.updateUnlocked((doc) => void doc.builds.push(record), lock);
           return record;
         } catch (error) {
           // Not recorded (e.g. builds.json is corrupt): leave no artifact that no build claims.

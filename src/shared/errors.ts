@@ -27,7 +27,8 @@ export type ErrorCode =
   | "UNAVAILABLE"
   | "UNSUPPORTED_MEDIA_TYPE"
   | "RANGE_NOT_SATISFIABLE"
-  | "PRECONDITION_FAILED";
+  | "PRECONDITION_FAILED"
+  | "LOCK_LOST";
 
 const statusOf: Record<ErrorCode, number> = {
   CONFIG_NOT_FOUND: 400,
@@ -54,6 +55,7 @@ const statusOf: Record<ErrorCode, number> = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   RANGE_NOT_SATISFIABLE: 416,
   PRECONDITION_FAILED: 412,
+  LOCK_LOST: 409,
 };
 
 export class CicdError extends Error {
@@ -148,7 +150,7 @@ export const errors = {
   unavailable: (why: string) => new CicdError("UNAVAILABLE", why),
   /** A lock file removed or taken by another process while held: the write under it was not trusted. */
   lockLost: (path: string) =>
-    new CicdError("CONFLICT", `The lock ${path} was removed or taken by another process while this one held it; try again (if it keeps happening, something removes lock files in that folder).`, { path }),
+    new CicdError("LOCK_LOST", `The lock ${path} was removed or taken by another process while this one held it; try again (if it keeps happening, something removes lock files in that folder).`, { path }),
 };
 
 function describe(value: unknown): string {
