@@ -1,7 +1,7 @@
 import { parseDuration } from "../shared/duration.js";
 import { errorMessage } from "../shared/errors.js";
 import { exitWithParent } from "../shared/exit-with-parent.js";
-import { createLogger, type Logger } from "../shared/logger.js";
+import { createLogger, logLevelOf, type Logger } from "../shared/logger.js";
 import { readSecretsFile } from "../shared/read-secrets.js";
 import { Broadcaster, type BroadcasterOptions } from "./broadcaster.js";
 import { BuilderSession } from "./builder-session.js";
@@ -40,7 +40,7 @@ export async function builderMain(argv: string[], deps: BuilderDeps = {}): Promi
   const env = deps.env ?? process.env;
   // Started by a manager's local executor: end with it, never outlive it as an orphan.
   if (env.CICD_PARENT_PID) exitWithParent(Number(env.CICD_PARENT_PID));
-  const log = deps.log ?? createLogger("builder");
+  const log = deps.log ?? createLogger("builder", { level: logLevelOf(env.LOG_LEVEL) });
   const setup = await readSetup(argv, env);
   if (typeof setup === "number") return setup;
   if (setup.options.isolateNetwork && !(await isolate(setup.options, log))) return 1;

@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { parseDuration } from "../shared/duration.js";
 import { errorMessage, errors } from "../shared/errors.js";
 import { exitWithParent } from "../shared/exit-with-parent.js";
-import { createLogger } from "../shared/logger.js";
+import { createLogger, logLevelOf } from "../shared/logger.js";
 import { BuildRunner, type BuildRunnerOptions } from "./build-runner.js";
 
 export const runnerUsage = `Usage: cicd runner --dir DIR --command "java -jar {file}" [options]
@@ -109,7 +109,7 @@ export async function runnerMain(argv: string[]): Promise<number> {
     }
     // A mistyped --dir would otherwise read as "no good build"; with --wait it may appear later.
     if (!parsed.wait && !existsSync(parsed.dir)) throw errors.invalidArgument("--dir", "an existing folder", parsed.dir);
-    runner = new BuildRunner({ ...parsed, logger: createLogger("runner") });
+    runner = new BuildRunner({ ...parsed, logger: createLogger("runner", { level: logLevelOf(process.env.LOG_LEVEL) }) });
   } catch (error) {
     process.stderr.write(`cicd runner: ${errorMessage(error)} (cicd runner --help lists the options)\n`);
     return 2;

@@ -11,6 +11,11 @@ import { Masker } from "./mask.js";
  * no environment of its own.
  */
 export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** `LOG_LEVEL` as the container programs (builder, runner) read it; anything else is `info`. */
+export function logLevelOf(value: string | undefined): LogLevel {
+  return value === "debug" || value === "warn" || value === "error" ? value : "info";
+}
 export type LogFormat = "text" | "json";
 export const logLevels: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 export const logFormats: readonly LogFormat[] = ["text", "json"];
@@ -88,14 +93,4 @@ function jsonLine(time: string, at: LogLevel, scope: string, message: string, fi
     if (value !== undefined) entry[reserved.has(key) ? `_${key}` : key] = value;
   }
   return JSON.stringify(entry, (_key, value: unknown) => (typeof value === "bigint" ? value.toString() : value));
-}
-
-/**
- * A logger that records lines, for tests.
- * @deprecated moved to test/helpers/memory-logger.ts; kept until the last tests import it from there.
- */
-export function memoryLogger(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const logger = createLogger("test", { level: "debug", write: (l) => lines.push(l) });
-  return Object.assign(logger, { lines });
 }

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { pathHider, serverFolders } from "../../src/api/hide-paths.js";
 import { errorHandler } from "../../src/api/http-errors.js";
 import { errors } from "../../src/shared/errors.js";
-import { memoryLogger } from "../../src/shared/logger.js";
+import { memoryLogger } from "../helpers/memory-logger.js";
 
 describe("pathHider", () => {
   const hide = pathHider(["/srv/cicd", "/srv/cicd/data", "/srv/cicd/data/servicefs"]);

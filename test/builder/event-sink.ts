@@ -62,6 +62,3 @@ export async function startEventSink(options: { token: string; port?: number }):
       }),
   };
 }
-
-// http-endpoint.test.ts still takes freePort from here.
-export { freePort } from "../helpers/free-port.js";

@@ -4,10 +4,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Broadcaster } from "../../src/builder/broadcaster.js";
 import { BuilderSession } from "../../src/builder/builder-session.js";
 import { serveBuilds, type ServeHandle } from "../../src/builder/serve-builds.js";
-import { memoryLogger } from "../../src/shared/logger.js";
+import { memoryLogger } from "../helpers/memory-logger.js";
 import { createRepo, type TestRepo } from "../helpers/git-repos.js";
 import { createBench, jarScript, type Bench } from "./harness.js";
-import { freePort, startEventSink } from "./event-sink.js";
+import { freePort } from "../helpers/free-port.js";
+import { startEventSink } from "./event-sink.js";
 
 const MANAGER_TOKEN = "manager-token-0123456789";
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createCloneTokenProvider, repositoryOf } from "../../src/github/clone-token-provider.js";
 import { createAppProbot } from "../../src/github/create-app-probot.js";
 import { isCicdError } from "../../src/shared/errors.js";
-import { memoryLogger } from "../../src/shared/logger.js";
+import { memoryLogger } from "../helpers/memory-logger.js";
 import { FakeBuildService } from "../fixtures/fake-build-service.js";
 import { API, INSTALLATION_TOKEN, nockInstallationToken, testConfig, testSettings } from "../fixtures/github-app-fixture.js";
 import { useNock } from "../fixtures/handler-harness.js";

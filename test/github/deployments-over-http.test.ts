@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load-config.js";
 import { BadBuildsWatcher } from "../../src/manager/bad-builds-watcher.js";
 import { ServiceFs } from "../../src/servicefs/index.js";
-import { memoryLogger } from "../../src/shared/logger.js";
+import { memoryLogger } from "../helpers/memory-logger.js";
 import { FakeDeployments } from "../fixtures/fake-deployments.js";
 import { startFakeGitHubApi } from "../fixtures/fake-github-api.js";
 import { WEBHOOK_SECRET, testEnv } from "../fixtures/github-app-fixture.js";

@@ -3,7 +3,7 @@ import nock from "nock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mountGitHub } from "../../src/github/mount-github.js";
 import { isCicdError } from "../../src/shared/errors.js";
-import { memoryLogger } from "../../src/shared/logger.js";
+import { memoryLogger } from "../helpers/memory-logger.js";
 import { FakeBuildService } from "../fixtures/fake-build-service.js";
 import { API, INSTALLATION_TOKEN, WEBHOOK_SECRET, nockInstallationToken, testConfig, testEnv, testPrivateKey } from "../fixtures/github-app-fixture.js";
 import { sendWebhook, startWebhookServer } from "../fixtures/webhook-server.js";

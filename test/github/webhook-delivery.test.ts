@@ -8,7 +8,7 @@ import { directWebhooks } from "../../src/github/direct-webhooks.js";
 import { directEventShapes, payloadProblem, probotEventShapes } from "../../src/github/webhook-shapes.js";
 import type { HandlerDeps } from "../../src/handlers/handler-deps.js";
 import { registerHandlers } from "../../src/handlers/register-handlers.js";
-import { memoryLogger } from "../../src/shared/logger.js";
+import { memoryLogger } from "../helpers/memory-logger.js";
 import { API, WEBHOOK_SECRET, nockInstallationToken, testConfig, testEnv } from "../fixtures/github-app-fixture.js";
 import { sendWebhook, startWebhookServer } from "../fixtures/webhook-server.js";
 import { examplePayload, prCommentPayload, pushPayload, type Payload } from "../fixtures/webhook-payloads.js";

@@ -6,7 +6,7 @@ import nock from "nock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { mountGitHub, type GitHubIntegration } from "../../src/github/mount-github.js";
 import type { WebhookLimits } from "../../src/github/unverified-bodies.js";
-import { memoryLogger } from "../../src/shared/logger.js";
+import { memoryLogger } from "../helpers/memory-logger.js";
 import { FakeBuildService } from "../fixtures/fake-build-service.js";
 import { API, WEBHOOK_SECRET, nockInstallationToken, testConfig, testEnv } from "../fixtures/github-app-fixture.js";
 import { sendWebhook } from "../fixtures/webhook-server.js";

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { BackgroundTasks } from "../../src/github/background-tasks.js";
 import { registerHandlers } from "../../src/handlers/register-handlers.js";
-import { memoryLogger } from "../../src/shared/logger.js";
+import { memoryLogger } from "../helpers/memory-logger.js";
 import { FakeBuildService } from "../fixtures/fake-build-service.js";
 import { testConfig } from "../fixtures/github-app-fixture.js";
 
