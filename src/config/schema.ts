@@ -68,6 +68,8 @@ export const targetSchema = z
     cache: z.array(z.string().regex(/^\//, { error: "expected absolute paths inside the build container" })).default([])
       .describe("Folders kept between builds of this target (e.g. /root/.m2)."),
     limits: limits.optional(),
+    supersede: z.union([z.boolean(), z.literal("running")], { error: "expected true, false or running" }).default(true)
+      .describe("A newer trigger of the same branch (or pull request) cancels its queued builds; `running` also stops a running build of an older commit."),
     user: z.string().regex(/^(root|\d+(:\d+)?)$/, { error: "expected a uid, uid:gid (e.g. 1000:1000) or root" }).optional()
       .describe("User the build's commands run as inside the builder (default 1000:1000, unprivileged; root gives the commands root inside the container)."),
     run: runSchema.optional(),

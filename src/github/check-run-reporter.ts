@@ -339,7 +339,11 @@ export class CheckRunReporter {
   }
 
   private stateOf(build: Build): Promise<CheckRunState> {
-    return checkRunState(build, this.options.service.logPath(build.key), { deployable: this.options.deployable?.(build) ?? false });
+    const publicUrl = this.options.publicUrl;
+    return checkRunState(build, this.options.service.logPath(build.key), {
+      deployable: this.options.deployable?.(build) ?? false,
+      ...(publicUrl ? { buildUrl: (key: string) => logUrl(publicUrl, key) } : {}),
+    });
   }
 
   /**

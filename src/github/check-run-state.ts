@@ -54,6 +54,8 @@ export function conclusionOf(build: Build): Conclusion {
 export interface CheckRunStateOptions {
   /** The build's target has a runner: a successful build gets a "Deploy" button. */
   deployable?: boolean;
+  /** Where people read another build (its log under `publicUrl`), for links between builds. */
+  buildUrl?: (key: string) => string;
 }
 
 /**
@@ -85,7 +87,7 @@ export async function checkRunState(build: Build, logFile: string, options: Chec
     conclusion,
     started_at: build.startedAt ?? undefined,
     completed_at: build.finishedAt ?? new Date().toISOString(),
-    output: { title: titleOf(build, conclusion), summary: summaryOf(build).slice(0, OUTPUT_LIMIT), text: logText(log, truncated) },
+    output: { title: titleOf(build, conclusion), summary: summaryOf(build, options).slice(0, OUTPUT_LIMIT), text: logText(log, truncated) },
     annotations: parseAnnotations(log, { prefixes: workspacePrefixes(build) }),
     actions: actionsOf(build, conclusion, options),
   };
@@ -109,12 +111,14 @@ function titleOf(build: Build, conclusion: Conclusion): string {
   return title.length > 200 ? `${title.slice(0, 197)}...` : title;
 }
 
-function summaryOf(build: Build): string {
+function summaryOf(build: Build, options: CheckRunStateOptions): string {
   const lines: string[] = [];
   const took = durationOf(build);
   lines.push(`Build \`${build.key}\`${build.commit ? ` of \`${build.commit.slice(0, 12)}\`` : ""}${took ? ` took ${took}` : ""}.`);
   const refused = actionRequiredOf(build);
   if (refused !== undefined) return [refused, "", allowUntrustedHelp].join("\n");
+  const newer = build.outcome === "superseded" && typeof build.meta.supersededBy === "string" ? build.meta.supersededBy : undefined;
+  if (newer) lines.push("", `Superseded by build ${options.buildUrl ? `[\`${newer}\`](${options.buildUrl(newer)})` : `\`${newer}\``}: a newer trigger of the same branch or pull request.`);
   // What happened after the build (marked bad, deploys) first: it is the news, and a long summary is cut at the end.
   lines.push(...deploymentLines(build));
   if (build.reason) lines.push("", `**Reason:** ${build.reason}`);

@@ -44,7 +44,7 @@ export interface DispatchDeps {
 }
 
 /** Why a running build was interrupted from outside. */
-export type StopReason = "cancelled" | "timeout" | "shutdown";
+export type StopReason = "cancelled" | "timeout" | "shutdown" | "superseded";
 
 export interface BuildControl {
   signal: AbortSignal;
@@ -360,8 +360,12 @@ async function resultOf(deps: DispatchDeps, key: string, info: ExitInfo, final: 
 function finishStopped(deps: DispatchDeps, key: string, control: BuildControl, target: Target | undefined, handle?: WorkloadHandle): Promise<void> | void {
   const reason = control.reason();
   if (reason === "shutdown") return; // stays running/queued in the store; recovered on the next start
-  const outcome = reason === "timeout" ? "timed_out" : "cancelled";
-  const text = reason === "timeout" ? `timed out after ${formatDuration(target?.timeoutMs ?? 0)}` : "cancelled";
+  const outcome = reason === "timeout" ? "timed_out" : reason === "superseded" ? "superseded" : "cancelled";
+  const newer = reason === "superseded" ? deps.store.get(key)?.meta.supersededBy : undefined;
+  const text =
+    reason === "timeout" ? `timed out after ${formatDuration(target?.timeoutMs ?? 0)}`
+    : reason === "superseded" ? `superseded by ${typeof newer === "string" ? newer : "a newer build"}`
+    : "cancelled";
   deps.logs.note(key, text);
   return (async () => {
     await handle?.stop(5_000).catch((e: unknown) => deps.logger.warn("could not stop builder", { key, error: errorMessage(e) }));

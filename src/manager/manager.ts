@@ -7,6 +7,7 @@ import { findTarget, type Config } from "../config/load-config.js";
 import type { Executor } from "../executor/types.js";
 import { errors } from "../shared/errors.js";
 import { endedAs } from "../shared/outcome.js";
+import { branchOf, supersededBy, type SupersedeMode } from "./supersede.js";
 import type { Logger } from "../shared/logger.js";
 import type { BuilderEvent } from "../shared/protocol.js";
 import { ServiceFs } from "../servicefs/service-fs.js";
@@ -139,6 +140,7 @@ export class Manager implements BuildService {
     const result = await this.inserts.add(newBuildFor({ ...request, target: target.name }, { key, logPath: this.logs.path(key), createdAt: new Date().toISOString(), repository: target.repository }));
     if (!result.duplicate) {
       this.emit(result.build, null);
+      this.supersedeOlder(result.build, target.supersede);
       this.schedule(result.build.key);
       if (this.options.config.warmBuilders) this.pool.reserve(target);
     } else if (reserved) {
@@ -150,6 +152,11 @@ export class Manager implements BuildService {
 
   get(key: string): Build | undefined {
     return this.options.store.get(key);
+  }
+
+  /** The build of `target` with this number, or undefined. */
+  byNumber(target: string, number: number): Build | undefined {
+    return this.options.store.byNumber(target, number);
   }
 
   list(filter?: BuildFilter): Build[] {
@@ -258,6 +265,31 @@ export class Manager implements BuildService {
 
   get stats(): { queued: number; running: number } {
     return { queued: this.queue.size, running: this.running.size };
+  }
+
+  /**
+   * A newer trigger of a branch or pull request cancels the builds it makes pointless (see
+   * supersede.ts): queued ones at once, running ones (`supersede: running`) through their
+   * dispatch, which ends them as it ends a cancelled build. Each says which build took its place.
+   */
+  private supersedeOlder(newer: Build, mode: SupersedeMode): void {
+    const branch = branchOf(newer.ref);
+    const on = newer.pullRequest !== null ? { pullRequest: newer.pullRequest } : branch !== undefined ? { branch } : undefined;
+    if (!on || mode === false) return;
+    const { queued, running } = supersededBy(newer, this.options.store.activeOf(newer.target, on), mode);
+    const reason = `superseded by ${newer.key}`;
+    for (const key of queued) {
+      this.options.store.setMeta(key, { supersededBy: newer.key });
+      void this.pool.discard(key);
+      this.change(key, { ...endedAs("superseded"), reason }, "dequeue");
+    }
+    for (const key of running) {
+      const entry = this.running.get(key);
+      if (!entry) continue;
+      this.options.store.setMeta(key, { supersededBy: newer.key });
+      entry.reason = "superseded";
+      entry.controller.abort();
+    }
   }
 
   /** Builders for the next builds in the queue start now, while earlier builds still run. */

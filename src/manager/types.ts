@@ -15,6 +15,8 @@ export type TriggerKind = "api" | "push" | "pull_request" | "comment" | "rerun" 
 /** A build as stored and served by the API. Never holds a token or secret. */
 export interface Build {
   key: string;
+  /** The target's count of its builds, from 1, in the order they were queued; never reused. */
+  number: number;
   target: string;
   status: BuildStatus;
   ref: string | null;

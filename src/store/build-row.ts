@@ -32,6 +32,7 @@ export interface Row {
   builder_token_hash: string | null;
   replay_key: string | null;
   outcome: string | null;
+  number: number | null;
 }
 
 /** A build to insert (queued); the other columns take their defaults. */
@@ -78,9 +79,10 @@ export function newBuildFor(request: TriggerRequest, at: { key: string; logPath:
 }
 
 /** The Build a freshly inserted row reads back as (the table's defaults for the rest). */
-export function newBuildOf(b: NewBuild, meta: string): Build {
+export function newBuildOf(b: NewBuild & { number?: number }, meta: string): Build {
   return {
     key: b.key,
+    number: b.number ?? 0,
     target: b.target,
     status: "queued",
     ref: b.ref,
@@ -108,6 +110,7 @@ export function newBuildOf(b: NewBuild, meta: string): Build {
 export function toBuild(row: Row): Build {
   return {
     key: row.key,
+    number: row.number ?? 0,
     target: row.target,
     status: row.status,
     ref: row.ref,

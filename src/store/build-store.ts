@@ -85,10 +85,20 @@ export class BuildStore {
         "SELECT * FROM builds WHERE replay_key = ? AND created_at >= ? AND target = ? ORDER BY created_at DESC LIMIT 1",
       ),
       nextSeq: db.prepare<[], { seq: number }>("SELECT IFNULL(MAX(seq), 0) + 1 AS seq FROM builds"),
+      nextNumber: db.prepare<[string], { last: number }>(
+        "INSERT INTO target_numbers (target, last) VALUES (?, 1) ON CONFLICT (target) DO UPDATE SET last = last + 1 RETURNING last",
+      ),
+      byNumber: db.prepare<[string, number], Row>("SELECT * FROM builds WHERE target = ? AND number = ?"),
+      activeByRef: db.prepare<[string, string, string], Row>(
+        "SELECT * FROM builds WHERE target = ? AND ref IN (?, ?) AND status IN ('queued', 'running') ORDER BY seq",
+      ),
+      activeByPull: db.prepare<[string, number], Row>(
+        "SELECT * FROM builds WHERE target = ? AND pull_request = ? AND status IN ('queued', 'running') ORDER BY seq",
+      ),
       insert: db.prepare(
-        `INSERT INTO builds (key, seq, target, status, ref, sha, trigger, delivery_id, replay_key, created_at, repository,
+        `INSERT INTO builds (key, seq, number, target, status, ref, sha, trigger, delivery_id, replay_key, created_at, repository,
            installation_id, pull_request, untrusted, meta, log_path)
-         VALUES (@key, @seq, @target, 'queued', @ref, @sha, @trigger, @deliveryId, @replayKey, @createdAt, @repository,
+         VALUES (@key, @seq, @number, @target, 'queued', @ref, @sha, @trigger, @deliveryId, @replayKey, @createdAt, @repository,
            @installationId, @pullRequest, @untrusted, @meta, @logPath)`,
       ),
       back: db.prepare<[], { p: number }>("SELECT IFNULL(MAX(position), 0) + 1 AS p FROM queue"),
@@ -134,15 +144,31 @@ export class BuildStore {
       if (existing) return { build: toBuild(existing), duplicate: true };
     }
     const seq = this.stmt.nextSeq.get()!.seq;
+    const number = this.stmt.nextNumber.get(build.target)!.last;
     const meta = JSON.stringify(build.meta);
-    this.stmt.insert.run({ ...build, replayKey: build.replayKey ?? null, seq, untrusted: build.untrusted ? 1 : 0, meta });
+    this.stmt.insert.run({ ...build, replayKey: build.replayKey ?? null, seq, number, untrusted: build.untrusted ? 1 : 0, meta });
     this.stmt.enqueue.run(build.key, this.stmt.back.get()!.p);
     // The row is what was written plus the columns' defaults: no need to read it back.
-    return { build: newBuildOf(build, meta), duplicate: false };
+    return { build: newBuildOf({ ...build, number }, meta), duplicate: false };
   }
 
   get(key: string): Build | undefined {
     const row = this.stmt.get.get(key);
+    return row && toBuild(row);
+  }
+
+  /**
+   * The queued and running builds of `target` on one branch (`branch` as `main`; refs stored as
+   * `main` or `refs/heads/main` both count) or of one pull request, oldest first.
+   */
+  activeOf(target: string, on: { branch: string } | { pullRequest: number }): Build[] {
+    const rows = "branch" in on ? this.stmt.activeByRef.all(target, on.branch, `refs/heads/${on.branch}`) : this.stmt.activeByPull.all(target, on.pullRequest);
+    return rows.map(toBuild);
+  }
+
+  /** The build of `target` with this number (numbers count a target's builds from 1). */
+  byNumber(target: string, number: number): Build | undefined {
+    const row = this.stmt.byNumber.get(target, number);
     return row && toBuild(row);
   }
 

@@ -93,4 +93,18 @@ export const migrations: string[] = [
     WHEN status = 'error' THEN 'executor_failed'
     ELSE NULL END;
   `,
+  // 6: build numbers, and what supersede looks up on every trigger (the active builds of one
+  // branch or pull request) without scanning the queue.
+  // Build numbers. Each target numbers its builds 1, 2, 3 … in the order they were queued;
+  // target_numbers keeps each target's last number, so a number is never used twice even when
+  // the builds that had the highest ones are deleted. Existing builds are numbered by seq.
+  `
+  ALTER TABLE builds ADD COLUMN number INTEGER;
+  UPDATE builds SET number = (SELECT COUNT(*) FROM builds b WHERE b.target = builds.target AND b.seq <= builds.seq);
+  CREATE UNIQUE INDEX builds_by_target_number ON builds(target, number);
+  CREATE TABLE target_numbers (target TEXT PRIMARY KEY, last INTEGER NOT NULL);
+  INSERT INTO target_numbers (target, last) SELECT target, MAX(number) FROM builds GROUP BY target;
+  CREATE INDEX builds_active_by_ref ON builds(target, ref) WHERE status IN ('queued', 'running');
+  CREATE INDEX builds_active_by_pull ON builds(target, pull_request) WHERE status IN ('queued', 'running');
+  `,
 ];

@@ -46,6 +46,8 @@ describe.skipIf(!hasDocker)("check runs across three kill -9 of the server", () 
               branches: ["master"],
               commands: ["sh build.sh"],
               artifacts: ["dist/*.mjs"],
+              // Every pushed commit is to build: this test is about check runs across crashes.
+              supersede: false,
             }),
           ],
         },

@@ -111,6 +111,11 @@ describe("BuildStore", () => {
       ALTER TABLE builds DROP COLUMN replay_key;
       ALTER TABLE builds DROP COLUMN check_reported;
       ALTER TABLE builds DROP COLUMN outcome;
+      DROP INDEX builds_by_target_number;
+      DROP INDEX builds_active_by_ref;
+      DROP INDEX builds_active_by_pull;
+      DROP TABLE target_numbers;
+      ALTER TABLE builds DROP COLUMN number;
     `);
     old.pragma("user_version = 2");
     old.close();
@@ -123,6 +128,8 @@ describe("BuildStore", () => {
     const second = store.insertQueued(newBuild()).build.key;
     expect(store.list().map((b) => b.key)).toEqual([second, first]);
     expect(store.queuedKeys()).toEqual([first, second]);
+    // Builds from before numbers were kept are numbered in their order, and numbering goes on.
+    expect([store.get(first)?.number, store.get(second)?.number]).toEqual([1, 2]);
   });
 
   it("treats a build of the same target and replay key within the window as a duplicate, whatever the delivery id", () => {
