@@ -191,13 +191,14 @@ try {
   watching = false;
   await watcher;
   const stayedUp = serverExit === undefined;
+  const exitedEarly = serverExit ?? "";
   server.child.kill("SIGTERM");
   const code = await within(server.exited, 60_000, "still running");
 
   const slowBuilds = builds.filter((b) => b.target === "slow");
   const newBuilds = builds.filter((b) => b.target === "quick");
   const interrupted = slowBuilds.filter((b) => runningAtStop.includes(b.key));
-  check("the server stayed up (its process never exited)", stayedUp, serverExit ?? "");
+  check("the server stayed up (its process never exited)", stayedUp, exitedEarly);
   check("/healthz answered 200 throughout", health.bad.length === 0, `${health.ok} answers 200, ${health.bad.length} other${health.bad.length ? `: ${health.bad.slice(0, 5).join("; ")}` : ""}`);
   check("every build ended", builds.length === SLOW + NEW && builds.every((b) => FINAL_STATUSES.includes(b.status)), counts(builds.map((b) => b.status)));
   check("no build ended failed (commands blamed for the engine)", builds.every((b) => b.status !== "failed"), builds.filter((b) => b.status === "failed").map((b) => `${b.key}: ${b.reason}`).join("; "));
