@@ -1,8 +1,9 @@
 /**
  * Fault injection, the long run of `kill -9` (issue 10): `npx tsx scripts/fault-kill-burst.ts
- * [--builds 100] [--kills 10] [--seed N] [--timeout 570]`. test/e2e/check-runs-crash.test.ts at
- * scale: a real `cicd server` process (src/ compiled once at the start, run with plain node, so
- * edits made to src/ during the run do not reach it) on the Docker executor (concurrency 2) with the GitHub App
+ * [--builds 100] [--kills 10] [--seed N] [--timeout 570] [--supersede false|true|running]`.
+ * test/e2e/check-runs-crash.test.ts at scale: a real `cicd server` process (src/ compiled once
+ * at the start, run with plain node, so edits made to src/ during the run do not reach it) on
+ * the Docker executor (concurrency 2) with the GitHub App
  * on, against the fake GitHub API on 127.0.0.1 (Octokit's production pacing: writes a second
  * apart). It sends a burst of signed pushes of examples/hello (files://), each a distinct commit,
  * resending every one that got no 200 under a new delivery id (a replay the server must not
@@ -45,6 +46,7 @@ const { values } = parseArgs({
     kills: { type: "string", default: "10" },
     seed: { type: "string" },
     timeout: { type: "string", default: "570" },
+    supersede: { type: "string", default: "false" },
   },
 });
 const N = Number(values.builds);
@@ -70,7 +72,7 @@ const watchdog = setTimeout(() => {
 }, timeoutMs + 30_000);
 watchdog.unref();
 
-console.log(`fault-kill-burst: ${N} pushes, ${K} kill -9, seed ${seed}, concurrency 2, timeout ${secs(timeoutMs)}`);
+console.log(`fault-kill-burst: ${N} pushes, ${K} kill -9, seed ${seed}, concurrency 2, supersede ${values.supersede}, timeout ${secs(timeoutMs)}`);
 console.log(`kill moments (progress = pushes accepted + builds ended, of ${2 * N}; then +jitter): ${moments.map((m) => `${m.progress}+${m.jitterMs}ms`).join(", ") || "none"}`);
 
 const checks: { name: string; ok: boolean; detail: string }[] = [];
@@ -104,6 +106,9 @@ try {
       "    branches: [master]",
       `    commands: ["sh build.sh"]`,
       `    artifacts: ["dist/*.mjs"]`,
+      // Every push is built (false, the default here): with true, a newer push cancels the
+      // queued builds of older ones, and most of the burst would never reach a builder.
+      `    supersede: ${values.supersede}`,
     ].join("\n"),
   );
   const env: NodeJS.ProcessEnv = {
