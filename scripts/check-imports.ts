@@ -45,6 +45,7 @@ export const PARTS: Readonly<Record<string, PartRule>> = {
   manager: { mayImport: ["shared", "config", "servicefs", "store", "executor", "runner/runner-state.ts"], forbiddenPackages: ["dockerode"] },
   github: { mayImport: ["shared", "config", "manager/types.ts"], forbiddenPackages: ["dockerode"] },
   handlers: { mayImport: ["shared", "config", "manager/types.ts", "github"], forbiddenPackages: ["dockerode"] },
+  webhooks: { mayImport: ["shared", "config", "manager/types.ts", "github", "handlers"], forbiddenPackages: ["dockerode"] },
   api: { mayImport: ["shared", "config", "manager", "servicefs"], forbiddenPackages: ["dockerode"] },
   client: { mayImport: ["shared"], onlyPackages: ["node:*", "zod"] },
   server: { mayImport: "*", forbiddenPackages: ["dockerode"] },

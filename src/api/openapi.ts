@@ -216,13 +216,3 @@ export function openapiDocument(): OpenApiDocument {
   rendered ??= renderOpenApi() as unknown as OpenApiDocument;
   return rendered;
 }
-
-/**
- * The document's paths, rendered when first read. Kept only for test/fuzz/api-fuzz.ts, which
- * lists the routes from it: once that reads `operations` instead, this goes.
- */
-export const openapi = {
-  get paths(): OpenApiDocument["paths"] {
-    return openapiDocument().paths;
-  },
-};

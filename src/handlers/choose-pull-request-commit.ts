@@ -1,5 +1,5 @@
 import type { BuiltCommit, CommitRefusal } from "../github/build-command-replies.js";
-import type { PullHead } from "./handler-deps.js";
+import type { PullHead } from "../shared/pull-heads.js";
 
 export interface PullRequestFacts {
   /** The pull request's head now (GitHub's API). */

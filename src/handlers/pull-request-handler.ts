@@ -1,6 +1,7 @@
 import type { Context } from "probot";
 import type { TriggerRequest } from "../manager/types.js";
-import type { HandlerDeps, PullHeads } from "./handler-deps.js";
+import type { PullHeads } from "../shared/pull-heads.js";
+import type { HandlerDeps } from "./handler-deps.js";
 import { targetsOf } from "./match-targets.js";
 
 /** The pull_request actions that build; every other action only records the head. */

@@ -3,26 +3,14 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { findTarget, type Config, type Target } from "../config/load-config.js";
 import type { Executor, WorkloadHandle } from "../executor/types.js";
-import { readRunnerState, type RunnerState } from "../runner/runner-state.js";
+import { readRunnerState } from "../runner/runner-state.js";
 import { errorMessage, errors } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import type { ServiceFs } from "../servicefs/service-fs.js";
+import type { RunnerView } from "../shared/api/runners.js";
 import type { RunnerRecord, RunnerStore } from "../store/runner-store.js";
 
 /** A runner as the API shows it: the record, whether it runs, and the runner's own state. */
-export interface RunnerView extends Omit<RunnerRecord, "stateFile"> {
-  running: boolean;
-  /** The build it runs now, restarts, last exit and decisions (from its state file). */
-  build: string | null;
-  restarts: number;
-  lastExit: RunnerState["lastExit"];
-  phase: RunnerState["phase"] | null;
-  decisions: RunnerState["decisions"];
-  tried: string[];
-  /** The build the runner was pinned to by a deploy, if any. */
-  pinned: string | null;
-}
-
 export interface RunnersDeps {
   config: Config;
   store: RunnerStore;

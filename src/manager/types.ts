@@ -3,76 +3,13 @@
  * Nothing outside manager/ reaches into the queue or the store directly.
  */
 import type { BuildRecord } from "../servicefs/builds-file.js";
-import type { Outcome } from "../shared/outcome.js";
-import type { CommandResult } from "../shared/protocol.js";
+import type { Build, BuildListQuery, BuildStatus } from "../shared/api/builds.js";
+import type { TriggerRequest } from "../shared/trigger-request.js";
 
-export type BuildStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled" | "error";
-export const FINAL_STATUSES: readonly BuildStatus[] = ["succeeded", "failed", "cancelled", "error"];
-
-export type TriggerKind = "api" | "push" | "pull_request" | "comment" | "rerun" | "retry";
-
-
-/** A build as stored and served by the API. Never holds a token or secret. */
-export interface Build {
-  key: string;
-  /** The target's count of its builds, from 1, in the order they were queued; never reused. */
-  number: number;
-  target: string;
-  status: BuildStatus;
-  ref: string | null;
-  /** The commit asked for (may be null: the branch head at build time). */
-  sha: string | null;
-  /** The exact commit that was built (known once the builder fetched it). */
-  commit: string | null;
-  trigger: TriggerKind;
-  attempts: number;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  exitCode: number | null;
-  /** Why the build ended as it did ("command 2 failed with exit code 1", "timed out after 30m", …). */
-  reason: string | null;
-  artifacts: string[];
-  sizes: Record<string, number>;
-  commands: CommandResult[];
-  /** GitHub context, when the build came from GitHub. */
-  repository: string | null;
-  installationId: number | null;
-  pullRequest: number | null;
-  /** Fork pull request: built without the target's secrets and token. */
-  untrusted: boolean;
-  /** Free-form data other parts keep with the build (e.g. the check run id). */
-  meta: Record<string, unknown>;
-  /** How a finished build ended (null while it is queued or running): shared/outcome.ts. */
-  outcome: Outcome | null;
-}
-
-export interface TriggerRequest {
-  target: string;
-  ref?: string;
-  sha?: string;
-  trigger: TriggerKind;
-  /** Deduplication: the same target + sha (or ref) + delivery id is never queued twice. */
-  deliveryId?: string;
-  /**
-   * Deduplication of replays: what the event asked for, whatever its delivery id (push:
-   * repository, ref and commit; pull request: repository, number and head sha). A build of the
-   * same target with the same key queued within the store's replay window is returned as a
-   * duplicate. Only webhooks set it: a person asking again (REST, `/build`, re-run) means it.
-   */
-  replayKey?: string;
-  repository?: string;
-  installationId?: number;
-  pullRequest?: number;
-  untrusted?: boolean;
-  meta?: Record<string, unknown>;
-}
-
-export interface BuildFilter {
-  target?: string;
-  status?: BuildStatus;
-  limit?: number;
-}
+export { FINAL_STATUSES, type Build, type BuildStatus, type TriggerKind } from "../shared/api/builds.js";
+export type { TriggerRequest } from "../shared/trigger-request.js";
+/** Which builds to list (newest first): a target, a status, how many. */
+export type BuildFilter = BuildListQuery;
 
 /** Emitted on every status change of a build (after the store has it). */
 export interface BuildEvent {

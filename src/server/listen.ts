@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { Express } from "express";
 import type { Config } from "../config/load-config.js";
-import type { GitHubIntegration } from "../github/mount-github.js";
+import type { GitHubIntegration } from "../webhooks/mount-github.js";
 import { errors } from "../shared/errors.js";
 
 export interface Listening {

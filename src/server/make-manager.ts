@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { Config } from "../config/load-config.js";
 import type { Executor } from "../executor/types.js";
-import type { GitHubIntegration } from "../github/mount-github.js";
+import type { GitHubIntegration } from "../webhooks/mount-github.js";
 import { BadBuildsWatcher } from "../manager/bad-builds-watcher.js";
 import { Manager } from "../manager/manager.js";
 import { Runners } from "../manager/runners.js";

@@ -7,7 +7,7 @@ import { errorHandler } from "../api/http-errors.js";
 import { serverFolders } from "../api/hide-paths.js";
 import { internalRoutes } from "../api/internal-routes.js";
 import { runnersRoutes } from "../api/runners-routes.js";
-import type { GitHubIntegration } from "../github/mount-github.js";
+import type { GitHubIntegration } from "../webhooks/mount-github.js";
 import type { Logger } from "../shared/logger.js";
 import type { Db } from "../store/open-database.js";
 import { PullHeadsStore } from "../store/pull-heads-store.js";
@@ -27,7 +27,7 @@ export async function mountGitHubIfSet(
     logger.info("GitHub settings absent (APP_ID unset); REST triggers only");
     return undefined;
   }
-  const { mountGitHub } = await import("../github/mount-github.js");
+  const { mountGitHub } = await import("../webhooks/mount-github.js");
   return mountGitHub(app, {
     service: parts.manager,
     config,

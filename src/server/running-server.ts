@@ -1,6 +1,6 @@
 import type { Server } from "node:http";
 import type { Executor } from "../executor/types.js";
-import type { GitHubIntegration } from "../github/mount-github.js";
+import type { GitHubIntegration } from "../webhooks/mount-github.js";
 import type { Manager } from "../manager/manager.js";
 import type { Runners } from "../manager/runners.js";
 import type { ManagerParts } from "./make-manager.js";

@@ -4,7 +4,7 @@ import express from "express";
 import { environmentSecrets, readEnvironment, type Environment, type EnvironmentText } from "../config/environment.js";
 import type { Config } from "../config/load-config.js";
 import type { Executor } from "../executor/types.js";
-import type { GitHubIntegration } from "../github/mount-github.js";
+import type { GitHubIntegration } from "../webhooks/mount-github.js";
 import { createLogger, type Logger } from "../shared/logger.js";
 import { resolveApiToken } from "./api-token.js";
 import { listen } from "./listen.js";

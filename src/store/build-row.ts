@@ -1,6 +1,7 @@
 import { isOutcome } from "../shared/outcome.js";
 import type { CommandResult } from "../shared/protocol.js";
-import type { Build, BuildStatus, TriggerKind, TriggerRequest } from "../manager/types.js";
+import type { Build, BuildStatus, TriggerKind } from "../shared/api/builds.js";
+import type { TriggerRequest } from "../shared/trigger-request.js";
 
 /** A row of the builds table. */
 export interface Row {

@@ -1,4 +1,4 @@
-import type { Build, BuildFilter, BuildStatus } from "../manager/types.js";
+import type { Build, BuildListQuery as BuildFilter, BuildStatus } from "../shared/api/builds.js";
 import type Database from "better-sqlite3";
 import { newBuildOf, toBuild, type NewBuild, type Row } from "./build-row.js";
 import type { Db } from "./open-database.js";

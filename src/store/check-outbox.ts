@@ -1,4 +1,4 @@
-import type { Build, BuildStatus } from "../manager/types.js";
+import type { Build, BuildStatus } from "../shared/api/builds.js";
 import type Database from "better-sqlite3";
 import { toBuild, type Row } from "./build-row.js";
 import type { Db } from "./open-database.js";

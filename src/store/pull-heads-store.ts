@@ -1,4 +1,4 @@
-import type { PullHead, PullHeads } from "../handlers/handler-deps.js";
+import type { PullHead, PullHeads } from "../shared/pull-heads.js";
 import type { Db } from "./open-database.js";
 
 /**

@@ -2,9 +2,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { DirectEvent } from "../handlers/direct-events.js";
 import { errorMessage, isCicdError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
-import type { WebhookLimits } from "./unverified-bodies.js";
-import { webhookGate, type VerifiedDelivery, type WebhookAnswer } from "./webhook-gate.js";
-import { payloadProblem, probotEventShapes } from "./webhook-shapes.js";
+import type { WebhookLimits } from "../github/unverified-bodies.js";
+import { webhookGate, type VerifiedDelivery, type WebhookAnswer } from "../github/webhook-gate.js";
+import { payloadProblem, probotEventShapes } from "../github/webhook-shapes.js";
 
 export interface DirectWebhooksOptions {
   /** The webhook path (`/api/github/webhooks`). */

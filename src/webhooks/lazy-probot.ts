@@ -1,8 +1,8 @@
 import type { Probot } from "probot";
 import type { HandlerDeps } from "../handlers/handler-deps.js";
 import type { Logger } from "../shared/logger.js";
-import type { ProbotTuning } from "./create-app-probot.js";
-import type { GitHubSettings } from "./github-settings.js";
+import type { ProbotTuning } from "../github/create-app-probot.js";
+import type { GitHubSettings } from "../github/github-settings.js";
 
 /** A webhook delivery whose signature the gate has checked. */
 export interface ProbotDelivery {
@@ -32,8 +32,8 @@ export function lazyProbot(settings: GitHubSettings, logger: Logger, tuning?: Pr
   const instance = () =>
     (probot ??= retryable(async () => {
       const [{ createAppProbot }, { shareInstallationClients }] = await Promise.all([
-        import("./create-app-probot.js"),
-        import("./share-installation-clients.js"),
+        import("../github/create-app-probot.js"),
+        import("../github/share-installation-clients.js"),
       ]);
       const created = createAppProbot(settings, logger, tuning);
       await shareInstallationClients(created);

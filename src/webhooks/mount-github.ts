@@ -2,18 +2,19 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Express } from "express";
 import { findTarget, type Config } from "../config/load-config.js";
 import { directEvents } from "../handlers/direct-events.js";
-import type { HandlerDeps, PullHeads } from "../handlers/handler-deps.js";
+import type { HandlerDeps } from "../handlers/handler-deps.js";
+import type { PullHeads } from "../shared/pull-heads.js";
 import type { BuildService, CloneTokenProvider, Deployments } from "../manager/types.js";
 import type { Logger } from "../shared/logger.js";
-import { BackgroundTasks } from "./background-tasks.js";
-import { CheckRunReporter } from "./check-run-reporter.js";
-import { createCloneTokenProvider } from "./clone-token-provider.js";
-import type { ProbotTuning } from "./create-app-probot.js";
+import { BackgroundTasks } from "../github/background-tasks.js";
+import { CheckRunReporter } from "../github/check-run-reporter.js";
+import { createCloneTokenProvider } from "../github/clone-token-provider.js";
+import type { ProbotTuning } from "../github/create-app-probot.js";
 import { directWebhooks } from "./direct-webhooks.js";
-import type { RetryOptions } from "./github-retry-delay.js";
-import { readGitHubSettings } from "./github-settings.js";
+import type { RetryOptions } from "../github/github-retry-delay.js";
+import { readGitHubSettings } from "../github/github-settings.js";
 import { lazyProbot } from "./lazy-probot.js";
-import type { WebhookLimits } from "./unverified-bodies.js";
+import type { WebhookLimits } from "../github/unverified-bodies.js";
 
 export const WEBHOOKS_PATH = "/api/github/webhooks";
 

@@ -1,11 +1,10 @@
 import { describe, expectTypeOf, it } from "vitest";
 import type { Build as ManagerBuild, BuildStatus as ManagerStatus, TriggerKind as ManagerTrigger } from "../../src/manager/types.js";
-import type { RunnerView as ManagerRunnerView } from "../../src/manager/runners.js";
 import type { RunnerDecision, RunnerPhase, RunnerState } from "../../src/runner/runner-state.js";
 import type { BuildsDocument as FileDocument } from "../../src/servicefs/builds-file.js";
 import type { CommandResult } from "../../src/shared/protocol.js";
 import type { Build, BuildStatus, TriggerKind } from "../../src/shared/api/builds.js";
-import type { RunnerDecision as ApiDecision, RunnerExit, RunnerPhase as ApiPhase, RunnerView } from "../../src/shared/api/runners.js";
+import type { RunnerDecision as ApiDecision, RunnerExit, RunnerPhase as ApiPhase } from "../../src/shared/api/runners.js";
 import type { BuildsDocument } from "../../src/shared/api/targets.js";
 
 /**
@@ -22,7 +21,6 @@ describe("the API's types and the parts' own copies", () => {
     expectTypeOf<RunnerPhase>().toEqualTypeOf<ApiPhase>();
     expectTypeOf<RunnerDecision>().toEqualTypeOf<ApiDecision>();
     expectTypeOf<NonNullable<RunnerState["lastExit"]>>().toEqualTypeOf<RunnerExit>();
-    expectTypeOf<ManagerRunnerView>().toEqualTypeOf<Omit<RunnerView, "replaced">>();
     expectTypeOf<FileDocument>().toExtend<BuildsDocument>();
   });
 });

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import fc from "fast-check";
-import { openapi } from "../../src/api/openapi.js";
+import { operations } from "../../src/api/openapi.js";
 import { FINAL_STATUSES } from "../../src/manager/types.js";
 import { FakeExecutor } from "../helpers/fake-executor.js";
 import { startTestServer, testConfig, type TestServer } from "../helpers/server.js";
@@ -55,7 +55,7 @@ export interface FuzzContext {
 }
 
 const ROUTES: [string, string][] = [
-  ...Object.entries(openapi.paths).flatMap(([p, ops]) => Object.keys(ops).map((m): [string, string] => [m.toUpperCase(), p])),
+  ...Object.entries(operations).flatMap(([p, ops]) => Object.keys(ops).map((m): [string, string] => [m.toUpperCase(), p])),
   // The pull request artifact routes of the trust contract (a 404 until they are mounted).
   ["GET", "/builds/{key}/artifacts"],
   ["GET", "/builds/{key}/artifacts/{file}"],

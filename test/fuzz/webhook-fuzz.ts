@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import express from "express";
 import fc from "fast-check";
-import { mountGitHub } from "../../src/github/mount-github.js";
+import { mountGitHub } from "../../src/webhooks/mount-github.js";
 import type { Build, BuildEvent, BuildFilter, BuildService, TriggerRequest } from "../../src/manager/types.js";
 import { errors } from "../../src/shared/errors.js";
 import { memoryLogger } from "../helpers/memory-logger.js";

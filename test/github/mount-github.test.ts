@@ -1,7 +1,7 @@
 import express from "express";
 import nock from "nock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mountGitHub } from "../../src/github/mount-github.js";
+import { mountGitHub } from "../../src/webhooks/mount-github.js";
 import { isCicdError } from "../../src/shared/errors.js";
 import { memoryLogger } from "../helpers/memory-logger.js";
 import { FakeBuildService } from "../fixtures/fake-build-service.js";

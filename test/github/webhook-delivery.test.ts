@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
 import nock from "nock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { directWebhooks } from "../../src/github/direct-webhooks.js";
+import { directWebhooks } from "../../src/webhooks/direct-webhooks.js";
 import { directEventShapes, payloadProblem, probotEventShapes } from "../../src/github/webhook-shapes.js";
 import type { HandlerDeps } from "../../src/handlers/handler-deps.js";
 import { registerHandlers } from "../../src/handlers/register-handlers.js";

@@ -4,7 +4,7 @@ import { connect, type AddressInfo, type Socket } from "node:net";
 import express from "express";
 import nock from "nock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { mountGitHub, type GitHubIntegration } from "../../src/github/mount-github.js";
+import { mountGitHub, type GitHubIntegration } from "../../src/webhooks/mount-github.js";
 import type { WebhookLimits } from "../../src/github/unverified-bodies.js";
 import { memoryLogger } from "../helpers/memory-logger.js";
 import { FakeBuildService } from "../fixtures/fake-build-service.js";
