@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { githubRetryDelay } from "../../src/github/github-retry-delay.js";
 import { checkRunReporterFixture } from "../fixtures/check-run-reporter-fixture.js";
 import { startFakeGitHubApi, type RecordedRequest } from "../fixtures/fake-github-api.js";
+import { waitUntil } from "../helpers/wait-for.js";
 
 // No nock: the reporter talks real HTTP to a fake GitHub API on 127.0.0.1 that is told to fail.
 const newReporter = checkRunReporterFixture();
@@ -21,10 +22,6 @@ const sha = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
 const checkRunCalls = () => api.requests.filter((r) => r.path.includes("/check-runs"));
 const sent = (r: RecordedRequest) => `${r.method} ${String(r.body?.status ?? "")}`.trim();
 
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  expect(condition()).toBe(true);
-}
 
 function setup(options: { maxMs?: number } = {}) {
   const t = newReporter({ baseUrl: `http://${api.host}/api/v3`, requestTimeoutMs: 300, retry: { baseMs: 5, maxMs: options.maxMs ?? 20 } });
@@ -42,9 +39,9 @@ describe("check runs while GitHub fails", () => {
     api.inject(1, { status: 403, headers: { "retry-after": "1" }, message: "You have triggered an abuse detection mechanism." }, /check-runs/);
     api.inject(1, { status: 429, headers: { "retry-after": "1" }, message: "Too many requests" }, /check-runs/);
     const { build } = await t.queue();
-    await until(() => checkRunCalls().length >= 1);
+    await waitUntil(() => checkRunCalls().length >= 1, { timeout: 10000 });
     t.service.update(build.key, { status: "running", startedAt: "2026-01-01T10:00:00.000Z", commit: sha });
-    await until(() => checkRunCalls().length >= 2); // the request that will time out is on its way
+    await waitUntil(() => checkRunCalls().length >= 2, { timeout: 10000 }); // the request that will time out is on its way
     writeFileSync(t.service.logPath(build.key), "all good\n");
     t.service.update(build.key, { status: "succeeded", exitCode: 0, finishedAt: "2026-01-01T10:01:00.000Z" });
     await t.reporter.idle();

@@ -7,15 +7,12 @@ import { checkRunReporterFixture } from "../fixtures/check-run-reporter-fixture.
 import type { FakeBuildService } from "../fixtures/fake-build-service.js";
 import { API, INSTALLATION_TOKEN, nockInstallationToken } from "../fixtures/github-app-fixture.js";
 import { useNock } from "../fixtures/handler-harness.js";
+import { waitUntil } from "../helpers/wait-for.js";
 
 useNock();
 
 const newReporter = checkRunReporterFixture();
 
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  expect(condition()).toBe(true);
-}
 
 const repo = "/repos/Codertocat/Hello-World";
 const sha = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
@@ -199,7 +196,7 @@ describe("check run reporting", () => {
       .reply(201, { id: 42, html_url: "https://github.com/Codertocat/Hello-World/runs/42" });
     nockUpdate(42, updated);
     const { build } = await t.queue();
-    await until(() => created.length === 1); // the POST of "queued" is on its way
+    await waitUntil(() => created.length === 1, { timeout: 5000 }); // the POST of "queued" is on its way
     t.service.update(build.key, { status: "running", startedAt: "2026-01-01T10:00:00.000Z" });
     await t.reporter.idle();
     expect(created.map((c) => c.status)).toEqual(["queued"]);
@@ -261,7 +258,7 @@ describe("check run reporting", () => {
     nock(API).get(/\/commits\/\w+\/check-runs/).query(true).reply(503, { message: "down" }).persist();
     const keys = [];
     for (let i = 0; i < 3; i++) keys.push((await t.queue({ sha: `${i}`.repeat(40) })).build.key);
-    await until(() => t.logger.lines.filter((l) => l.includes("will retry")).length >= 6);
+    await waitUntil(() => t.logger.lines.filter((l) => l.includes("will retry")).length >= 6, { timeout: 5000 });
     expect(t.logger.lines.filter((l) => l.includes("dropped the oldest pending update"))).toEqual([expect.stringContaining(keys[0]!)]);
     const retried = new Set(t.logger.lines.filter((l) => l.includes("will retry")).slice(-4).map((l) => /build=(\S+)/.exec(l)?.[1]));
     expect([...retried].sort()).toEqual([keys[1], keys[2]]);

@@ -11,14 +11,10 @@ import { startFakeGitHubApi } from "../fixtures/fake-github-api.js";
 import { WEBHOOK_SECRET, testEnv } from "../fixtures/github-app-fixture.js";
 import { sendWebhook, startWebhookServer } from "../fixtures/webhook-server.js";
 import { examplePayload } from "../fixtures/webhook-payloads.js";
+import { waitUntil } from "../helpers/wait-for.js";
 
 const sha = "d6fde92930d4715a2b49857d24b940956b26d2d3";
 
-async function until(check: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-  expect(check()).toBe(true);
-}
 
 // No nock: the app talks real HTTP to a fake GitHub API on 127.0.0.1, and a real watcher reads builds.json.
 describe("check runs of a target with a runner (mountGitHub over HTTP)", () => {
@@ -79,7 +75,7 @@ describe("check runs of a target with a runner (mountGitHub over HTTP)", () => {
       await sfs.publish("randscape", { key: build.key, commit: sha, ref: "refs/heads/master", files: [file] });
       api.failNext(1, 503, /PATCH .*check-runs/); // GitHub has a bad moment: the update is retried
       await sfs.builds("randscape").markBad(build.key, { exitCode: 3, signal: null, reason: "exited with code 3 after 0.1 s" });
-      await until(() => String((api.checkRuns.get(id)!.output as { summary: string }).summary).includes("Marked bad by the runner"));
+      await waitUntil(() => String((api.checkRuns.get(id)!.output as { summary: string }).summary).includes("Marked bad by the runner"), { timeout: 10_000, interval: 25 });
       await s.github.idle();
       output = api.checkRuns.get(id)!.output as { title: string; summary: string };
       expect(output.title).toMatch(/^Marked bad by the runner · Build succeeded/);

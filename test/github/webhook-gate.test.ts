@@ -11,6 +11,7 @@ import { FakeBuildService } from "../fixtures/fake-build-service.js";
 import { API, WEBHOOK_SECRET, nockInstallationToken, testConfig, testEnv } from "../fixtures/github-app-fixture.js";
 import { sendWebhook } from "../fixtures/webhook-server.js";
 import { pushPayload } from "../fixtures/webhook-payloads.js";
+import { waitUntil } from "../helpers/wait-for.js";
 
 beforeAll(() => {
   nock.disableNetConnect();
@@ -143,7 +144,7 @@ describe("the webhook gate", () => {
       const answered: string[] = [];
       flood.forEach((d) => void d.answer.then((a) => answered.push(a)));
       // The gate holds at most maxBodies unverified bodies: everything else is answered now.
-      await until(() => answered.length >= 100 - maxBodies);
+      await waitUntil(() => answered.length >= 100 - maxBodies, { timeout: 30_000 });
       const refused = answered.filter((a) => statusOf(a) === 503);
       expect(refused.length).toBe(100 - maxBodies);
       expect(refused[0]).toMatch(/retry-after: 1/i);
@@ -155,7 +156,7 @@ describe("the webhook gate", () => {
       const valid = await sendWebhook(s.url, "push", pushPayload(), WEBHOOK_SECRET, "during-flood");
       expect(valid.status).toBe(200);
       expect(s.service.requests.map((r) => r.deliveryId)).toEqual(["during-flood"]);
-      await until(() => answered.length >= 100 - maxBodies + 1);
+      await waitUntil(() => answered.length >= 100 - maxBodies + 1, { timeout: 30_000 });
       expect(answered.filter((a) => statusOf(a) === 408)).toHaveLength(1);
       expect(s.logger.lines.filter((l) => l.includes("Too many webhook bodies in flight"))).toHaveLength(1);
     } finally {
@@ -178,7 +179,7 @@ describe("the webhook gate", () => {
       const answered: string[] = [];
       flood.forEach((d) => void d.answer.then((a) => answered.push(a)));
       // One 25 MB body fits the default 32 MB of unverified bytes; the other 99 are refused unread.
-      await until(() => answered.length >= 99);
+      await waitUntil(() => answered.length >= 99, { timeout: 30_000 });
       const growth = used() - before;
       // Buffering every body as it arrived held 100 MB here; the bound is loose on purpose.
       expect(growth).toBeLessThan(48 * 1024 * 1024);
@@ -191,6 +192,3 @@ describe("the webhook gate", () => {
 });
 
 /** Waits (polling) until `ready` holds; the test's own timeout bounds it. */
-async function until(ready: () => boolean): Promise<void> {
-  while (!ready()) await new Promise((resolve) => setTimeout(resolve, 10));
-}

@@ -18,3 +18,10 @@ export async function waitForValue<T>(
     { timeout: options.timeout, interval: options.interval ?? 100 },
   );
 }
+
+/** Waits (vi.waitFor, every `interval` ms) until `condition` holds; fails the test on time-out. */
+export async function waitUntil(condition: () => boolean, options: { timeout?: number; interval?: number } = {}): Promise<void> {
+  await vi.waitFor(() => {
+    if (!condition()) throw new Error("the condition did not hold in time");
+  }, { timeout: options.timeout ?? 5_000, interval: options.interval ?? 10 });
+}

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { FakeExecutor } from "../helpers/fake-executor.js";
 import { startTestServer, testConfig, type TestServer } from "../helpers/server.js";
 import type { Build } from "../../src/manager/types.js";
+import { waitForValue } from "../helpers/wait-for.js";
 
 const servers: TestServer[] = [];
 afterEach(async () => {
@@ -155,14 +156,14 @@ describe("warm builders", () => {
     const first = await trigger(server, { target: "hello" });
     await server.manager.waitFor(first.key, finished, 10_000);
     // The target built recently: a builder for its next key is already up.
-    const warm = await until(() => [...executor.handles.values()].find((h) => h.spec.buildKey !== first.key && !h.exited));
+    const warm = (await waitForValue(() => [...executor.handles.values()].find((h) => h.spec.buildKey !== first.key && !h.exited), (v) => !!v, { what: "the builders to get there", timeout: 5_000, interval: 10 }))!;
     const second = await trigger(server, { target: "hello" });
     expect(second.key).toBe(warm.spec.buildKey);
     expect((await server.manager.waitFor(second.key, finished, 10_000)).status).toBe("succeeded");
-    await until(() => warm.destroyed || undefined);
+    await waitForValue(() => warm.destroyed || undefined, (v) => !!v, { what: "the builders to get there", timeout: 5_000, interval: 10 });
 
     // The next warm builder dies before it is used: the build still runs, on a fresh builder.
-    const doomed = await until(() => [...executor.handles.values()].find((h) => ![first.key, second.key].includes(h.spec.buildKey!) && !h.exited));
+    const doomed = (await waitForValue(() => [...executor.handles.values()].find((h) => ![first.key, second.key].includes(h.spec.buildKey!) && !h.exited), (v) => !!v, { what: "the builders to get there", timeout: 5_000, interval: 10 }))!;
     await doomed.stop();
     const third = await trigger(server, { target: "hello" });
     const done = await server.manager.waitFor(third.key, finished, 10_000);
@@ -191,18 +192,18 @@ describe("warm builders", () => {
     const first = await trigger(server, { target: "a" });
     await server.manager.waitFor(first.key, (b) => b.status === "running", 10_000);
     // Two builders wait for the next builds of "a": a burst's first two builds both start warm.
-    const reservedForA = await until(() => {
+    const reservedForA = (await waitForValue(() => {
       const waiting = alive().filter((h) => h.spec.target === "a" && h.spec.buildKey !== first.key);
       return waiting.length === 2 ? waiting : undefined;
-    });
+    }, (v) => !!v, { what: "the builders to get there", timeout: 5_000, interval: 10 }))!;
     const [second, third] = [await trigger(server, { target: "a" }), await trigger(server, { target: "a" })];
     expect([second.key, third.key].sort()).toEqual(reservedForA.map((h) => h.spec.buildKey).sort());
 
     // Both slots busy, four builders waiting (the cap): a queued build of "b" still gets its
     // builder ahead, in place of one kept for "a".
-    await until(() => (alive().filter((h) => h.spec.target === "a").length >= 5 ? true : undefined));
+    await waitForValue(() => (alive().filter((h) => h.spec.target === "a").length >= 5 ? true : undefined), (v) => !!v, { what: "the builders to get there", timeout: 5_000, interval: 10 });
     const queued = await trigger(server, { target: "b" });
-    await until(() => executor.started.some((s) => s.buildKey === queued.key) || undefined);
+    await waitForValue(() => executor.started.some((s) => s.buildKey === queued.key) || undefined, (v) => !!v, { what: "the builders to get there", timeout: 5_000, interval: 10 });
     expect(server.manager.get(first.key)!.status).toBe("running");
     expect(server.manager.get(queued.key)!.status).toBe("queued");
     expect(alive().length).toBeLessThanOrEqual(2 + 4 + 1);
@@ -215,22 +216,13 @@ describe("warm builders", () => {
     const { server, executor } = await start([target("hello", ["sleep 1500"])], { concurrency: 1 });
     const builds = await Promise.all([1, 2, 3].map(() => trigger(server, { target: "hello" })));
     await server.manager.waitFor(builds[0]!.key, (b) => b.status === "running", 10_000);
-    await until(() => executor.started.some((s) => s.buildKey === builds[1]!.key) || undefined);
+    await waitForValue(() => executor.started.some((s) => s.buildKey === builds[1]!.key) || undefined, (v) => !!v, { what: "the builders to get there", timeout: 5_000, interval: 10 });
     expect(server.manager.get(builds[1]!.key)!.status).toBe("queued");
     const done = await Promise.all(builds.map((b) => server.manager.waitFor(b.key, finished, 10_000)));
     expect(done.map((b) => b.status)).toEqual(["succeeded", "succeeded", "succeeded"]);
   });
 });
 
-async function until<T>(probe: () => T | undefined, ms = 5_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe("shutdown", () => {
   it("does not hang when an image never becomes ready (e.g. a hung engine)", async () => {
