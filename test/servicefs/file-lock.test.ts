@@ -132,7 +132,7 @@ describe("withFileLock", () => {
       await held.assertHeld();
       await writeFile(data, "written without the lock");
     });
-    await expect(outcome).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("removed or taken") });
+    await expect(outcome).rejects.toMatchObject({ code: "LOCK_LOST", message: expect.stringContaining("removed or taken") });
     await expect(readFile(data, "utf8")).rejects.toThrow();
   });
 
@@ -160,7 +160,7 @@ describe("withFileLock", () => {
       },
       { refreshMs: 20 },
     );
-    await expect(first).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(first).rejects.toMatchObject({ code: "LOCK_LOST" });
     expect(lostSeen).toBe(true);
     expect(await readFile(data, "utf8")).toBe("second");
     // The first holder's release left the second's lock in place.
@@ -180,6 +180,6 @@ describe("withFileLock", () => {
       },
       { refreshMs: 20 },
     );
-    await expect(outcome).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(outcome).rejects.toMatchObject({ code: "LOCK_LOST" });
   });
 });
