@@ -7,7 +7,7 @@ import { followLog } from "./follow-log.js";
 import { validate } from "./validate.js";
 
 /**
- * Builds: trigger, list, get, log (optionally followed), cancel. Bodies and queries are checked
+ * Builds: trigger, list, get (by key, or by a target's build number), log (optionally followed), cancel. Bodies and queries are checked
  * with the schemas of shared/api/builds.ts; answers are typed with its `Build` (the manager's
  * build must be one), and test/api/answers-match-schemas.test.ts checks them at run time.
  */
@@ -49,6 +49,14 @@ export function buildsRoutes(manager: Manager): Router {
       res,
       follow,
     );
+  });
+
+  router.get("/targets/:name/builds/:number", (req, res) => {
+    const number = Number(req.params.number);
+    if (!/^[1-9]\d{0,15}$/.test(req.params.number)) throw errors.invalidArgument("build number", "a whole number from 1", req.params.number);
+    const build = manager.byNumber(req.params.name, number);
+    if (!build) throw errors.notFound("build", `${req.params.name} #${number}`);
+    res.json(build satisfies Build);
   });
 
   router.post("/builds/:key/cancel", async (req, res) => {

@@ -79,6 +79,9 @@ export const operations: Readonly<Record<string, Readonly<Record<string, Operati
       responses: { "200": { description: "Log text", body: "text" }, "404": error("Unknown build or no log yet"), ...common },
     },
   },
+  "/targets/{name}/builds/{number}": {
+    get: { summary: "A target's build by its number (1, 2, 3 … in the order its builds were queued)", path: ["name", "number"], responses: { "200": { description: "The build", body: buildSchema }, "400": error("Not a build number"), "404": error("No such build of the target"), ...common } },
+  },
   "/builds/{key}/cancel": {
     post: { summary: "Cancel a queued or running build", path: ["key"], responses: { "200": { description: "The cancelled build", body: buildSchema }, "404": error("Unknown build"), "409": error("Build already finished"), ...common } },
   },

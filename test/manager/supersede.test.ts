@@ -92,6 +92,10 @@ describe("build numbers", () => {
     await server.manager.waitFor(third.key, finished, 10_000);
     const served = (await (await server.api(`/api/v1/builds/${third.key}`)).json()) as Build;
     expect(served.number).toBe(3);
+    const byNumber = await server.api("/api/v1/targets/app/builds/3");
+    expect(((await byNumber.json()) as Build).key).toBe(third.key);
+    expect((await server.api("/api/v1/targets/app/builds/9")).status).toBe(404);
+    expect((await server.api("/api/v1/targets/app/builds/0x3")).status).toBe(400);
     await server.close();
     server = await startTestServer(config, { executor: new FakeExecutor() });
     servers.push(server);
