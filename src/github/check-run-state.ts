@@ -107,7 +107,8 @@ function titleOf(build: Build, conclusion: Conclusion): string {
     : conclusion === "cancelled" ? named
     : conclusion === "action_required" ? "Not built: a maintainer must allow builds from forks"
     : `${named}${build.reason ? `: ${build.reason}` : ""}`;
-  const title = markedBadOf(build) ? `Marked bad by the runner · ${built}` : built;
+  const numbered = build.number ? `#${build.number} · ${built}` : built;
+  const title = markedBadOf(build) ? `Marked bad by the runner · ${numbered}` : numbered;
   return title.length > 200 ? `${title.slice(0, 197)}...` : title;
 }
 

@@ -94,7 +94,7 @@ describe.skipIf(!hasDocker)("check runs and the runner (real Docker)", () => {
     await waitForValue(() => summaryOf(c.key), (s) => s.includes("Marked bad by the runner"), { what: "C's check run to say it was marked bad", timeout: 90_000, interval: 200 });
     expect(summaryOf(c.key)).toContain("(exit code 3; exited with code 3");
     expect(checkRun(c.key)).toMatchObject({ status: "completed", conclusion: "success" });
-    expect((checkRun(c.key)!.output as { title: string }).title).toMatch(/^Marked bad by the runner · Build succeeded/);
+    expect((checkRun(c.key)!.output as { title: string }).title).toMatch(/^Marked bad by the runner · #\d+ · Build succeeded/);
     expect(checkRun(c.key)!.actions).toEqual([expect.objectContaining({ identifier: "rebuild" })]);
 
     // Deploy A from its check run: B's runner is replaced by one pinned to A, although B is newer.
