@@ -1,11 +1,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { parseDocument } from "yaml";
-import type { z } from "zod";
+import { LineCounter, parseDocument, type YAMLError } from "yaml";
 import { errors } from "../shared/errors.js";
 import { parseDuration } from "../shared/duration.js";
 import { checkSecrets } from "./check-secrets.js";
-import { formatPath, interpolate } from "./interpolate.js";
+import { describeIssues, type ConfigProblem } from "./describe-issues.js";
+import { interpolate } from "./interpolate.js";
 import { configSchema, type RawConfig, type RawTarget } from "./schema.js";
 
 /** A target as the rest of cicd sees it: paths absolute, durations in milliseconds. */
@@ -28,18 +28,17 @@ export interface Config extends Omit<RawConfig, "targets" | "shutdownGrace"> {
 
 /**
  * Loads `cicd.yml`: `defaults < file < environment` (PORT overrides `port`). Every error names
- * the file, the field and what was expected; unknown keys are errors.
+ * the file, the field and what was expected; unknown keys are errors, with the nearest known
+ * key. All problems of the file are reported at once (one CONFIG_INVALID, a line each), so a
+ * new user fixes the file in one pass; YAML syntax errors give line and column.
  */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
   const abs = path.resolve(file);
   const name = path.basename(abs);
   if (!existsSync(abs)) throw errors.configNotFound(abs);
-  const doc = parseDocument(readFileSync(abs, "utf8"), { prettyErrors: false });
-  if (doc.errors.length) {
-    const e = doc.errors[0]!;
-    const line = e.linePos?.[0] ? ` (line ${e.linePos[0].line})` : "";
-    throw errors.configInvalid(name, "", `expected valid YAML${line}: ${e.message.split("\n")[0]}`);
-  }
+  const lines = new LineCounter();
+  const doc = parseDocument(readFileSync(abs, "utf8"), { prettyErrors: false, lineCounter: lines });
+  if (doc.errors.length) throw errors.configProblems(name, doc.errors.map((e) => yamlProblem(e, lines)));
   return parseConfig(doc.toJS() ?? {}, { file: abs, env });
 }
 
@@ -54,7 +53,7 @@ export function parseConfig(document: unknown, options: { file: string; env?: No
   }
   if (env.PORT) input.port = Number(env.PORT);
   const parsed = configSchema.safeParse(input, { reportInput: true });
-  if (!parsed.success) throw errors.configInvalid(name, ...describeIssue(parsed.error.issues[0]!));
+  if (!parsed.success) throw errors.configProblems(name, describeIssues(parsed.error.issues, configSchema));
   const raw = parsed.data;
   const resolve = (p: string) => path.resolve(dir, p);
   const config: Config = {
@@ -83,14 +82,11 @@ function resolveFileUrl(url: string, dir: string): string {
   return `${m[1]}://${path.resolve(dir, m[2]!)}`;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): [string, string] {
-  const field = formatPath(issue.path);
-  if (issue.code === "unrecognized_keys") {
-    return [field, `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`];
-  }
-  if (issue.code === "invalid_type" && issue.input === undefined) return [field, "expected a value (the field is required)"];
-  const message = issue.message.startsWith("expected") ? issue.message : `expected ${issue.message.replace(/^Invalid input: expected /i, "")}`;
-  return [field, message];
+/** A YAML syntax error where an editor finds it: line and column (from 1), and the parser's first line of explanation. */
+function yamlProblem(error: YAMLError, lines: LineCounter): ConfigProblem {
+  const at = error.linePos?.[0] ?? lines.linePos(error.pos[0]);
+  const where = at ? ` at line ${at.line}, column ${at.col}` : "";
+  return { field: "", expected: `expected valid YAML${where}: ${error.message.split("\n")[0]}` };
 }
 
 /** The target named `name`, or undefined. */

@@ -151,6 +151,16 @@ export const errors = {
   /** A lock file removed or taken by another process while held: the write under it was not trusted. */
   lockLost: (path: string) =>
     new CicdError("LOCK_LOST", `The lock ${path} was removed or taken by another process while this one held it; try again (if it keeps happening, something removes lock files in that folder).`, { path }),
+  /**
+   * Every problem of a config file at once, one line each naming the file and the field; with
+   * one problem the message is exactly configInvalid's.
+   */
+  configProblems: (file: string, problems: readonly { field: string; expected: string }[]) =>
+    new CicdError("CONFIG_INVALID", problems.map((p) => `${file}: ${p.field ? `${p.field}: ` : ""}${p.expected}`).join("\n"), {
+      file,
+      field: problems[0]?.field ?? "",
+      problems: problems.map((p) => ({ ...p })),
+    }),
 };
 
 function describe(value: unknown): string {
