@@ -31,6 +31,36 @@ const limits = z
   })
   .describe("Resource limits of build and runner containers.");
 
+/**
+ * Retention (`keep`): a target's finished builds past `builds`, or older than `days`, are deleted
+ * (record, log, artifacts) — never the newest `good` good builds of builds.json, a build a runner
+ * runs or is pinned to, or a queued or running build (manager/retention.ts). Every field is
+ * optional here: a target's fields override the server's `keep`, whose fields have defaults.
+ */
+const keepFields = {
+  builds: z.number({ error: "expected a whole number of builds (0: no limit)" }).int().min(0, { error: "expected a whole number of builds (0: no limit)" })
+    .describe("Finished builds (any status) kept per target; older ones are deleted. 0: no limit."),
+  days: z.number({ error: "expected a number of days (0: no limit)" }).min(0, { error: "expected a number of days (0: no limit)" })
+    .describe("Finished builds older than this many days are deleted. 0: no limit."),
+  good: z.number({ error: "expected a whole number of good builds" }).int().min(0, { error: "expected a whole number of good builds" })
+    .describe("The newest good builds of builds.json kept whatever builds and days say (what a runner falls back to)."),
+};
+
+/** The server's defaults: 100 builds per target, no age limit, the newest 3 good builds always kept. */
+export const KEEP_DEFAULTS = { builds: 100, days: 0, good: 3 } as const;
+
+const targetKeep = z
+  .strictObject({ builds: keepFields.builds.optional(), days: keepFields.days.optional(), good: keepFields.good.optional() })
+  .describe("Retention of this target's builds; each field set here overrides the server's keep.");
+
+const serverKeep = z
+  .strictObject({
+    builds: keepFields.builds.default(KEEP_DEFAULTS.builds),
+    days: keepFields.days.default(KEEP_DEFAULTS.days),
+    good: keepFields.good.default(KEEP_DEFAULTS.good),
+  })
+  .describe("Retention of every target's builds (a target's keep overrides it field by field).");
+
 export const runSchema = z
   .strictObject({
     command: z.string({ error: "expected a command containing {file}, e.g. \"java -jar {file}\"" }).min(1),
@@ -73,6 +103,7 @@ export const targetSchema = z
     user: z.string().regex(/^(root|\d+(:\d+)?)$/, { error: "expected a uid, uid:gid (e.g. 1000:1000) or root" }).optional()
       .describe("User the build's commands run as inside the builder (default 1000:1000, unprivileged; root gives the commands root inside the container)."),
     run: runSchema.optional(),
+    keep: targetKeep.optional(),
   })
   .describe("A build target.");
 
@@ -97,6 +128,7 @@ export const configSchema = z
       .describe("With executor local, builds of pull requests from forks run only with allow (they would run as host processes); the docker executor always isolates them."),
     logLimit: z.string().regex(/^\d+(\.\d+)?[kmg]?b?$/i, { error: "expected a size like 50m" }).default("50m")
       .describe("Largest build log kept; past it the log keeps its head and tail with a marker between."),
+    keep: serverKeep.default(KEEP_DEFAULTS),
     targets: z.array(targetSchema, { error: "expected a list of targets" }).default([]),
   })
   .superRefine((config, ctx) => {
