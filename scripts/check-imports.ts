@@ -49,7 +49,7 @@ export const PARTS: Readonly<Record<string, PartRule>> = {
   api: { mayImport: ["shared", "config", "manager", "servicefs"], forbiddenPackages: ["dockerode"] },
   client: { mayImport: ["shared"], onlyPackages: ["node:*", "zod"] },
   server: { mayImport: "*", forbiddenPackages: ["dockerode"] },
-  "cli.ts": { mayImport: ["server/main.ts", "builder/main.ts", "runner/main.ts"], onlyPackages: ["node:*"] },
+  "cli.ts": { mayImport: ["server/main.ts", "builder/main.ts", "runner/main.ts", "manager/gc-main.ts"], onlyPackages: ["node:*"] },
   "index.ts": { mayImport: ["client", "config", "servicefs", "shared"], forbiddenPackages: ["dockerode"] },
   "workload-cli.ts": { mayImport: ["builder/main.ts", "runner/main.ts"], forbiddenPackages: CONTAINER_SAFE },
 };

@@ -9,6 +9,7 @@ Parts:
   server    the manager: webhooks, REST API, queue (cicd server --config cicd.yml)
   builder   fetch a project, build it, publish good builds (cicd builder --help)
   runner    run the newest good build, fall back on failure (cicd runner --help)
+  gc        remove builds past their targets' keep now (cicd gc --help)
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -25,6 +26,10 @@ export async function main(argv: string[]): Promise<number> {
     case "runner": {
       const { runnerMain } = await import("./runner/main.js");
       return runnerMain(rest);
+    }
+    case "gc": {
+      const { gcMain } = await import("./manager/gc-main.js");
+      return gcMain(rest);
     }
     case undefined:
     case "help":

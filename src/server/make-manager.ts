@@ -4,6 +4,7 @@ import type { Executor } from "../executor/types.js";
 import type { GitHubIntegration } from "../webhooks/mount-github.js";
 import { BadBuildsWatcher } from "../manager/bad-builds-watcher.js";
 import { Manager } from "../manager/manager.js";
+import { Retention } from "../manager/retention.js";
 import { Runners } from "../manager/runners.js";
 import type { Logger } from "../shared/logger.js";
 import { BuildStore } from "../store/build-store.js";
@@ -20,6 +21,8 @@ export interface ManagerParts {
   manager: Manager;
   runners: Runners;
   badBuilds: BadBuildsWatcher;
+  /** Retention (`keep`) and the disk report, on a schedule that starts with the rest. */
+  retention: Retention;
   /** What GitHub reports runners' decisions through (mount-github's `deployments`). */
   deployments: { onMarkedBad: BadBuildsWatcher["onMarkedBad"]; deploy: Runners["deploy"] };
   /** Step 7: recover interrupted builds and runners, then start the queue and the watchers. */
@@ -56,20 +59,25 @@ export function makeManagerAndRunners({ config, db, dataDir, executor, logger, l
     cloneToken: (build) => late.cloneToken?.(build) ?? Promise.resolve(undefined),
     available: unavailable,
   });
-  const runners = new Runners({ config, store: new RunnerStore(db), executor, servicefs: manager.servicefs, logger: logger.child("runners"), stateDir: path.join(dataDir, "runners") });
+  const runnerStore = new RunnerStore(db);
+  const runners = new Runners({ config, store: runnerStore, executor, servicefs: manager.servicefs, logger: logger.child("runners"), stateDir: path.join(dataDir, "runners") });
   manager.onChange(({ build }) => {
     if (build.status === "succeeded") void runners.deployed(build.target);
   });
   const badBuilds = new BadBuildsWatcher({ service: manager, servicefs: manager.servicefs, targets: config.targets.map((t) => t.name), logger: logger.child("bad-builds") });
+  const retention = new Retention({ config, db, servicefs: manager.servicefs, buildArtifacts: manager.buildArtifacts, runners: runnerStore, logger: logger.child("retention") });
   return {
     manager,
     runners,
     badBuilds,
+    retention,
     deployments: { onMarkedBad: badBuilds.onMarkedBad.bind(badBuilds), deploy: runners.deploy.bind(runners) },
     start: async () => {
       await manager.start();
       await runners.start();
       await badBuilds.start();
+      // After recovery: the first run finishes clean-ups a crash interrupted, then keeps to `keep`.
+      retention.start();
     },
   };
 }
