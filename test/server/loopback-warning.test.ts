@@ -37,7 +37,7 @@ describe("cicd server, as the user starts it", () => {
     const { port, output } = await serve({ executor: "docker", host: "127.0.0.1" });
     const warning = output.split("\n").filter((l) => l.includes("builds cannot call back"));
     expect(warning).toHaveLength(1);
-    expect(warning[0]).toMatch(/ WARN  \[cicd\] builds cannot call back: the server listens on 127\.0\.0\.1 only, which docker builders cannot reach from their containers \(they call http:\/\/host\.docker\.internal:\d+\); set host: 0\.0\.0\.0 in cicd\.yml/);
+    expect(warning[0]).toMatch(/ WARN {2}\[cicd\] builds cannot call back: the server listens on 127\.0\.0\.1 only, which docker builders cannot reach from their containers \(they call http:\/\/host\.docker\.internal:\d+\); set host: 0\.0\.0\.0 in cicd\.yml/);
     expect(warning[0]).toContain(`host.docker.internal:${port}`);
     expect(output).toContain(`listening on http://127.0.0.1:${port} (executor docker,`);
   });
