@@ -2,11 +2,16 @@ import { stat } from "node:fs/promises";
 import { Router, type Response } from "express";
 import { findTarget, type Config } from "../config/load-config.js";
 import type { BuildsDocument, TargetSummary } from "../shared/api/targets.js";
+import type { TargetDisk } from "../manager/retention.js";
 import { errors } from "../shared/errors.js";
 import type { ServiceFs } from "../servicefs/service-fs.js";
 
-/** Targets and their artifacts: the builds.json metadata and downloads (Range, ETag). */
-export function artifactsRoutes(config: Config, servicefs: ServiceFs): Router {
+/**
+ * Targets and their artifacts: the builds.json metadata and downloads (Range, ETag). `disk`
+ * gives a target's disk use as last measured (manager/retention.ts keeps it, so this answer
+ * never walks the disk).
+ */
+export function artifactsRoutes(config: Config, servicefs: ServiceFs, disk?: (target: string) => TargetDisk | undefined): Router {
   const router = Router();
   const target = (name: string) => {
     const t = findTarget(config, name);
@@ -23,6 +28,7 @@ export function artifactsRoutes(config: Config, servicefs: ServiceFs): Router {
         image: t.image,
         timeoutMs: t.timeoutMs,
         run: t.run ?? null,
+        ...(disk ? { disk: disk(t.name) ?? null } : {}),
       }) satisfies TargetSummary),
     });
   });

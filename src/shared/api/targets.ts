@@ -19,6 +19,17 @@ export const targetSummarySchema = z.strictObject({
       probationMs: z.number().optional(),
     })
     .nullable(),
+  disk: z
+    .strictObject({
+      servicefs: z.number().describe("Bytes of its service file system folder: builds.json and the published artifacts"),
+      logs: z.number().describe("Bytes of its builds' logs"),
+      artifacts: z.number().describe("Bytes of its builds' artifacts kept by key (pull requests)"),
+      total: z.number(),
+      measuredAt: z.string().describe("When it was measured (refreshed every few minutes, and after a clean-up)"),
+    })
+    .nullable()
+    .optional()
+    .describe("Disk space the target's data uses; null until first measured"),
 });
 export type TargetSummary = z.infer<typeof targetSummarySchema>;
 export const targetListSchema = z.strictObject({ targets: z.array(targetSummarySchema) });
