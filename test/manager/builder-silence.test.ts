@@ -15,10 +15,10 @@ let stop: (() => void) | undefined;
 afterEach(() => stop?.());
 
 /** A real `cicd builder` serving, told to call a manager where nothing listens; its output once it said so. */
-async function outputOfUnreachableBuilder(managerUrl: string, logFormat?: string): Promise<string> {
+async function outputOfUnreachableBuilder(managerUrl: string): Promise<string> {
   const child = spawn(process.execPath, ["--import", "tsx", path.join(projectRoot, "test/helpers/cicd-cli.ts"), "builder", "--publish-to", "manager", "--manager-token", "t0ken-for-the-silence-test"], {
     cwd: projectRoot,
-    env: { ...process.env, CICD_MANAGER_URL: managerUrl, CICD_HOST: "127.0.0.1", LOG_FORMAT: logFormat },
+    env: { ...process.env, CICD_MANAGER_URL: managerUrl, CICD_HOST: "127.0.0.1" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   stop = () => child.kill("SIGKILL");
