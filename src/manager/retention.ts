@@ -209,9 +209,9 @@ export class Retention {
         const chosen = candidates
           .filter((b) => !spared.has(b.key))
           .map((b) => removal(b, createdBefore && b.createdAt < createdBefore ? `older than keep.days (${keep.days})` : `past keep.builds (${keep.builds})`));
-        if (dry) return void removals.push(...chosen);
         // Oldest first, so an interrupted run has removed the oldest.
         chosen.reverse();
+        if (dry) return void removals.push(...chosen);
         const byKey = new Map(candidates.map((b) => [b.key, b]));
         for (let i = 0; i < chosen.length; i += BATCH) {
           const batch = chosen.slice(i, i + BATCH);
