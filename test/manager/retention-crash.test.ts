@@ -110,9 +110,11 @@ describe("retention and a crash", () => {
     // Watch the rows go (a second connection, read-only) and kill the server once some have.
     const watcher = new Database(s.database, { readonly: true });
     const count = () => (watcher.prepare("SELECT COUNT(*) AS n FROM builds").get() as { n: number }).n;
+    const marked = () => (watcher.prepare("SELECT COUNT(*) AS n FROM builds WHERE json_extract(meta, '$.deleting') IS NOT NULL").get() as { n: number }).n;
     await new Promise<void>((resolve, reject) => {
       const poll = setInterval(() => {
-        if (count() < BUILDS) {
+        // A batch is done and the next one decided (marked), its files going: kill it there.
+        if (count() < BUILDS && marked() > 0) {
           clearInterval(poll);
           server.child.kill("SIGKILL");
           resolve();
@@ -127,6 +129,8 @@ describe("retention and a crash", () => {
     // Killed in the middle: some builds are gone, many are still there.
     expect(after.rows.length).toBeLessThan(BUILDS);
     expect(after.rows.length).toBeGreaterThan(1);
+    // … and inside a batch: its rows are marked, its records or files partly gone.
+    expect(after.rows.filter((r) => r.deleting !== null).length).toBeGreaterThan(0);
     expectConsistent(after);
 
     // A dry run lists the rest and removes nothing.
