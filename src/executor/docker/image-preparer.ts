@@ -1,3 +1,4 @@
+import { formatDuration } from "../../shared/duration.js";
 import { errors } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
 import type { Role } from "../types.js";
@@ -24,21 +25,36 @@ export class ImagePreparer {
   /** When each image was last found ready: a build does not pay an engine round trip each time. */
   private readonly verified = new Map<string, number>();
 
+  /** When each image's build or pull began: a caller that joins it is told how long it has run. */
+  private readonly since = new Map<string, number>();
+
+  /**
+   * `serverLog`, when given, is told too when an image is built or pulled (start, each build
+   * step, the time it took): a build's own log is not where an operator watches a first start.
+   */
   constructor(
     private readonly engine: EngineClient,
     private readonly projectRoot: string,
     private readonly builtIn: BuiltInImages,
+    private readonly serverLog?: Logger,
   ) {}
 
   prepare(image: string, log: Logger): Promise<void> {
     const key = normalise(image);
     const running = this.inFlight.get(key);
-    if (running) return running;
+    if (running) {
+      const started = this.since.get(key);
+      if (started !== undefined) log.info(`Waiting for image ${image}, being made for another build (for ${formatDuration(Date.now() - started)} so far)`);
+      return running;
+    }
     if (Date.now() - (this.verified.get(key) ?? 0) < VERIFIED_FOR_MS) return Promise.resolve();
     const role = (Object.keys(this.builtIn) as Role[]).find((r) => normalise(this.builtIn[r]) === key);
     const work = (role ? this.ensureBuilt(image, role, log) : this.ensurePresent(image, log))
       .then(() => void this.verified.set(key, Date.now()))
-      .finally(() => this.inFlight.delete(key));
+      .finally(() => {
+        this.inFlight.delete(key);
+        this.since.delete(key);
+      });
     this.inFlight.set(key, work);
     return work;
   }
@@ -48,25 +64,34 @@ export class ImagePreparer {
     const previous = await this.inspect(image);
     if (previous?.labels[BUNDLE_LABEL] === hash) return;
     const { dockerfile, bundle } = recipeFiles(role);
-    log.info(previous ? `Rebuilding image ${image}: cicd was upgraded` : `Building image ${image}`, { dockerfile });
+    const started = this.began(image);
+    const say = this.teller(log);
+    // The first build of the builder image is most of a new user's first build: say so, and how long.
+    say(previous ? `Rebuilding image ${image}: cicd was upgraded (${TAKES}; each step follows)` : `Building image ${image} on first use (${TAKES}; each step follows)`, { dockerfile });
     const context = await buildContext(this.projectRoot, [dockerfile, bundle.slice(0, bundle.lastIndexOf("/"))]);
     try {
       await this.engine.buildImage(
         context,
         { t: image, dockerfile, labels: { [BUNDLE_LABEL]: hash }, rm: true, forcerm: true },
-        (event) => progress(event, log),
+        (event) => {
+          progress(event, log);
+          // Only the step lines reach the server's log: the commands' output stays in the build's.
+          if (this.serverLog && this.serverLog !== log) for (const step of stepLines(event)) this.serverLog.info(`${image}: ${step}`);
+        },
       );
     } catch (error) {
       throw errors.executorFailed(`Building image ${image} from ${dockerfile} failed: ${dockerMessage(error)}`);
     }
-    log.info(`Built image ${image}`);
+    say(`Built image ${image} in ${formatDuration(Date.now() - started)}`);
     // The image of the previous cicd is now untagged: drop it unless a container still uses it.
     if (previous) await this.engine.removeImage(previous.id).catch(() => undefined);
   }
 
   private async ensurePresent(image: string, log: Logger): Promise<void> {
     if (await this.inspect(image)) return;
-    log.info(`Pulling image ${image}`);
+    const started = this.began(image);
+    const say = this.teller(log);
+    say(`Pulling image ${image}`);
     try {
       await this.engine.pullImage(image, (event) => progress(event, log));
     } catch (error) {
@@ -74,7 +99,21 @@ export class ImagePreparer {
         `Image ${image} is not on this machine and pulling it failed: ${dockerMessage(error)}. Build or load it (docker build / docker load), or fix the image name.`,
       );
     }
-    log.info(`Pulled image ${image}`);
+    say(`Pulled image ${image} in ${formatDuration(Date.now() - started)}`);
+  }
+
+  private began(image: string): number {
+    const now = Date.now();
+    this.since.set(normalise(image), now);
+    return now;
+  }
+
+  /** Says a line to the caller's log and, when it is another one, to the server's. */
+  private teller(log: Logger): (message: string, fields?: Record<string, unknown>) => void {
+    return (message, fields) => {
+      log.info(message, fields);
+      if (this.serverLog && this.serverLog !== log) this.serverLog.info(message, fields);
+    };
   }
 
   /** The image's id and labels, or undefined when there is no such image. */
@@ -87,6 +126,14 @@ export class ImagePreparer {
       throw errors.executorFailed(`Cannot inspect image ${image}: ${dockerMessage(error)}`);
     }
   }
+}
+
+/** What a first build of the built-in images takes (README "Prerequisites" gives the measured figure). */
+const TAKES = "usually under a minute, longer when the base image must be pulled first";
+
+/** `Step 3/9 : RUN …` lines of a classic build's output. */
+function stepLines(event: ProgressEvent): string[] {
+  return (event.stream ?? "").split("\n").filter((line) => /^Step \d+\/\d+ :/.test(line)).map((line) => line.trimEnd());
 }
 
 /** Build and pull progress into `log` line by line; errors too (the call then rejects with the first). */
