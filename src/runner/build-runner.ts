@@ -126,8 +126,11 @@ export class BuildRunner {
         const tried = this.state.tried;
         const what = tried.length ? `no good build left; tried ${tried.join(", ")}` : `no good build in ${this.state.dir}`;
         if (!this.options.wait) {
-          this.decide("no-good-build", what);
-          return { exitCode: 1, error: errors.noGoodBuild(this.state.dir, tried), tried: [...tried] };
+          // The decision is the one report of the end (cicd runner prints no second line): it
+          // carries the catalogue's whole message.
+          const error = errors.noGoodBuild(this.state.dir, tried);
+          this.decide("no-good-build", error.message);
+          return { exitCode: 1, error, tried: [...tried] };
         }
         this.setPhase("waiting", null);
         this.decide("wait", `${what}; waiting for a new good build`);

@@ -119,7 +119,7 @@ export async function runnerMain(argv: string[]): Promise<number> {
   process.on("SIGINT", forward);
   try {
     const result = await runner.run();
-    if (result.error) process.stderr.write(`cicd runner: ${result.error.message}\n`);
+    // result.error was logged already, as the runner's last decision: said once, not twice.
     return result.exitCode;
   } finally {
     process.off("SIGTERM", forward);
