@@ -1,4 +1,4 @@
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { errors, errorMessage } from "../shared/errors.js";
@@ -6,6 +6,7 @@ import { assertTargetName, COMMIT_SHA } from "../shared/safe-path.js";
 import { newBuildKey, assertBuildKey } from "./build-key.js";
 import { parseCommandUser, type CommandUser } from "./command-user.js";
 import type { GitCache } from "./mirror-location.js";
+import { parseSource, redact } from "./source-url.js";
 
 /** Everything `cicd builder` can be told, from flags or the environment. */
 export interface BuilderOptions {
@@ -78,7 +79,7 @@ export function parseBuilderOptions(argv: string[], env: NodeJS.ProcessEnv = pro
   if (!servicefs && publishTo === "servicefs") throw errors.invalidArgument("--servicefs", "the root folder of the service file system (or CICD_SERVICEFS)");
 
   const options: BuilderOptions = {
-    url: str("url"),
+    url: optional(str("url"), checkSourceUrl),
     commands: list("command"),
     artifacts: list("artifact"),
     token: str("token"),
@@ -197,6 +198,23 @@ function parsePort(text: string): number {
   const port = Number(text);
   if (!/^\d+$/.test(text) || port > 65535) throw errors.invalidArgument("--port", "a port number from 0 to 65535", text);
   return port;
+}
+
+/**
+ * `--url` is checked before anything starts: a plain path is the likeliest mistake, and the
+ * answer (write file://…) is said at once rather than after the builder has set up.
+ */
+function checkSourceUrl(text: string): string {
+  try {
+    parseSource(text);
+    return text;
+  } catch {
+    if (/^(\/|\.{1,2}(\/|$)|~)/.test(text.trim())) {
+      const abs = path.resolve(text.trim().replace(/^~(?=\/|$)/, homedir()));
+      throw errors.invalidArgument("--url", `a URL; for a folder or repository on this machine write file://${abs}`, text);
+    }
+    throw errors.invalidArgument("--url", "a source URL: https://… or ssh://… or git@host:path (git), file://PATH, files://PATH or servicefs://PATH", redact(text));
+  }
 }
 
 function checkHttpUrl(text: string): string {

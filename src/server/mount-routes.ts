@@ -39,7 +39,7 @@ export async function mountGitHubIfSet(
 }
 
 /**
- * Step 5, mount the API: `/healthz` (503 once the database is lost), the builders' callbacks
+ * Step 5, mount the API: `/` (a JSON pointer to the API and its docs), `/healthz` (503 once the database is lost), the builders' callbacks
  * under `/internal`, the REST API under `/api/v1`, and the one error handler (server paths
  * hidden from every message).
  */
@@ -49,12 +49,17 @@ export function mountApi(
 ): void {
   const { config, parts, apiToken, unavailable, logger } = deps;
   const { manager, runners } = parts;
+  // Until a dashboard exists, `/` points a person (or a script) at what there is to use,
+  // rather than express's HTML "Cannot GET /".
+  app.get("/", (_req, res) => {
+    res.json({ name: "cicd", api: "/api/v1", openapi: "/api/v1/openapi.json", health: "/healthz" });
+  });
   app.get("/healthz", (_req, res) => {
     const reason = unavailable();
     if (reason) return void res.status(503).json({ status: "unavailable", reason, ...manager.stats });
     res.json({ status: "ok", ...manager.stats });
   });
   app.use(internalRoutes(manager));
-  app.use("/api/v1", createApi({ config, manager, apiToken, logger: logger.child("api"), extra: [runnersRoutes(runners), buildArtifactsRoutes(manager)] }));
+  app.use("/api/v1", createApi({ config, manager, apiToken, logger: logger.child("api"), extra: [runnersRoutes(runners), buildArtifactsRoutes(manager)], diskUsage: (t) => parts.retention.usage(t) }));
   app.use(errorHandler(logger, { folders: serverFolders(config) }));
 }
