@@ -1,6 +1,7 @@
 import { Router, json } from "express";
 import type { Config } from "../config/load-config.js";
 import type { Manager } from "../manager/manager.js";
+import type { TargetDisk } from "../manager/retention.js";
 import type { Logger } from "../shared/logger.js";
 import { artifactsRoutes } from "./artifacts-routes.js";
 import { bearerAuth } from "./bearer-auth.js";
@@ -17,6 +18,8 @@ export interface ApiDeps {
   logger: Logger;
   /** Extra routers mounted under /api/v1 after auth (runners). */
   extra?: Router[];
+  /** The bytes a target's data uses (retention keeps it current), for `GET /targets`. */
+  diskUsage?: (target: string) => TargetDisk | undefined;
 }
 
 /**
@@ -32,7 +35,7 @@ export function createApi(deps: ApiDeps): Router {
   api.use(requireJsonBody);
   api.use(json({ limit: "1mb", strict: true }));
   api.use(buildsRoutes(deps.manager));
-  api.use(artifactsRoutes(deps.config, deps.manager.servicefs));
+  api.use(artifactsRoutes(deps.config, deps.manager.servicefs, deps.diskUsage));
   for (const router of deps.extra ?? []) api.use(router);
   api.use(notFoundRoute);
   api.use(errorHandler(deps.logger, { folders: serverFolders(deps.config) }));

@@ -33,7 +33,7 @@ export function running(parts: {
   graceMs: number;
 }): RunningServer {
   const { url, port, apiToken, github, executor, server, database } = parts;
-  const { manager, runners, badBuilds } = parts.parts;
+  const { manager, runners, badBuilds, retention } = parts.parts;
   let closing: Promise<void> | undefined;
   return {
     url,
@@ -47,6 +47,8 @@ export function running(parts: {
     close: (graceMs = parts.graceMs) =>
       (closing ??= (async () => {
         await manager.shutdown(graceMs);
+        // A clean-up in progress ends before the database closes.
+        await retention.close();
         runners.close();
         badBuilds.close();
         server.closeAllConnections?.();
