@@ -6,7 +6,7 @@ import { findTarget, type Config, type Target } from "../config/load-config.js";
 import type { Executor, Mount, WorkloadHandle, WorkloadSpec } from "../executor/types.js";
 import { errorMessage } from "../shared/errors.js";
 import { mirrorKey } from "../shared/git-url.js";
-import type { Logger } from "../shared/logger.js";
+import { discardLogger, type Logger } from "../shared/logger.js";
 import type { ServiceFs } from "../servicefs/service-fs.js";
 import { hashToken, newToken, type BuilderCallbacks } from "./builder-callbacks.js";
 import { sourceMounts } from "./build-request.js";
@@ -193,7 +193,8 @@ export class BuilderPool {
 
   private startFor(key: string, target: Target, warm: boolean, trusted: boolean): Promise<PooledBuilder | undefined> {
     const started = this.deps.executor
-      .prepareImage(target.image, this.deps.logger)
+      // The executor logs the image build (start, steps, time) itself.
+      .prepareImage(target.image, discardLogger())
       .then(() => this.start(key, target, warm, trusted))
       .then((entry) => {
         if (this.closed) return void this.destroy(entry);

@@ -14,6 +14,7 @@ import { hashToken, type BuilderCallbacks } from "./builder-callbacks.js";
 import type { BuilderPool, PooledBuilder } from "./builder-pool.js";
 import type { BuildLogs } from "./build-logs.js";
 import { prepareRequest } from "./build-request.js";
+import { silentBuilderReason } from "./builder-silence.js";
 import { sendBuildRequest } from "./send-build-request.js";
 import { findPublished, publishBuild } from "./publish-build.js";
 import { FINAL_STATUSES, type Build, type CloneTokenProvider } from "./types.js";
@@ -147,8 +148,8 @@ async function handOverToBuilder(deps: DispatchDeps, attempt: Attempt, request: 
 function takeAnswer(deps: DispatchDeps, attempt: Attempt, control: BuildControl, answer: HandOverAnswer): Accepted | undefined {
   const key = attempt.build.key;
   if (answer === "aborted") return void finishStopped(deps, key, control, attempt.target, attempt.builder?.handle);
-  if (answer === "timeout") return void deps.change(key, { ...endedAs("executor_failed"), reason: "the builder did not start within 2 minutes" }, "dequeue");
   if (answer === "stale" || answer === "not-ready") return void retryOrEnd(deps, key, "the builder exited before it took the build");
+  if (answer.status === "timeout") return void deps.change(key, { ...endedAs("executor_failed"), reason: answer.reason }, "dequeue");
   if (answer.status === "busy") {
     deps.logs.note(key, `builder busy with ${answer.key}; back to the front of the queue`);
     return void deps.requeueFront(key);
@@ -265,7 +266,13 @@ async function successOf(deps: DispatchDeps, key: string, event: Extract<Builder
  * or refuses connections (the caller retries with a fresh one).
  */
 async function handOver(deps: DispatchDeps, builder: PooledBuilder, request: BuildRequest, control: BuildControl, masker: Masker) {
-  const output = builder.pipe((chunk) => deps.logs.append(request.key, masker.write(chunk)));
+  // The builder's last words are kept: if it never says `ready`, they tell why (silentBuilderReason).
+  let said = "";
+  const output = builder.pipe((chunk) => {
+    const text = masker.write(chunk);
+    said = (said + text).slice(-8192);
+    deps.logs.append(request.key, text);
+  });
   const exited = builder.handle.wait().then(() => undefined, () => undefined);
   const ready = await Promise.race([
     deps.callbacks.next(builder.builderId, "ready"),
@@ -273,7 +280,8 @@ async function handOver(deps: DispatchDeps, builder: PooledBuilder, request: Bui
     abortable(control.signal),
     delay(READY_TIMEOUT_MS).then(() => "timeout" as const),
   ]);
-  if (ready === "aborted" || ready === "timeout") return ready;
+  if (ready === "timeout") return { status: "timeout" as const, reason: silentBuilderReason(deps.callbackUrl(), said, READY_TIMEOUT_MS) };
+  if (ready === "aborted") return ready;
   if (ready === undefined || ready.type !== "ready") return builder.warm ? ("stale" as const) : ("not-ready" as const);
   try {
     const answer = await sendBuildRequest(`http://${builder.handle.address}:${ready.port}`, builder.token, request);

@@ -5,7 +5,7 @@ import { findTarget, type Config, type Target } from "../config/load-config.js";
 import type { Executor, WorkloadHandle } from "../executor/types.js";
 import { readRunnerState } from "../runner/runner-state.js";
 import { errorMessage, errors } from "../shared/errors.js";
-import type { Logger } from "../shared/logger.js";
+import { discardLogger, type Logger } from "../shared/logger.js";
 import type { ServiceFs } from "../servicefs/service-fs.js";
 import type { RunnerView } from "../shared/api/runners.js";
 import type { RunnerRecord, RunnerStore } from "../store/runner-store.js";
@@ -57,7 +57,8 @@ export class Runners {
     const targetDir = this.deps.servicefs.targetDir(target.name);
     mkdirSync(targetDir, { recursive: true });
     const image = run.image ?? "cicd-runner";
-    await this.deps.executor.prepareImage(image, this.deps.logger);
+    // The executor logs the image build (start, steps, time) itself.
+    await this.deps.executor.prepareImage(image, discardLogger());
     const watch = run.watch || run.autoDeploy;
     const handle = await this.deps.executor.start({
       id,

@@ -63,11 +63,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     late.cloneToken = github?.cloneToken;
     mountApi(app, { config, parts, apiToken, unavailable: database.unavailable, logger });
     // 6. Listen. 7. Recover and start.
-    const { server, port, url } = await listen(app, { config, github, unavailable: database.unavailable });
+    const { server, port, url, where } = await listen(app, { config, github, unavailable: database.unavailable, executor, logger });
     opened.server = server;
     late.port = port;
     await parts.start();
-    logger.info(`listening on ${url} (executor ${executor.kind}, ${config.targets.length} target(s))`);
+    logger.info(`listening on ${where} (executor ${executor.kind}, ${config.targets.length} target(s))`);
     return running({ url, port, apiToken, github, executor, parts, server, database, graceMs: config.shutdownGraceMs });
   } catch (error) {
     await undo(opened, database);

@@ -94,3 +94,8 @@ function jsonLine(time: string, at: LogLevel, scope: string, message: string, fi
   }
   return JSON.stringify(entry, (_key, value: unknown) => (typeof value === "bigint" ? value.toString() : value));
 }
+
+/** A logger that writes nothing: for progress whose summary is logged elsewhere already. */
+export function discardLogger(): Logger {
+  return createLogger("discard", { write: () => undefined });
+}

@@ -49,7 +49,7 @@ export class DockerExecutor implements Executor {
     this.images = new ImagePreparer(this.engine, options.projectRoot ?? packageRoot(), {
       builder: options.images?.builder ?? "cicd-builder",
       runner: options.images?.runner ?? "cicd-runner",
-    });
+    }, this.log);
   }
 
   prepareImage(image: string, log: Logger): Promise<void> {
