@@ -1,6 +1,7 @@
 /**
  * Fault injection, the long run of `kill -9` (issue 10): `npx tsx scripts/fault-kill-burst.ts
- * [--builds 100] [--kills 10] [--seed N] [--timeout 570] [--supersede false|true|running]`.
+ * [--builds 100] [--kills 10] [--seed N] [--timeout 570] [--supersede false|true|running]
+ * [--cli FILE]`.
  * test/e2e/check-runs-crash.test.ts at scale: a real `cicd server` process (src/ compiled once
  * at the start, run with plain node, so edits made to src/ during the run do not reach it) on
  * the Docker executor (concurrency 2) with the GitHub App
@@ -47,6 +48,7 @@ const { values } = parseArgs({
     seed: { type: "string" },
     timeout: { type: "string", default: "570" },
     supersede: { type: "string", default: "false" },
+    cli: { type: "string" },
   },
 });
 const N = Number(values.builds);
@@ -80,7 +82,8 @@ const check = (name: string, ok: boolean, detail = "") => checks.push({ name, ok
 
 try {
   await ensureImage("builder");
-  const cli = await snapshotCli(cleanup, "fault-kill");
+  // --cli FILE: a cicd CLI compiled elsewhere (e.g. a patched copy of src/), run with node.
+  const cli = values.cli ? [path.resolve(values.cli)] : await snapshotCli(cleanup, "fault-kill");
   console.log(`  ${at()} builder image current, server compiled`);
   const github = await startFakeGitHubApi();
   cleanup.add("close the fake GitHub API", () => github.close());
