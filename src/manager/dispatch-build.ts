@@ -165,7 +165,8 @@ function takeAnswer(deps: DispatchDeps, attempt: Attempt, control: BuildControl,
 async function followToTheEnd(deps: DispatchDeps, attempt: Attempt, control: BuildControl, accepted: Accepted): Promise<void> {
   const { build, target } = attempt;
   const builder = attempt.builder!;
-  deps.change(build.key, { status: "running", startedAt: now() }, "dequeue");
+  // A reason left by an interrupted attempt no longer holds once this one runs.
+  deps.change(build.key, { status: "running", startedAt: now(), reason: null }, "dequeue");
   const exit = builder.handle.wait(control.signal);
   const first = await Promise.race([
     deps.callbacks.next(builder.builderId, "final").then((event) => ({ event })),

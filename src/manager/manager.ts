@@ -138,6 +138,10 @@ export class Manager implements BuildService {
     const reserved = this.options.config.warmBuilders ? this.pool.takeReservedKey(target.name) : undefined;
     const key = reserved ?? randomBytes(9).toString("base64url");
     const result = await this.inserts.add(newBuildFor({ ...request, target: target.name }, { key, logPath: this.logs.path(key), createdAt: new Date().toISOString(), repository: target.repository }));
+    // A batch-mate committed in the same transaction may already have superseded this build:
+    // then its `cancelled` was told, and its `queued` must not come after it.
+    const current = result.duplicate ? undefined : this.options.store.get(result.build.key);
+    if (current && current.status !== "queued") return { build: current, duplicate: false };
     if (!result.duplicate) {
       this.emit(result.build, null);
       this.supersedeOlder(result.build, target.supersede);
@@ -280,6 +284,11 @@ export class Manager implements BuildService {
     const reason = `superseded by ${newer.key}`;
     for (const key of queued) {
       this.options.store.setMeta(key, { supersededBy: newer.key });
+      // Still queued in the store but already being dispatched: its dispatch ends it.
+      if (this.running.has(key)) {
+        running.push(key);
+        continue;
+      }
       void this.pool.discard(key);
       this.change(key, { ...endedAs("superseded"), reason }, "dequeue");
     }

@@ -25,7 +25,9 @@ export function supersededBy(newer: Build, active: Build[], mode: SupersedeMode)
   const queued: string[] = [];
   const running: string[] = [];
   for (const old of active) {
-    if (old.key === newer.key || old.target !== newer.target || pinned(old)) continue;
+    // Triggers that arrive together are committed together: a build never takes the place of a
+    // newer one (a higher number) that happens to be queued already.
+    if (old.key === newer.key || old.target !== newer.target || pinned(old) || old.number > newer.number) continue;
     if (pull !== null) {
       if (old.pullRequest === pull && old.status === "queued" && (old.sha ?? "") !== (newer.sha ?? "")) queued.push(old.key);
       continue;

@@ -38,6 +38,28 @@ describe("superseded builds", () => {
     expect(await done(newest)).toMatchObject({ status: "succeeded" });
   });
 
+  it("keeps only the newest of pushes that arrive together, each superseded by a newer one, in order", async () => {
+    const { server, trigger, done } = await start({}, ["echo fine"]);
+    const events: { key: string; status: string }[] = [];
+    server.manager.onChange(({ build }) => events.push({ key: build.key, status: build.status }));
+    // One turn of the event loop: the manager commits these together (group commit).
+    const burst = await Promise.all(["1", "2", "3", "4", "5", "6"].map((c) => trigger({ ref: "refs/heads/main", sha: sha(c) })));
+    const byNumber = [...burst].sort((a, b) => a.number - b.number);
+    const finals = await Promise.all(byNumber.map(done));
+    expect(finals.at(-1)).toMatchObject({ status: "succeeded" });
+    for (const [i, b] of finals.slice(0, -1).entries()) {
+      expect(b).toMatchObject({ status: "cancelled", outcome: "superseded" });
+      const by = server.manager.get(b.meta.supersededBy as string)!;
+      expect(by.number).toBeGreaterThan(byNumber[i]!.number);
+    }
+    // No build is told queued after it was told finished.
+    for (const b of burst) {
+      const mine = events.filter((e) => e.key === b.key).map((e) => e.status);
+      const end = mine.findIndex((s) => ["succeeded", "cancelled"].includes(s));
+      expect(mine.slice(end + 1)).toEqual([]);
+    }
+  });
+
   it("never across branches, targets or tags, and never for a REST build of an exact commit", async () => {
     const { server, trigger, done } = await start({ tags: true });
     const running = await trigger({ ref: "refs/heads/main", sha: sha("a") });
