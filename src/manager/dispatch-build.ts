@@ -206,6 +206,8 @@ async function release(deps: DispatchDeps, attempt: Attempt, control: BuildContr
   const key = attempt.build.key;
   deps.logs.append(key, attempt.masker.flush());
   if (attempt.builder && (control.reason() !== "shutdown" || !deps.executor.outlivesManager)) await deps.pool.destroy(attempt.builder);
+  // Stopped before it took its builder (cancelled, superseded): a builder started ahead for it goes too.
+  else if (!attempt.builder && control.reason() !== "shutdown") await deps.pool.discard(key);
   deps.pool.release(key);
   if (deps.store.get(key)?.status !== "queued") await deps.logs.end(key);
 }
