@@ -3,7 +3,7 @@ import { Router } from "express";
 import type { Manager } from "../manager/manager.js";
 import { FINAL_STATUSES, buildListQuerySchema, triggerRequestSchema, type Build } from "../shared/api/builds.js";
 import { errors } from "../shared/errors.js";
-import { followLog } from "./follow-log.js";
+import { followLog, followLogEvents } from "./follow-log.js";
 import { validate } from "./validate.js";
 
 /**
@@ -38,17 +38,28 @@ export function buildsRoutes(manager: Manager): Router {
     const build = find(req.params.key);
     const path = manager.logPath(build.key);
     const follow = req.query.follow === "1" || req.query.follow === "true";
+    // Ended: the log's end was signalled, or the build had ended (the log is complete then).
+    let ended = false;
+    const source = {
+      path,
+      finished: () => ended || FINAL_STATUSES.includes(manager.get(build.key)?.status ?? "error"),
+      subscribe: (wake: () => void) =>
+        manager.onLog(build.key, wake, () => {
+          ended = true;
+          wake();
+        }),
+    };
+    // An EventSource (or the CLI) asks for events; anything else gets today's plain text.
+    if (follow && /text\/event-stream/i.test(req.get("accept") ?? "")) {
+      const after = lastEventId(req.get("last-event-id"));
+      res.status(200).set({ "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no", "x-content-type-options": "nosniff" });
+      res.flushHeaders();
+      await followLogEvents(source, res, { after, ended: () => manager.get(build.key) ?? build });
+      return;
+    }
     if (!follow && !existsSync(path)) throw errors.notFound("log for build", build.key);
     res.type("text/plain; charset=utf-8").set("cache-control", "no-store").set("x-content-type-options", "nosniff");
-    await followLog(
-      {
-        path,
-        finished: () => FINAL_STATUSES.includes(manager.get(build.key)?.status ?? "error"),
-        subscribe: (wake) => manager.onLog(build.key, wake, wake),
-      },
-      res,
-      follow,
-    );
+    await followLog(source, res, follow);
   });
 
   router.get("/targets/:name/builds/:number", (req, res) => {
@@ -64,4 +75,11 @@ export function buildsRoutes(manager: Manager): Router {
   });
 
   return router;
+}
+
+/** `Last-Event-ID` of a log stream: the last line the client has (0: none). */
+function lastEventId(header: string | undefined): number {
+  if (header === undefined || header.trim() === "") return 0;
+  if (!/^\d{1,15}$/.test(header.trim())) throw errors.invalidArgument("Last-Event-ID", "a line number from the log stream", header);
+  return Number(header.trim());
 }

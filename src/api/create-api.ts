@@ -7,6 +7,7 @@ import { artifactsRoutes } from "./artifacts-routes.js";
 import { bearerAuth } from "./bearer-auth.js";
 import { buildsRoutes } from "./builds-routes.js";
 import { serverFolders } from "./hide-paths.js";
+import { eventsRoutes } from "./events-routes.js";
 import { errorHandler, notFoundRoute } from "./http-errors.js";
 import { openapiDocument } from "./openapi.js";
 import { requireJsonBody } from "./require-json.js";
@@ -20,6 +21,8 @@ export interface ApiDeps {
   extra?: Router[];
   /** The bytes a target's data uses (retention keeps it current), for `GET /targets`. */
   diskUsage?: (target: string) => TargetDisk | undefined;
+  /** Aborted when the server stops, so live streams (`/events`) end cleanly before connections close. */
+  closing?: AbortSignal;
 }
 
 /**
@@ -35,6 +38,7 @@ export function createApi(deps: ApiDeps): Router {
   api.use(requireJsonBody);
   api.use(json({ limit: "1mb", strict: true }));
   api.use(buildsRoutes(deps.manager));
+  api.use(eventsRoutes(deps.manager, { closing: deps.closing }));
   api.use(artifactsRoutes(deps.config, deps.manager.servicefs, deps.diskUsage));
   for (const router of deps.extra ?? []) api.use(router);
   api.use(notFoundRoute);

@@ -28,14 +28,14 @@ const components = new Map<z.ZodType, string>([
   [createRunnerSchema, "RunnerCreateRequest"],
 ]);
 
-/** What an answer carries: JSON of a schema, a file, log text, or nothing. */
-type Body = z.ZodType | "file" | "text" | undefined;
+/** What an answer carries: JSON of a schema, a file, log text, Server-Sent Events, or nothing. */
+type Body = z.ZodType | "file" | "text" | { events: string } | undefined;
 
 interface Operation {
   summary: string;
   path?: readonly string[];
   query?: z.ZodObject;
-  /** Header parameters (Range). */
+  /** Header parameters (Range, Last-Event-ID). */
   headers?: readonly string[];
   body?: { schema: z.ZodType; required: boolean };
   responses: Readonly<Record<string, { description: string; body?: Body }>>;
@@ -73,10 +73,26 @@ export const operations: Readonly<Record<string, Readonly<Record<string, Operati
   },
   "/builds/{key}/log": {
     get: {
-      summary: "The build's log (masked); follow=1 streams until the build ends",
+      summary: "The build's log (masked); follow=1 streams until the build ends, as Server-Sent Events with `Accept: text/event-stream`",
       path: ["key"],
       query: z.object({ follow: z.enum(["1", "true"]).optional() }),
-      responses: { "200": { description: "Log text", body: "text" }, "404": error("Unknown build or no log yet"), ...common },
+      headers: ["last-event-id"],
+      responses: {
+        "200": {
+          description: "Log text; or, with follow=1 and `Accept: text/event-stream`, one event per line (`id` = its line number from 1, `data:` the line), then `event: end` with the build's JSON once it has ended. `Last-Event-ID: N` resumes at line N+1.",
+          body: { events: "text/plain" },
+        },
+        "400": error("Last-Event-ID is not a line number"),
+        "404": error("Unknown build or no log yet"),
+        ...common,
+      },
+    },
+  },
+  "/events": {
+    get: {
+      summary: "Server-Sent Events: `event: build` with the build's JSON on every status change (comments keep the stream open)",
+      query: z.object({ target: z.string().optional().describe("Only this target's builds") }),
+      responses: { "200": { description: "`text/event-stream` of `event: build`, `data:` a Build", body: { events: "Build" } }, ...common },
     },
   },
   "/targets/{name}/builds/{number}": {
@@ -115,6 +131,14 @@ export const operations: Readonly<Record<string, Readonly<Record<string, Operati
   "/runners": {
     get: { summary: "List runners", query: z.object({ target: z.string().optional() }), responses: { "200": { description: "Runners", body: runnerListSchema }, ...common } },
   },
+  "/runners/{id}/log": {
+    get: {
+      summary: "The deployed program's output (stdout and stderr of every build the runner ran); follow=1 streams until the runner stops",
+      path: ["id"],
+      query: z.object({ follow: z.enum(["1", "true"]).optional() }),
+      responses: { "200": { description: "Output text", body: "text" }, "404": error("Unknown runner or no output yet"), ...common },
+    },
+  },
   "/runners/{id}": {
     get: { summary: "One runner: state, build it runs, restarts, last exit, decisions", path: ["id"], responses: { "200": { description: "The runner", body: runnerViewSchema }, "404": error("Unknown runner"), ...common } },
     delete: { summary: "Stop a runner", path: ["id"], responses: { "200": { description: "The stopped runner", body: runnerViewSchema }, "404": error("Unknown runner"), ...common } },
@@ -127,7 +151,7 @@ export const operations: Readonly<Record<string, Readonly<Record<string, Operati
  */
 export function answerSchema(method: string, path: string, status: number): z.ZodType | undefined {
   const body = operations[path]?.[method.toLowerCase()]?.responses[String(status)]?.body;
-  return typeof body === "object" ? body : undefined;
+  return typeof body === "object" && !("events" in body) ? body : undefined;
 }
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -169,6 +193,11 @@ function contentOf(body: Body): Record<string, unknown> | undefined {
   if (body === undefined) return undefined;
   if (body === "file") return { "application/octet-stream": { schema: { type: "string", format: "binary" } } };
   if (body === "text") return { "text/plain": { schema: { type: "string" } } };
+  // A stream: its events are described in the operation's text; a plain log is the other answer.
+  if (typeof body === "object" && "events" in body) {
+    const stream = { "text/event-stream": { schema: { type: "string" } } };
+    return body.events === "text/plain" ? { "text/plain": { schema: { type: "string" } }, ...stream } : stream;
+  }
   return { "application/json": { schema: schemaOf(body) } };
 }
 
