@@ -11,6 +11,9 @@ import type { RunnerView } from "../shared/api/runners.js";
 import type { RunnerRecord, RunnerStore } from "../store/runner-store.js";
 
 /** A runner as the API shows it: the record, whether it runs, and the runner's own state. */
+/** Beside a runner's state file: its programs' output (bounded by the runner). */
+const OUTPUT_FILE = "output.log";
+
 export interface RunnersDeps {
   config: Config;
   store: RunnerStore;
@@ -69,6 +72,7 @@ export class Runners {
         "--dir", targetDir,
         "--command", run.command,
         "--state-file", stateFile,
+        "--output", path.join(stateDir, OUTPUT_FILE),
         ...(watch ? ["--watch", "--wait"] : []),
         ...(options.pin !== undefined ? ["--pin", options.pin] : []),
         ...(run.probationMs !== undefined ? ["--probation", `${run.probationMs}ms`] : []),
@@ -84,6 +88,16 @@ export class Runners {
     this.deps.store.insert({ id, target: target.name, state: "running", createdAt: new Date().toISOString(), stoppedAt: null, exitCode: null, stateFile });
     this.follow(id, handle);
     return this.view(this.deps.store.get(id)!);
+  }
+
+  /**
+   * Where the runner keeps its programs' output (`GET /runners/:id/log`), and whether it still
+   * runs (a follower stops when it does not). NOT_FOUND for an unknown runner.
+   */
+  output(id: string): { path: string; running: () => boolean } {
+    const record = this.deps.store.get(id);
+    if (!record) throw errors.notFound("runner", id);
+    return { path: path.join(path.dirname(record.stateFile), OUTPUT_FILE), running: () => this.deps.store.get(id)?.state === "running" };
   }
 
   async get(id: string): Promise<RunnerView> {

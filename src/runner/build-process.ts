@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { constants } from "node:os";
+import type { ProgramOutput } from "./program-output.js";
 
 export interface ProcessExit {
   exitCode: number | null;
@@ -26,13 +27,18 @@ export class BuildProcess {
   private done = false;
   private readonly killOnExit = () => this.signal("SIGKILL");
 
-  constructor(command: string, options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
+  /** With `output`, the program's stdout and stderr pass through it (kept, last lines remembered). */
+  constructor(command: string, options: { env?: NodeJS.ProcessEnv; cwd?: string; output?: ProgramOutput } = {}) {
     this.child = spawn("sh", ["-c", command], {
       detached: true,
-      stdio: ["ignore", "inherit", "inherit"],
+      stdio: ["ignore", options.output ? "pipe" : "inherit", options.output ? "pipe" : "inherit"],
       env: options.env ?? process.env,
       cwd: options.cwd,
     });
+    if (options.output && this.child.stdout && this.child.stderr) {
+      options.output.follow(this.child.stdout, process.stdout);
+      options.output.follow(this.child.stderr, process.stderr);
+    }
     this.pid = this.child.pid;
     // If the runner itself dies, take the build with it rather than leave an orphan behind.
     process.on("exit", this.killOnExit);

@@ -3,6 +3,7 @@ import { BuildsFile } from "../servicefs/index.js";
 import { formatDuration } from "../shared/duration.js";
 import { CicdError, errorMessage, errors } from "../shared/errors.js";
 import { createLogger, type Logger } from "../shared/logger.js";
+import { ProgramOutput } from "./program-output.js";
 import { BuildProcess, describeExit, type ProcessExit } from "./build-process.js";
 import { BuildsWatcher } from "./builds-watcher.js";
 import { CrashLoop, type CrashLoopOptions } from "./crash-loop.js";
@@ -36,6 +37,8 @@ export interface BuildRunnerOptions extends CrashLoopOptions {
   pollMs?: number;
   /** Where to keep the state as JSON (see RunnerState). */
   stateFile?: string;
+  /** Where to keep the programs' output (bounded: past 10 MB the file moves to `<file>.1`). */
+  outputFile?: string;
   logger?: Logger;
   /** Environment of the builds (default: the runner's). */
   env?: NodeJS.ProcessEnv;
@@ -61,6 +64,7 @@ export class BuildRunner {
   private readonly crash: CrashLoop;
   private readonly log: Logger;
   private readonly writer: RunnerStateWriter;
+  private readonly output: ProgramOutput;
   private readonly state: RunnerState;
   private watcher: BuildsWatcher | undefined;
   private process: BuildProcess | undefined;
@@ -80,6 +84,7 @@ export class BuildRunner {
     this.builds = new BuildsFile(dir, path.basename(dir));
     this.crash = new CrashLoop(options);
     this.log = options.logger ?? createLogger("runner");
+    this.output = new ProgramOutput({ file: options.outputFile });
     this.writer = new RunnerStateWriter(options.stateFile, (e) => this.log.warn(`could not write the state file: ${errorMessage(e)}`));
     const now = new Date().toISOString();
     this.state = { pid: process.pid, dir, pin: options.pin ?? null, phase: "starting", startedAt: now, updatedAt: now, current: null, lastExit: null, tried: [], decisions: [], exitCode: null, error: null };
@@ -205,7 +210,8 @@ export class BuildRunner {
     const key = build.key;
     this.crash.track(key);
     const env = { ...(this.options.env ?? process.env), CICD_BUILD_KEY: key, CICD_BUILD_FILE: file, CICD_BUILD_COMMIT: build.commit ?? "" };
-    const proc = new BuildProcess(renderCommand(this.options.command, file), { env });
+    this.output.begin(`starting ${key}`);
+    const proc = new BuildProcess(renderCommand(this.options.command, file), { env, output: this.output });
     this.process = proc;
     this.setPhase("running", { key, artifact, file, pid: proc.pid ?? null, startedAt: new Date(proc.startedAt).toISOString(), restarts: this.crash.restarts });
     this.decide("start", `started build ${key} (${file})`, key);
@@ -241,7 +247,10 @@ export class BuildRunner {
     this.fellBack = true;
     try {
       const info = exit ? { exitCode: exit.exitCode, signal: exit.signal, reason } : { reason };
-      if (await this.builds.markBad(key, info)) this.decide("mark-bad", `marked ${key} bad: ${reason}`, key);
+      // Why, in the program's own words: its last lines (a stack trace, a port in use …).
+      const said = exit ? this.output.lastLines() : [];
+      const lines = said.length ? ` — ${said.join(" / ")}` : "";
+      if (await this.builds.markBad(key, info)) this.decide("mark-bad", `marked ${key} bad: ${reason}${lines}`, key);
       else this.decide("error", `${key} is no longer in builds.json; could not mark it bad`, key);
     } catch (error) {
       this.decide("error", `could not mark ${key} bad (${errorMessage(error)}); not starting it again`, key);

@@ -34,6 +34,7 @@ When no good build is left the runner stops with exit code 1 and names the build
   --grace DURATION          time a build gets after SIGTERM before SIGKILL (10s)
   --poll DURATION           poll interval beside fs.watch for --watch and --wait (1s)
   --state-file FILE         keep the runner's state there as JSON (replaced atomically)
+  --output FILE             keep the program's output there too (past 10 MB it moves to FILE.1)
 
 SIGTERM and SIGINT are forwarded to the build; the runner exits 0 once it has stopped.
 Exit codes: 0 build exited cleanly or stop requested · 1 no good build left or error · 2 bad usage.
@@ -55,6 +56,7 @@ const options = {
   grace: { type: "string" },
   poll: { type: "string" },
   "state-file": { type: "string" },
+  output: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -94,6 +96,7 @@ export function parseRunnerArgs(argv: string[]): BuildRunnerOptions | "help" {
     graceMs: duration("grace"),
     pollMs: duration("poll"),
     stateFile: values["state-file"],
+    outputFile: values.output,
   };
 }
 

@@ -56,6 +56,11 @@ describe.skipIf(!hasDocker)("runners started by the manager (real Docker)", () =
     expect(view.decisions.map((d) => d.kind)).toEqual(expect.arrayContaining(["start", "mark-bad", "fall-back"]));
     const doc = await sfs.builds("svc").read();
     expect(doc.builds.find((b) => b.key === "newest-broken")).toMatchObject({ status: "bad", exitCode: 3 });
+    // Why it was marked bad, in the program's own words; and its whole output, served.
+    expect(view.decisions.find((d) => d.kind === "mark-bad")?.message).toMatch(/marked newest-broken bad: .* — broken$/);
+    const output = await (await server.api(`/api/v1/runners/${created.id}/log`)).text();
+    expect(output).toMatch(/starting newest-broken ---\nbroken\n/);
+    expect(output).toMatch(/starting older-good ---\nserving\n/);
 
     // The manager restarts; the runner container keeps running and is found again.
     await server.close(0);
