@@ -47,6 +47,8 @@ export const PARTS: Readonly<Record<string, PartRule>> = {
   handlers: { mayImport: ["shared", "config", "manager/types.ts", "github"], forbiddenPackages: ["dockerode"] },
   webhooks: { mayImport: ["shared", "config", "manager/types.ts", "github", "handlers"], forbiddenPackages: ["dockerode"] },
   api: { mayImport: ["shared", "config", "manager", "servicefs"], forbiddenPackages: ["dockerode"] },
+  metrics: { mayImport: ["shared", "config", "manager/types.ts"], forbiddenPackages: ["dockerode"] },
+  notify: { mayImport: ["shared", "config", "manager/types.ts"], forbiddenPackages: ["dockerode"] },
   client: { mayImport: ["shared"], onlyPackages: ["node:*", "zod"] },
   server: { mayImport: "*", forbiddenPackages: ["dockerode"] },
   "cli.ts": { mayImport: ["server/main.ts", "builder/main.ts", "runner/main.ts", "manager/gc-main.ts"], onlyPackages: ["node:*"] },

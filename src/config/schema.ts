@@ -72,6 +72,24 @@ export const runSchema = z
   })
   .describe("How a runner starts this target's builds.");
 
+/** What a target's `notify` hooks can be told: a finished build's status, or a runner falling back. */
+export const NOTIFY_EVENTS = ["succeeded", "failed", "error", "fallback"] as const;
+
+const notifySchema = z
+  .strictObject({
+    url: z.string({ error: "expected an http:// or https:// URL" }).regex(/^https?:\/\/[^\s]+$/i, { error: "expected an http:// or https:// URL" })
+      .describe("Where the notification is POSTed (often carries a token: it is never logged nor shown)."),
+    secret: z.string().min(1, { error: "expected a non-empty secret" }).optional()
+      .describe("Signs each body: X-Cicd-Signature-256: sha256=<HMAC-SHA256 of the body>; ${VAR} reads the environment."),
+    events: z.array(z.enum(NOTIFY_EVENTS, { error: `expected events among ${NOTIFY_EVENTS.join(", ")}` }), { error: `expected a list of events among ${NOTIFY_EVENTS.join(", ")}` })
+      .min(1, { error: "expected at least one event" })
+      .default([...NOTIFY_EVENTS])
+      .describe("Which events are sent (default: all)."),
+    format: z.enum(["generic", "slack"], { error: "expected generic or slack" }).default("generic")
+      .describe("generic: {\"event\", \"build\"}; slack: an incoming webhook's {\"text\"}."),
+  })
+  .describe("A webhook told when a build ends or a runner falls back; retried with back-off.");
+
 export const targetSchema = z
   .strictObject({
     name: z.string({ error: "expected a name" }).regex(TARGET_NAME, { error: "expected a name matching [a-z0-9][a-z0-9._-]*" }).max(100),
@@ -104,6 +122,8 @@ export const targetSchema = z
       .describe("User the build's commands run as inside the builder (default 1000:1000, unprivileged; root gives the commands root inside the container)."),
     run: runSchema.optional(),
     keep: targetKeep.optional(),
+    notify: z.array(notifySchema, { error: "expected a list of {url, secret?, events?, format?}" }).default([])
+      .describe("Webhooks told when a build ends (succeeded, failed, error) or a runner falls back."),
   })
   .describe("A build target.");
 
@@ -129,6 +149,15 @@ export const configSchema = z
     logLimit: z.string().regex(/^\d+(\.\d+)?[kmg]?b?$/i, { error: "expected a size like 50m" }).default("50m")
       .describe("Largest build log kept; past it the log keeps its head and tail with a marker between."),
     keep: serverKeep.default(KEEP_DEFAULTS),
+    metrics: z
+      .strictObject({
+        token: z.string().min(1, { error: "expected a non-empty token" }).optional()
+          .describe("Bearer token GET /metrics requires (unset: /metrics is open); ${VAR} reads the environment."),
+      })
+      .default({})
+      .describe("GET /metrics (Prometheus)."),
+    badges: z.boolean({ error: "expected true or false" }).default(true)
+      .describe("Serve GET /badge/:target.svg (no sign-in); false answers 404."),
     targets: z.array(targetSchema, { error: "expected a list of targets" }).default([]),
   })
   .superRefine((config, ctx) => {

@@ -24,6 +24,12 @@ export interface WebhookGateOptions {
   limits?: Partial<WebhookLimits>;
   /** Handles a verified delivery; its answer goes to GitHub. A throw is answered 500 without its text. */
   deliver: (delivery: VerifiedDelivery) => Promise<WebhookAnswer>;
+  /**
+   * Told every answer on the webhook path, once it is sent: the event name when the signature
+   * matched (undefined before that: an unverified sender's header must not name a metric's
+   * label), and the HTTP status. Metrics.
+   */
+  onAnswer?: (event: string | undefined, status: number) => void;
 }
 
 type Next = (error?: unknown) => void;
@@ -54,6 +60,11 @@ export function webhookGate(options: WebhookGateOptions) {
 
   return (req: IncomingMessage, res: ServerResponse, next: Next): void => {
     if (trimSlashes(pathOf(req.url)) !== wantedPath) return next();
+    let verified: string | undefined;
+    if (options.onAnswer) {
+      const onAnswer = options.onAnswer;
+      res.once("finish", () => onAnswer(verified, res.statusCode));
+    }
     if (req.method !== "POST") return refuse(res, 404, `Unknown route: ${req.method} ${wantedPath}`);
     if (!jsonType.test(req.headers["content-type"] ?? "")) return refuse(res, 415, 'Unsupported "Content-Type" header value. Must be "application/json"');
     const missing = githubHeaders.filter((h) => req.headers[h] === undefined);
@@ -124,6 +135,7 @@ export function webhookGate(options: WebhookGateOptions) {
         logger.warn("Webhook signature does not match; ignored", { event: name, delivery: id });
         return send(res, { status: 400, error: "signature does not match event payload and secret" });
       }
+      verified = name;
       let payload: unknown;
       try {
         payload = JSON.parse(body.toString("utf8"));

@@ -44,6 +44,8 @@ export interface PoolDeps {
   callbackUrl: () => string;
   /** Folder for caches kept between builds (per-target dependency caches). */
   cacheDir: string;
+  /** Told each time a build gets its builder: warm (started ahead, a hit) or started now (a miss). Metrics. */
+  onAcquire?: (target: string, warm: boolean) => void;
 }
 
 /**
@@ -134,8 +136,12 @@ export class BuilderPool {
     const pending = this.starting.get(key);
     const warm = this.byKey.get(key) ?? (pending ? await pending : undefined);
     this.byKey.delete(key);
-    if (warm && !warm.exited() && warm.trusted === trusted) return warm;
+    if (warm && !warm.exited() && warm.trusted === trusted) {
+      this.deps.onAcquire?.(target.name, true);
+      return warm;
+    }
     if (warm) await this.destroy(warm);
+    this.deps.onAcquire?.(target.name, false);
     const cold = await this.start(key, target, false, trusted);
     this.byKey.delete(key);
     return cold;

@@ -6,6 +6,8 @@ import { buildArtifactsRoutes } from "../api/build-artifacts-routes.js";
 import { errorHandler } from "../api/http-errors.js";
 import { serverFolders } from "../api/hide-paths.js";
 import { internalRoutes } from "../api/internal-routes.js";
+import { badgeRoutes } from "../api/badge-routes.js";
+import { metricsRoutes } from "../api/metrics-routes.js";
 import { runnersRoutes } from "../api/runners-routes.js";
 import type { GitHubIntegration } from "../webhooks/mount-github.js";
 import type { Logger } from "../shared/logger.js";
@@ -35,6 +37,7 @@ export async function mountGitHubIfSet(
     env: gitHubEnv(environment),
     deployments: parts.deployments,
     pullHeads: new PullHeadsStore(db),
+    onWebhookAnswer: (event, status) => parts.metrics.webhookAnswer(event, status),
   });
 }
 
@@ -60,6 +63,9 @@ export function mountApi(
     res.json({ status: "ok", ...manager.stats });
   });
   app.use(internalRoutes(manager));
+  // Outside /api/v1 and its token: Prometheus has `metrics.token` (or nothing), badges are public.
+  app.use(metricsRoutes(parts.metrics, config.metrics.token));
+  app.use(badgeRoutes(config, manager));
   app.use("/api/v1", createApi({ config, manager, apiToken, logger: logger.child("api"), extra: [runnersRoutes(runners), buildArtifactsRoutes(manager)], diskUsage: (t) => parts.retention.usage(t) }));
   app.use(errorHandler(logger, { folders: serverFolders(config) }));
 }

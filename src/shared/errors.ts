@@ -161,6 +161,9 @@ export const errors = {
       field: problems[0]?.field ?? "",
       problems: problems.map((p) => ({ ...p })),
     }),
+  /** GET /metrics without the bearer token that `metrics.token` of cicd.yml asks for. */
+  metricsUnauthorized: () =>
+    new CicdError("UNAUTHORIZED", "Missing or wrong bearer token for /metrics. Send `Authorization: Bearer <metrics.token of cicd.yml>`."),
 };
 
 function describe(value: unknown): string {

@@ -25,6 +25,8 @@ export interface DirectWebhooksOptions {
    * middleware did, default 9 s): GitHub marks a delivery failed after 10 s.
    */
   slowAnswerMs?: number;
+  /** Told every answer on the webhook path (webhook-gate.ts `onAnswer`): metrics. */
+  onAnswer?: (event: string | undefined, status: number) => void;
 }
 
 type Next = (error?: unknown) => void;
@@ -88,5 +90,5 @@ export function directWebhooks(options: DirectWebhooksOptions): (req: IncomingMe
     return Promise.race([done, slow]).finally(() => clearTimeout(timer));
   };
 
-  return webhookGate({ path: options.path, secret: options.secret, logger, limits: options.limits, deliver });
+  return webhookGate({ path: options.path, secret: options.secret, logger, limits: options.limits, deliver, onAnswer: options.onAnswer });
 }

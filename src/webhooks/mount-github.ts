@@ -48,6 +48,8 @@ export interface GitHubDeps {
   tuning?: ProbotTuning & { retry?: Partial<RetryOptions> };
   /** Limits on unverified webhook bodies (defaults in unverified-bodies.ts); tests shorten them. */
   webhookLimits?: Partial<WebhookLimits>;
+  /** Told every answer of the webhook endpoint (the verified event or undefined, the status): metrics. */
+  onWebhookAnswer?: (event: string | undefined, status: number) => void;
 }
 
 /**
@@ -101,6 +103,7 @@ export async function mountGitHub(app: Express, deps: GitHubDeps): Promise<GitHu
     receive: probot.receiver(handlerDeps),
     logger: handlerDeps.logger,
     limits: deps.webhookLimits,
+    onAnswer: deps.onWebhookAnswer,
   });
   app.use(direct);
   const unsubscribe = service.onChange(({ build }) => reporter.report(build));
