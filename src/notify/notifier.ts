@@ -93,8 +93,11 @@ export class Notifier {
   }
 
   private track(work: Promise<void>): void {
-    this.inFlight.add(work);
-    void work.finally(() => this.inFlight.delete(work));
+    // Nothing a hook does may surface as an unhandled rejection (e.g. the database closed mid-retry).
+    const settled = work
+      .catch((error: unknown) => this.deps.logger.warn("A notification stopped", { error: error instanceof Error ? error.message : String(error) }))
+      .finally(() => this.inFlight.delete(settled));
+    this.inFlight.add(settled);
   }
 
   private async attempt(url: string, headers: Record<string, string>, body: string, build: Build, record: NotificationRecord, index: number | undefined): Promise<void> {
