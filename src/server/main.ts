@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { environmentSecrets, readEnvironment } from "../config/environment.js";
 import { isCicdError } from "../shared/errors.js";
 import { createLogger } from "../shared/logger.js";
+import { loadDotEnv } from "./dot-env.js";
 import { holdYoungGeneration } from "./startup-heap.js";
 
 const usage = `Usage: cicd server [--config FILE]
@@ -18,6 +19,7 @@ export async function serverMain(argv: string[]): Promise<number> {
     return 0;
   }
   let environment;
+  const fromDotEnv = loadDotEnv(process.cwd(), process.env);
   try {
     // Every variable the server reads, read and checked once, before anything starts.
     environment = readEnvironment(process.env);
@@ -27,6 +29,7 @@ export async function serverMain(argv: string[]): Promise<number> {
     return 1;
   }
   const logger = createLogger("cicd", { level: environment.LOG_LEVEL, format: environment.LOG_FORMAT, secrets: environmentSecrets(environment) });
+  if (fromDotEnv.length) logger.info(`read ${fromDotEnv.join(", ")} from .env`);
   const { config, startServer } = await loadServer(values.config ?? environment.CICD_CONFIG, environment.NODE_OPTIONS);
   let server;
   try {

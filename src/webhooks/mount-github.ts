@@ -6,6 +6,7 @@ import type { HandlerDeps } from "../handlers/handler-deps.js";
 import type { PullHeads } from "../shared/pull-heads.js";
 import type { BuildService, CloneTokenProvider, Deployments } from "../manager/types.js";
 import type { Logger } from "../shared/logger.js";
+import { appIdentity } from "../github/app-identity.js";
 import { BackgroundTasks } from "../github/background-tasks.js";
 import { CheckRunReporter } from "../github/check-run-reporter.js";
 import { createCloneTokenProvider } from "../github/clone-token-provider.js";
@@ -110,7 +111,12 @@ export async function mountGitHub(app: Express, deps: GitHubDeps): Promise<GitHu
   // Check runs a killed process left missing or behind (the outbox in SQLite) catch up now.
   reporter.reconcile();
   const unsubscribeBad = deployments?.onMarkedBad(({ build }) => reporter.refresh(build));
-  logger.info(`GitHub App ${settings.appId} connected; webhooks at ${WEBHOOKS_PATH}`, { api: settings.baseUrl });
+  // Said once GitHub has said who the app is (in the background: start-up does not wait on GitHub).
+  void appIdentity(settings).then((who) =>
+    who.ok
+      ? logger.info(`GitHub App "${who.name}" (${who.slug}, id ${who.id}) connected; webhooks at ${WEBHOOKS_PATH}`, { api: settings.baseUrl })
+      : logger.error(`GitHub App ${settings.appId} is not connected: ${who.why}; webhooks are still taken at ${WEBHOOKS_PATH}`, { api: settings.baseUrl }),
+  );
   return {
     directWebhooks: direct,
     cloneToken: createCloneTokenProvider({ config, settings, appClient: async () => (await probot.instance()).auth(), logger }),

@@ -71,7 +71,7 @@ describe("README.md", () => {
  */
 const allowed: Record<string, string> = {
   "src/config/environment.ts": "the one place",
-  "src/server/main.ts": "hands process.env to readEnvironment, and to loadConfig for ${VAR} in cicd.yml",
+  "src/server/main.ts": "hands process.env to readEnvironment (after .env filled in what it lacks), and to loadConfig for ${VAR} in cicd.yml",
   "src/manager/gc-main.ts": "`cicd gc`, a command of its own: the same as server/main.ts",
   "src/config/load-config.ts": "default of its env parameter (${VAR} in cicd.yml may name any variable)",
   "src/executor/local/local-executor.ts": "hands PATH, HOME, proxies, … on to workloads, not a setting",
