@@ -50,8 +50,9 @@ export const PARTS: Readonly<Record<string, PartRule>> = {
   metrics: { mayImport: ["shared", "config", "manager/types.ts"], forbiddenPackages: ["dockerode"] },
   notify: { mayImport: ["shared", "config", "manager/types.ts"], forbiddenPackages: ["dockerode"] },
   client: { mayImport: ["shared"], onlyPackages: ["node:*", "zod"] },
+  "cli-commands": { mayImport: ["client", "shared"], onlyPackages: ["node:*"] },
   server: { mayImport: "*", forbiddenPackages: ["dockerode"] },
-  "cli.ts": { mayImport: ["server/main.ts", "builder/main.ts", "runner/main.ts", "manager/gc-main.ts"], onlyPackages: ["node:*"] },
+  "cli.ts": { mayImport: ["server/main.ts", "builder/main.ts", "runner/main.ts", "manager/gc-main.ts", "cli-commands/main.ts"], onlyPackages: ["node:*"] },
   "index.ts": { mayImport: ["client", "config", "servicefs", "shared"], forbiddenPackages: ["dockerode"] },
   "workload-cli.ts": { mayImport: ["builder/main.ts", "runner/main.ts"], forbiddenPackages: CONTAINER_SAFE },
 };

@@ -1,6 +1,7 @@
 /**
- * `cicd <part> …`: picks the part and hands it the rest of the arguments. No logic here. Each
- * part is imported only when it runs, so a process holds the code of its own part only.
+ * `cicd <part> …`: picks the part (or a command of the REST API's CLI) and hands it the rest of
+ * the arguments. No logic here. Each part is imported only when it runs, so a process holds the
+ * code of its own part only.
  */
 
 const usage = `Usage: cicd <part> [options]
@@ -10,10 +11,26 @@ Parts:
   builder   fetch a project, build it, publish good builds (cicd builder --help)
   runner    run the newest good build, fall back on failure (cicd runner --help)
   gc        remove builds past their targets' keep now (cicd gc --help)
+
+Commands (a client of a running server: CICD_SERVER, CICD_API_TOKEN; cicd build --help):
+  build TARGET [--ref REF] [--follow]          queue a build, print its key (and its log)
+  builds [--target T] [--status S] [--json]    list builds, newest first
+  logs KEY [--follow]                          print a build's log
+  cancel KEY                                   cancel a queued or running build
+  artifacts TARGET [--json]                    the target's published builds
+  download TARGET [--key KEY] [-o DIR]         download a build's files
+  runners [--json]                             list runners
 `;
+
+/** The commands of the REST API's CLI (src/cli-commands/). */
+const COMMANDS = ["build", "builds", "logs", "cancel", "artifacts", "download", "runners"];
 
 export async function main(argv: string[]): Promise<number> {
   const [part, ...rest] = argv;
+  if (part !== undefined && COMMANDS.includes(part)) {
+    const { commandMain } = await import("./cli-commands/main.js");
+    return commandMain(part, rest);
+  }
   switch (part) {
     case "server": {
       const { serverMain } = await import("./server/main.js");
@@ -38,7 +55,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(usage);
       return part === undefined ? 1 : 0;
     default:
-      process.stderr.write(`cicd: unknown part "${part}"\n\n${usage}`);
-      return 1;
+      process.stderr.write(`cicd: unknown part or command "${part}"\n\n${usage}`);
+      return 2;
   }
 }

@@ -4,6 +4,7 @@
 import type { Build, BuildListQuery } from "../shared/api/builds.js";
 import type { RunnerView } from "../shared/api/runners.js";
 import type { BuildArtifact, BuildsDocument, TargetSummary } from "../shared/api/targets.js";
+import { serverSentEvents } from "./server-sent-events.js";
 
 export type { Build, BuildStatus } from "../shared/api/builds.js";
 export type { RunnerView } from "../shared/api/runners.js";
@@ -19,6 +20,15 @@ export class CicdApiError extends Error {
   ) {
     super(message);
   }
+}
+
+/** What the log's event stream sends: each line with its number (from 1), then the ended build. */
+export type LogEvent = { type: "line"; number: number; text: string } | { type: "end"; build: Build };
+
+/** A download as it arrives: its size when the server said it, and its bytes in chunks. */
+export interface ArtifactStream {
+  size: number | undefined;
+  body: AsyncIterable<Uint8Array>;
 }
 
 export interface ClientOptions {
@@ -74,6 +84,31 @@ export class CicdClient {
     for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) yield decoder.decode(chunk, { stream: true });
   }
 
+  /**
+   * The log as events, until the build ends: each line with its number, then `end` with the
+   * build. `after` (a line number) resumes after that line, as a reconnect does.
+   */
+  async *logEvents(key: string, options: { after?: number; signal?: AbortSignal } = {}): AsyncGenerator<LogEvent> {
+    const headers: Record<string, string> = { accept: "text/event-stream" };
+    if (options.after) headers["last-event-id"] = String(options.after);
+    const response = await this.request("GET", `/builds/${enc(key)}/log?follow=1`, undefined, options.signal, headers);
+    for await (const event of serverSentEvents(response.body as unknown as AsyncIterable<Uint8Array>)) {
+      if (event.event === "end") {
+        yield { type: "end", build: JSON.parse(event.data) as Build };
+        return;
+      }
+      if (event.event === "message" && event.id !== undefined) yield { type: "line", number: Number(event.id), text: event.data };
+    }
+  }
+
+  /** Every build's status changes as they happen (`target`: one target's only), until `signal` aborts. */
+  async *events(options: { target?: string; signal?: AbortSignal } = {}): AsyncGenerator<Build> {
+    const response = await this.request("GET", `/events${options.target ? `?target=${enc(options.target)}` : ""}`, undefined, options.signal, { accept: "text/event-stream" });
+    for await (const event of serverSentEvents(response.body as unknown as AsyncIterable<Uint8Array>)) {
+      if (event.event === "build") yield JSON.parse(event.data) as Build;
+    }
+  }
+
   /** Polls until the build has finished; resolves with it. */
   async waitForBuild(key: string, options: { intervalMs?: number; timeoutMs?: number } = {}): Promise<Build> {
     const deadline = Date.now() + (options.timeoutMs ?? 30 * 60_000);
@@ -99,6 +134,16 @@ export class CicdClient {
     return this.download(`/targets/${enc(target)}/artifacts/${enc(file)}`, range);
   }
 
+  /** Opens an artifact of the target's builds.json for reading as it downloads (no Range: the whole file). */
+  openArtifact(target: string, file: string, signal?: AbortSignal): Promise<ArtifactStream> {
+    return this.stream(`/targets/${enc(target)}/artifacts/${enc(file)}`, signal);
+  }
+
+  /** Opens one of a build's artifacts by key for reading as it downloads. */
+  openBuildArtifact(key: string, file: string, signal?: AbortSignal): Promise<ArtifactStream> {
+    return this.stream(`/builds/${enc(key)}/artifacts/${enc(file)}`, signal);
+  }
+
   /** A build's artifacts by key, whatever kind of build (a pull request's are kept only here). */
   async getBuildArtifacts(key: string): Promise<BuildArtifact[]> {
     return (await this.json<{ artifacts: BuildArtifact[] }>("GET", `/builds/${enc(key)}/artifacts`)).artifacts;
@@ -107,6 +152,12 @@ export class CicdClient {
   /** Downloads one of a build's artifacts by key. */
   downloadBuildArtifact(key: string, file: string, range?: { start: number; end?: number }): Promise<Uint8Array> {
     return this.download(`/builds/${enc(key)}/artifacts/${enc(file)}`, range);
+  }
+
+  private async stream(path: string, signal?: AbortSignal): Promise<ArtifactStream> {
+    const response = await this.request("GET", path, undefined, signal);
+    const length = response.headers.get("content-length");
+    return { size: length === null ? undefined : Number(length), body: response.body as unknown as AsyncIterable<Uint8Array> };
   }
 
   private async download(path: string, range?: { start: number; end?: number }): Promise<Uint8Array> {
