@@ -1,4 +1,6 @@
+import path from "node:path";
 import type { Express } from "express";
+import { packageRoot } from "../executor/project-root.js";
 import { gitHubEnv, type Environment } from "../config/environment.js";
 import type { Config } from "../config/load-config.js";
 import { createApi } from "../api/create-api.js";
@@ -26,7 +28,16 @@ export async function mountGitHubIfSet(
 ): Promise<GitHubIntegration | undefined> {
   const { config, environment, db, parts, logger } = deps;
   if (!environment.APP_ID) {
-    logger.info("GitHub settings absent (APP_ID unset); REST triggers only");
+    logger.info("GitHub settings absent (APP_ID unset); REST triggers only. To register a GitHub App, open /setup on this server");
+    const { appSetup } = await import("../webhooks/app-setup.js");
+    app.use(appSetup({
+      manifestFile: path.join(packageRoot(), "app.yml"),
+      envFile: path.join(process.cwd(), ".env"),
+      publicUrl: config.publicUrl,
+      gheHost: environment.GHE_HOST,
+      gheProtocol: environment.GHE_PROTOCOL,
+      logger: logger.child("setup"),
+    }));
     return undefined;
   }
   const { mountGitHub } = await import("../webhooks/mount-github.js");
