@@ -26,15 +26,19 @@ export function badgeRoutes(config: Config, service: Pick<BuildService, "list">)
     const branch = typeof req.query.branch === "string" && req.query.branch ? req.query.branch : undefined;
     const state = badgeState(service.list({ target: name, limit: LOOK_BACK }), branch);
     const svg = badgeSvg(name, state);
+    const etag = `"${createHash("sha256").update(svg).digest("base64url").slice(0, 27)}"`;
     res.set({
       "content-type": "image/svg+xml; charset=utf-8",
       "cache-control": "no-cache, max-age=0",
-      etag: `"${createHash("sha256").update(svg).digest("base64url").slice(0, 27)}"`,
+      etag,
       // An SVG opened directly is a document: it must not run script or load anything.
       "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'",
       "x-content-type-options": "nosniff",
     });
-    // express answers 304 when If-None-Match matches the ETag set above.
+    // Compared here rather than by express, which ignores If-None-Match when the request says
+    // `Cache-Control: no-cache` (as fetch() does whenever it revalidates).
+    const wanted = req.get("if-none-match");
+    if (wanted && wanted.split(",").some((tag) => tag.trim().replace(/^W\//, "") === etag)) return void res.status(304).end();
     res.send(svg);
   });
   return router;
