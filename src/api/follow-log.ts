@@ -48,12 +48,7 @@ async function copyFrom(path: string, start: number, res: Response): Promise<num
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
       if (bytesRead === 0) return position;
       position += bytesRead;
-      if (!res.write(Buffer.from(buffer.subarray(0, bytesRead)))) {
-        await new Promise<void>((resolve) => {
-          res.once("drain", resolve);
-          res.once("close", resolve);
-        });
-      }
+      if (!res.write(Buffer.from(buffer.subarray(0, bytesRead)))) await drained(res);
     }
   } finally {
     await handle.close();
@@ -194,11 +189,19 @@ class LineReader {
     if (this.line <= this.after) return;
     const text = bytes.toString("utf8").replace(/\r$/, "");
     const data = text.split("\r").map((part) => `data: ${part}\n`).join("");
-    if (!this.res.write(`id: ${this.line}\n${data}\n`)) {
-      await new Promise<void>((resolve) => {
-        this.res.once("drain", resolve);
-        this.res.once("close", resolve);
-      });
-    }
+    if (!this.res.write(`id: ${this.line}\n${data}\n`)) await drained(this.res);
   }
+}
+
+/** Until the client has taken what was written (or has gone); both listeners removed after, so a long log adds none. */
+function drained(res: Response): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
 }
