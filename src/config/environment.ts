@@ -119,6 +119,11 @@ export const environmentVariables = {
     parse: text,
     unset: undefined,
   }),
+  WEBHOOK_PROXY_URL: variable<string | undefined>({
+    meaning: "a smee.io channel (or another Smee server) whose deliveries are forwarded to this server's webhook endpoint: GitHub webhooks on a machine GitHub cannot reach, for development",
+    parse: text,
+    unset: undefined,
+  }),
   NODE_OPTIONS: variable<string | undefined>({
     meaning: "Node.js's own options; a `--semi-space-growth-factor` set there is left alone by the server's start-up (server/startup-heap.ts)",
     parse: text,

@@ -13,6 +13,8 @@ import { makeManagerAndRunners, type LateBindings } from "./make-manager.js";
 import { mountApi, mountGitHubIfSet } from "./mount-routes.js";
 import { lockAndOpenDatabase, type HeldDatabase } from "./open-database-step.js";
 import { running, type RunningServer } from "./running-server.js";
+import { forwardFromWebhookProxy } from "./webhook-proxy.js";
+import { WEBHOOKS_PATH } from "../github/webhooks-path.js";
 
 export type { RunningServer };
 
@@ -67,6 +69,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     opened.server = server;
     late.port = port;
     await parts.start();
+    if (github && environment.WEBHOOK_PROXY_URL) await forwardFromWebhookProxy(environment.WEBHOOK_PROXY_URL, server, port, WEBHOOKS_PATH, logger.child("webhook-proxy"));
     logger.info(`listening on ${where} (executor ${executor.kind}, ${config.targets.length} target(s))`);
     return running({ url, port, apiToken, github, executor, parts, server, database, graceMs: config.shutdownGraceMs });
   } catch (error) {

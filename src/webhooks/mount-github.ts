@@ -7,6 +7,7 @@ import type { PullHeads } from "../shared/pull-heads.js";
 import type { BuildService, CloneTokenProvider, Deployments } from "../manager/types.js";
 import type { Logger } from "../shared/logger.js";
 import { appIdentity } from "../github/app-identity.js";
+import { WEBHOOKS_PATH } from "../github/webhooks-path.js";
 import { BackgroundTasks } from "../github/background-tasks.js";
 import { CheckRunReporter } from "../github/check-run-reporter.js";
 import { createCloneTokenProvider } from "../github/clone-token-provider.js";
@@ -17,7 +18,7 @@ import { readGitHubSettings } from "../github/github-settings.js";
 import { lazyProbot } from "./lazy-probot.js";
 import type { WebhookLimits } from "../github/unverified-bodies.js";
 
-export const WEBHOOKS_PATH = "/api/github/webhooks";
+export { WEBHOOKS_PATH };
 
 export interface GitHubIntegration {
   /** Token to clone a GitHub repository for this build (fresh installation token), or undefined. */
