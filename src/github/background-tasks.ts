@@ -8,7 +8,11 @@ import type { Logger } from "../shared/logger.js";
 export class BackgroundTasks {
   private readonly pending = new Set<Promise<void>>();
 
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    /** Told of every task that failed (metrics). */
+    private readonly onError?: () => void,
+  ) {}
 
   /** Starts `task` now; never throws, never rejects. */
   run(what: string, task: () => Promise<unknown>): void {
@@ -16,7 +20,10 @@ export class BackgroundTasks {
       .then(task)
       .then(
         () => undefined,
-        (error: unknown) => this.logger.warn(`GitHub: could not ${what}`, { error: errorMessage(error) }),
+        (error: unknown) => {
+          this.onError?.();
+          this.logger.warn(`GitHub: could not ${what}`, { error: errorMessage(error) });
+        },
       )
       .finally(() => this.pending.delete(promise));
     this.pending.add(promise);

@@ -10,6 +10,8 @@ import { splitRepository } from "./repository-actions.js";
 import { Sleeper } from "./sleeper.js";
 
 export interface CheckRunReporterOptions {
+  /** Told of every request GitHub failed (metrics: `cicd_github_api_errors_total`). */
+  onApiError?: (kind: string) => void;
   service: Pick<BuildService, "get" | "setMeta" | "logPath" | "markReported" | "unreported">;
   /** A client authenticated as the installation (Probot's `auth(installationId)`). */
   auth: (installationId: number) => Promise<GitHubClient>;
@@ -211,6 +213,7 @@ export class CheckRunReporter {
       await this.step(entry, headSha);
       return "again";
     } catch (error) {
+      this.options.onApiError?.("check_run");
       const status = (error as { status?: number }).status;
       // A create that timed out or met a 5xx may have been done all the same.
       if (creating && (status === undefined || status >= 500)) entry.mayExist = true;

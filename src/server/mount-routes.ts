@@ -49,6 +49,7 @@ export async function mountGitHubIfSet(
     deployments: parts.deployments,
     pullHeads: new PullHeadsStore(db),
     onWebhookAnswer: (event, status) => parts.metrics.webhookAnswer(event, status),
+    onGitHubApiError: (kind) => parts.metrics.githubApiError(kind),
   });
 }
 
@@ -59,7 +60,7 @@ export async function mountGitHubIfSet(
  */
 export function mountApi(
   app: Express,
-  deps: { config: Config; parts: ManagerParts; apiToken: string; unavailable: () => string | undefined; logger: Logger },
+  deps: { config: Config; parts: ManagerParts; apiToken: string; unavailable: () => string | undefined; logger: Logger; closing?: AbortSignal },
 ): void {
   const { config, parts, apiToken, unavailable, logger } = deps;
   const { manager, runners } = parts;
@@ -77,6 +78,6 @@ export function mountApi(
   // Outside /api/v1 and its token: Prometheus has `metrics.token` (or nothing), badges are public.
   app.use(metricsRoutes(parts.metrics, config.metrics.token));
   app.use(badgeRoutes(config, manager));
-  app.use("/api/v1", createApi({ config, manager, apiToken, logger: logger.child("api"), extra: [runnersRoutes(runners), buildArtifactsRoutes(manager)], diskUsage: (t) => parts.retention.usage(t) }));
+  app.use("/api/v1", createApi({ config, manager, apiToken, logger: logger.child("api"), extra: [runnersRoutes(runners), buildArtifactsRoutes(manager)], diskUsage: (t) => parts.retention.usage(t), closing: deps.closing }));
   app.use(errorHandler(logger, { folders: serverFolders(config) }));
 }

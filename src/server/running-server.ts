@@ -31,9 +31,11 @@ export function running(parts: {
   server: Server;
   database: HeldDatabase;
   graceMs: number;
+  /** Aborted as the server stops: event streams say goodbye before connections are cut. */
+  streams?: AbortController;
 }): RunningServer {
   const { url, port, apiToken, github, executor, server, database } = parts;
-  const { manager, runners, badBuilds, retention } = parts.parts;
+  const { manager, runners, badBuilds, retention, notifier } = parts.parts;
   let closing: Promise<void> | undefined;
   return {
     url,
@@ -51,6 +53,8 @@ export function running(parts: {
         await retention.close();
         runners.close();
         badBuilds.close();
+        notifier.close();
+        parts.streams?.abort();
         server.closeAllConnections?.();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await github?.close();

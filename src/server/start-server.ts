@@ -63,7 +63,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     app.set("trust proxy", "loopback");
     const github = (opened.github = await mountGitHubIfSet(app, { config, environment, db: database.db, parts, logger }));
     late.cloneToken = github?.cloneToken;
-    mountApi(app, { config, parts, apiToken, unavailable: database.unavailable, logger });
+    // Long-lived streams (/api/v1/events) end cleanly when the server stops.
+    const streams = new AbortController();
+    mountApi(app, { config, parts, apiToken, unavailable: database.unavailable, logger, closing: streams.signal });
     // 6. Listen. 7. Recover and start.
     const { server, port, url, where } = await listen(app, { config, github, unavailable: database.unavailable, executor, logger });
     opened.server = server;
@@ -71,7 +73,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     await parts.start();
     if (github && environment.WEBHOOK_PROXY_URL) await forwardFromWebhookProxy(environment.WEBHOOK_PROXY_URL, server, port, WEBHOOKS_PATH, logger.child("webhook-proxy"));
     logger.info(`listening on ${where} (executor ${executor.kind}, ${config.targets.length} target(s))`);
-    return running({ url, port, apiToken, github, executor, parts, server, database, graceMs: config.shutdownGraceMs });
+    return running({ url, port, apiToken, github, executor, parts, server, database, graceMs: config.shutdownGraceMs, streams });
   } catch (error) {
     await undo(opened, database);
     throw error;

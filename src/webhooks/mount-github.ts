@@ -35,6 +35,8 @@ export interface GitHubIntegration {
 }
 
 export interface GitHubDeps {
+  /** Told of every GitHub request that failed, by kind (metrics). */
+  onGitHubApiError?: (kind: string) => void;
   /** Pull request heads as webhooks told them (store/pull-heads-store.ts), so `/build` builds what its commenter saw. */
   pullHeads?: PullHeads;
   service: BuildService;
@@ -70,11 +72,12 @@ export async function mountGitHub(app: Express, deps: GitHubDeps): Promise<GitHu
     return undefined;
   }
   const { logger, service, config, deployments } = deps;
-  const tasks = new BackgroundTasks(logger);
+  const tasks = new BackgroundTasks(logger, () => deps.onGitHubApiError?.("reply"));
   // Probot and Octokit load on first use (a check run, a clone token, an event below that
   // needs a context), not at start: an idle server stays smaller.
   const probot = lazyProbot(settings, logger, deps.tuning);
   const reporter = new CheckRunReporter({
+    onApiError: deps.onGitHubApiError,
     service,
     auth: async (installationId) => (await probot.instance()).auth(installationId),
     publicUrl: config.publicUrl,

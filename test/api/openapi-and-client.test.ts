@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Router } from "express";
 import { CicdApiError, CicdClient } from "../../src/client/index.js";
 import { buildArtifactsRoutes } from "../../src/api/build-artifacts-routes.js";
+import { eventsRoutes } from "../../src/api/events-routes.js";
 import { operations } from "../../src/api/openapi.js";
 import { buildsRoutes } from "../../src/api/builds-routes.js";
 import { artifactsRoutes } from "../../src/api/artifacts-routes.js";
@@ -20,7 +21,7 @@ function routesOf(router: Router): string[] {
 describe("OpenAPI document", () => {
   it("describes exactly the routes the API serves", () => {
     const fake = {} as never;
-    const served = [buildsRoutes(fake), artifactsRoutes({ targets: [] } as never, fake), runnersRoutes(fake), buildArtifactsRoutes(fake)].flatMap(routesOf).sort();
+    const served = [buildsRoutes(fake), eventsRoutes(fake), artifactsRoutes({ targets: [] } as never, fake), runnersRoutes(fake), buildArtifactsRoutes(fake)].flatMap(routesOf).sort();
     const documented = Object.entries(operations).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`)).sort();
     expect(documented).toEqual(served);
   });
