@@ -107,4 +107,18 @@ export const migrations: string[] = [
   CREATE INDEX builds_active_by_ref ON builds(target, ref) WHERE status IN ('queued', 'running');
   CREATE INDEX builds_active_by_pull ON builds(target, pull_request) WHERE status IN ('queued', 'running');
   `,
+  // 7: dashboard sessions (a sign-in survives a restart). `id_hash` is the SHA-256 of the
+  // cookie's value: a copy of the database holds no usable session. `csrf` guards the forms.
+  `
+  CREATE TABLE sessions (
+    id_hash TEXT PRIMARY KEY,
+    who TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    data TEXT NOT NULL DEFAULT '{}'
+  );
+  CREATE INDEX sessions_by_expiry ON sessions(expires_at);
+  `,
 ];
