@@ -116,6 +116,7 @@ describe("BuildStore", () => {
       DROP INDEX builds_active_by_pull;
       DROP TABLE target_numbers;
       ALTER TABLE builds DROP COLUMN number;
+      DROP TABLE sessions;
     `);
     old.pragma("user_version = 2");
     old.close();
