@@ -12,12 +12,14 @@ export interface CommandContext {
 }
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
+/** What parseArgs gives for these options (named, so the declaration file can say it). */
+type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>;
 
 /**
  * The command's flags and positionals (`count` of them, exactly), or a usage error (exit 2)
  * naming what was wrong. `--help` is answered by the caller.
  */
-export function parse<O extends Options>(args: string[], options: O, positionals: string[], usage: string) {
+export function parse<O extends Options>(args: string[], options: O, positionals: string[], usage: string): { values: Parsed<O>["values"]; positionals: string[] } {
   let parsed;
   try {
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
