@@ -196,7 +196,10 @@ export function send(base: URL, r: FuzzRequest, readMs = 20_000): Promise<{ stat
     const req = request({ host: base.hostname, port: base.port, method: r.method, path: r.path, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
-      const timer = setTimeout(() => res.destroy(), readMs);
+      // An event stream (/events, a followed log as events) never ends by itself: its status and
+      // first bytes are what is judged.
+      const stream = (res.statusCode ?? 0) < 400 && /^text\/event-stream/.test(res.headers["content-type"] ?? "");
+      const timer = setTimeout(() => res.destroy(), stream ? 200 : readMs);
       res.on("data", (c: Buffer) => {
         // Downloads and logs can be large: keep what is needed to judge an error answer.
         if (size < 64 * 1024) chunks.push(c);
