@@ -77,7 +77,7 @@ export async function runIngest(o: IngestOptions): Promise<IngestResult> {
       host: "127.0.0.1",
       servicefs: "./servicefs",
       database: "./cicd.sqlite",
-      targets: [{ name: "hello-world", repository: payload.repository.full_name, url: o.project.url, commands: o.project.commands, artifacts: o.project.artifacts }],
+      targets: [{ name: "hello-world", repository: payload.repository.full_name, url: o.project.url, commands: o.project.commands, artifacts: o.project.artifacts, supersede: process.env.BENCH_SUPERSEDE !== "false" }],
     },
     { file, env: {} },
   );
