@@ -51,6 +51,7 @@ export const PARTS: Readonly<Record<string, PartRule>> = {
   notify: { mayImport: ["shared", "config", "manager/types.ts"], forbiddenPackages: ["dockerode"] },
   client: { mayImport: ["shared"], onlyPackages: ["node:*", "zod"] },
   "cli-commands": { mayImport: ["client", "shared"], onlyPackages: ["node:*"] },
+  dashboard: { mayImport: ["shared", "config", "manager/manager.ts", "manager/types.ts", "manager/runners.ts", "servicefs", "store/session-store.ts"], forbiddenPackages: ["dockerode"] },
   server: { mayImport: "*", forbiddenPackages: ["dockerode"] },
   "cli.ts": { mayImport: ["server/main.ts", "builder/main.ts", "runner/main.ts", "manager/gc-main.ts", "cli-commands/main.ts"], onlyPackages: ["node:*"] },
   "index.ts": { mayImport: ["client", "config", "servicefs", "shared"], forbiddenPackages: ["dockerode"] },

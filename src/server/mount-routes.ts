@@ -11,6 +11,10 @@ import { internalRoutes } from "../api/internal-routes.js";
 import { badgeRoutes } from "../api/badge-routes.js";
 import { metricsRoutes } from "../api/metrics-routes.js";
 import { runnersRoutes } from "../api/runners-routes.js";
+import { buildsRoutes } from "../api/builds-routes.js";
+import { eventsRoutes } from "../api/events-routes.js";
+import { createDashboard } from "../dashboard/create-dashboard.js";
+import { SessionStore } from "../store/session-store.js";
 import type { GitHubIntegration } from "../webhooks/mount-github.js";
 import type { Logger } from "../shared/logger.js";
 import type { Db } from "../store/open-database.js";
@@ -54,19 +58,21 @@ export async function mountGitHubIfSet(
 }
 
 /**
- * Step 5, mount the API: `/` (a JSON pointer to the API and its docs), `/healthz` (503 once the database is lost), the builders' callbacks
- * under `/internal`, the REST API under `/api/v1`, and the one error handler (server paths
- * hidden from every message).
+ * Step 5, mount the API: `/healthz` (503 once the database is lost), the builders' callbacks
+ * under `/internal`, the REST API under `/api/v1`, the dashboard (`/`, `/login`, `/builds`,
+ * `/runners`: see mountDashboard), and the one error handler (server paths hidden from every
+ * message).
  */
 export function mountApi(
   app: Express,
-  deps: { config: Config; parts: ManagerParts; apiToken: string; unavailable: () => string | undefined; logger: Logger; closing?: AbortSignal },
+  deps: { config: Config; parts: ManagerParts; apiToken: string; unavailable: () => string | undefined; logger: Logger; closing?: AbortSignal; db: Db },
 ): void {
   const { config, parts, apiToken, unavailable, logger } = deps;
   const { manager, runners } = parts;
-  // Until a dashboard exists, `/` points a person (or a script) at what there is to use,
-  // rather than express's HTML "Cannot GET /".
-  app.get("/", (_req, res) => {
+  // `/` is the dashboard for a browser; a script (curl, fetch: no text/html in Accept) still
+  // gets the JSON pointer to the API and its docs, without a token, rather than a sign-in page.
+  app.get("/", (req, res, next) => {
+    if (/text\/html/i.test(req.get("accept") ?? "")) return next();
     res.json({ name: "cicd", api: "/api/v1", openapi: "/api/v1/openapi.json", health: "/healthz" });
   });
   app.get("/healthz", (_req, res) => {
@@ -79,5 +85,30 @@ export function mountApi(
   app.use(metricsRoutes(parts.metrics, config.metrics.token));
   app.use(badgeRoutes(config, manager));
   app.use("/api/v1", createApi({ config, manager, apiToken, logger: logger.child("api"), extra: [runnersRoutes(runners), buildArtifactsRoutes(manager)], diskUsage: (t) => parts.retention.usage(t), closing: deps.closing }));
+  mountDashboard(app, deps);
   app.use(errorHandler(logger, { folders: serverFolders(config) }));
+}
+
+/**
+ * The dashboard (src/dashboard/), behind its own sign-in (sessions in SQLite). It names its
+ * routes one by one, so what it does not serve (`/api/*`, `/internal/*`, `/metrics`,
+ * `/badge/*`, `/healthz`, `/setup`) passes by it untouched and needs no session. The log
+ * stream, artifact downloads and live events are the API's own routers, mounted behind the
+ * session instead of the bearer token.
+ */
+function mountDashboard(app: Express, deps: { config: Config; parts: ManagerParts; apiToken: string; logger: Logger; closing?: AbortSignal; db: Db }): void {
+  const { config, parts } = deps;
+  app.use(createDashboard({
+    config,
+    manager: parts.manager,
+    runners: parts.runners,
+    sessions: new SessionStore(deps.db),
+    apiToken: deps.apiToken,
+    api: {
+      buildLog: buildsRoutes(parts.manager),
+      artifactDownload: buildArtifactsRoutes(parts.manager),
+      events: eventsRoutes(parts.manager, { closing: deps.closing }),
+    },
+    logger: deps.logger.child("dashboard"),
+  }));
 }

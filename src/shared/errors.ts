@@ -164,6 +164,9 @@ export const errors = {
   /** GET /metrics without the bearer token that `metrics.token` of cicd.yml asks for. */
   metricsUnauthorized: () =>
     new CicdError("UNAUTHORIZED", "Missing or wrong bearer token for /metrics. Send `Authorization: Bearer <metrics.token of cicd.yml>`."),
+  /** The dashboard's data routes (log stream, downloads, live events) without a signed-in session. */
+  dashboardSignInRequired: () =>
+    new CicdError("UNAUTHORIZED", "Sign in to the dashboard first (/login), or call the REST API under /api/v1 with `Authorization: Bearer <CICD_API_TOKEN>`."),
 };
 
 function describe(value: unknown): string {
