@@ -42,6 +42,11 @@ export interface DashboardDeps {
   githubUrl?: string;
 }
 
+/**
+ * The pages load only this server's own stylesheet and script (no inline script, so markup that
+ * slipped through escaping could not run), are never framed, and post forms only here.
+ */
+const CSP = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 /** Builds per page of `/builds`. */
 const PAGE_SIZE = 50;
 /** `/builds` filters in memory within the newest this many of a target and status. */
@@ -56,11 +61,11 @@ const LIST_WINDOW = 1000;
  */
 export function createDashboard(deps: DashboardDeps): Router {
   const { config, manager, runners, sessions } = deps;
-  const guard = sessionGuards(sessions);
+  const guard = sessionGuards(sessions, config.publicUrl);
   const form = urlencoded({ extended: false, limit: "16kb" });
   const router = Router();
   const page = (res: Response, body: { text: string }, status = 200) => {
-    res.status(status).type("html").set({ "cache-control": "no-store", "x-content-type-options": "nosniff", "x-frame-options": "DENY", "referrer-policy": "same-origin" }).send(body.text);
+    res.status(status).type("html").set({ "cache-control": "no-store", "content-security-policy": CSP, "x-content-type-options": "nosniff", "x-frame-options": "DENY", "referrer-policy": "same-origin" }).send(body.text);
   };
 
   router.get("/dashboard/app.css", (_req, res) => {
@@ -77,7 +82,7 @@ export function createDashboard(deps: DashboardDeps): Router {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const next = safeNext(body.next);
     // Another site cannot sign a browser in under its own session (login CSRF).
-    if (!sameOrigin(req)) return page(res, messagePage("Refused", "Sign in from this server's own login page.", "/login"), 403);
+    if (!sameOrigin(req, config.publicUrl)) return page(res, messagePage("Refused", "Sign in from this server's own login page.", "/login"), 403);
     const token = typeof body.token === "string" ? body.token : "";
     if (token === "" || !sameSecret(token, deps.apiToken)) {
       deps.logger.warn("dashboard sign-in refused: wrong API token", { ip: req.ip });

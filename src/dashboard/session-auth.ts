@@ -53,7 +53,7 @@ export function safeNext(next: unknown): string {
 }
 
 /** The three guards of the dashboard's routes. */
-export function sessionGuards(sessions: SessionStore): { page: RequestHandler; data: RequestHandler; change: RequestHandler } {
+export function sessionGuards(sessions: SessionStore, publicUrl?: string): { page: RequestHandler; data: RequestHandler; change: RequestHandler } {
   const find = (req: Request, res: Response): boolean => {
     const id = readCookie(req.get("cookie"), SESSION_COOKIE);
     const session = sessions.find(id);
@@ -82,7 +82,7 @@ export function sessionGuards(sessions: SessionStore): { page: RequestHandler; d
       const { session } = signedIn(res);
       const body = (req.body ?? {}) as Record<string, unknown>;
       const given = typeof body._csrf === "string" ? body._csrf : req.get("x-csrf-token");
-      if (!given || !sameSecret(given, session.csrf) || !sameOrigin(req)) {
+      if (!given || !sameSecret(given, session.csrf) || !sameOrigin(req, publicUrl)) {
         return void res.status(403).type("html").send(messagePage("Refused", "This request did not come from a page of this dashboard (its CSRF token or origin is missing or wrong), so nothing was changed. Go back, reload the page and try again.").text);
       }
       next();
@@ -90,15 +90,20 @@ export function sessionGuards(sessions: SessionStore): { page: RequestHandler; d
   };
 }
 
-/** Whether the request's `Origin` (or else `Referer`) is this server's own origin. */
-export function sameOrigin(req: Request): boolean {
-  const own = `${req.protocol}://${req.get("host") ?? ""}`;
+/**
+ * Whether the request's `Origin` (or else `Referer`) is this server's own origin: the one the
+ * request was sent to (through a loopback proxy, its `X-Forwarded-Host` and `-Proto`; see `trust
+ * proxy`), or `publicUrl` of cicd.yml.
+ */
+export function sameOrigin(req: Request, publicUrl?: string): boolean {
+  const own = new Set([`${req.protocol}://${req.host}`]);
+  if (publicUrl) own.add(new URL(publicUrl).origin);
   const origin = req.get("origin");
-  if (origin !== undefined && origin !== "null") return origin === own;
+  if (origin !== undefined && origin !== "null") return own.has(origin);
   const referer = req.get("referer");
   if (referer === undefined) return false;
   try {
-    return new URL(referer).origin === own;
+    return own.has(new URL(referer).origin);
   } catch {
     return false;
   }

@@ -76,6 +76,9 @@ describe.skipIf(!browserAvailable())("the dashboard in a browser", () => {
       expect((await fetch(`${server.url}${open}`)).status, open).toBe(200);
     }
     expect((await fetch(`${server.url}/badge/hello.svg?branch=main`)).headers.get("content-type")).toMatch(/svg/);
+    const login = await fetch(`${server.url}/login`);
+    expect(login.headers.get("content-security-policy")).toContain("default-src 'self'");
+    expect(await login.text()).not.toMatch(/<script>|style=/);
     // A script asking `/` for anything but HTML still gets the JSON pointer to the API.
     expect(await (await fetch(`${server.url}/`)).json()).toMatchObject({ api: "/api/v1" });
     const api = await fetch(`${server.url}/api/v1/builds`);
@@ -217,12 +220,14 @@ describe.skipIf(!browserAvailable())("the dashboard in a browser", () => {
       await post(`/builds/${slow.key}/cancel`, { _csrf: csrf }, { origin: "https://evil.example" }),
       await post(`/builds/${slow.key}/cancel`, { _csrf: csrf }),
       await post(`/builds/${slow.key}/rerun`, { _csrf: csrf }, { referer: "https://evil.example/page" }),
+      // Behind a proxy on this host: the forwarded origin is the server's, and must match exactly.
+      await post(`/builds/${slow.key}/cancel`, { _csrf: csrf }, { "x-forwarded-host": "ci.example.com", "x-forwarded-proto": "https", origin: "http://ci.example.com" }),
     ];
-    expect(refusals.map((r) => r.status)).toEqual([403, 403, 403, 403, 403]);
+    expect(refusals.map((r) => r.status)).toEqual([403, 403, 403, 403, 403, 403]);
     expect((await waitForBuild(slow.key, () => true)).status).toBe("running");
     expect(((await (await server.api("/api/v1/builds?target=slow")).json()) as { builds: Build[] }).builds.filter((b: Build) => b.trigger === "rerun")).toEqual([]);
     // The same request with the token and this origin is done.
-    const done = await post(`/builds/${slow.key}/cancel`, { _csrf: csrf }, { origin: server.url });
+    const done = await post(`/builds/${slow.key}/cancel`, { _csrf: csrf }, { "x-forwarded-host": "ci.example.com", "x-forwarded-proto": "https", origin: "https://ci.example.com" });
     expect(done.status).toBe(303);
     expect((await waitForBuild(slow.key, (b) => b.status === "cancelled")).reason).toBeTruthy();
   });
