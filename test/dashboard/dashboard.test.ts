@@ -247,6 +247,22 @@ describe.skipIf(!browserAvailable())("the dashboard in a browser", () => {
     expect(view.state).toBe("stopped");
   });
 
+  it("Deploy moves the target's runner to a good build", async () => {
+    const good = await trigger("hello", "main");
+    await waitForBuild(good.key, (b) => b.status === "succeeded");
+    await page.goto(`${server.url}/builds/${good.key}`);
+    await page.getByRole("button", { name: "Deploy" }).click();
+    await page.waitForURL(/\/runners#runner-/);
+    const id = new URL(page.url()).hash.slice("#runner-".length);
+    const view = (await (await server.api(`/api/v1/runners/${id}`)).json()) as { state: string };
+    expect(view.state).toBe("running");
+    // The runner was started pinned to the build (the fake executor runs no `cicd runner` to say so itself).
+    const args = executor.started.find((s) => s.id === id)!.args;
+    expect(args[args.indexOf("--pin") + 1]).toBe(good.key);
+    await page.locator(`#runner-${id}`).getByRole("button", { name: "Stop" }).click();
+    await page.waitForURL(/\/runners#runner-/);
+  });
+
   it("a session survives a restart of the server; signing out needs the CSRF token and ends it", async () => {
     const before = await cookieValue();
     await server.close(0);
