@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { readTargetSecrets } from "../../src/config/check-secrets.js";
 import { loadConfig } from "../../src/config/load-config.js";
 import { isCicdError } from "../../src/shared/errors.js";
+import { configErrorOf } from "../helpers/config-error.js";
 
 /** A config folder with a target whose secrets are `secrets/hello.env` (written by the caller). */
 function configWithSecrets(secrets = "./secrets/hello.env") {
@@ -18,21 +19,12 @@ function configWithSecrets(secrets = "./secrets/hello.env") {
   return { dir, file, secrets: path.join(dir, "secrets/hello.env") };
 }
 
-function errorOf(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    expect(isCicdError(error, "CONFIG_INVALID")).toBe(true);
-    return error as Error;
-  }
-  throw new Error("expected an error");
-}
 
 describe("secrets at config load", () => {
   it("refuses a value too short to mask, naming the file and the KEY but never the value", () => {
     const { file, secrets } = configWithSecrets();
     writeFileSync(secrets, "GOOD=long-enough-value\nPIN=x7\n");
-    const error = errorOf(() => loadConfig(file, {}));
+    const error = configErrorOf(() => loadConfig(file, {}));
     expect(error.message).toBe("cicd.yml: targets[1].secrets: secrets/hello.env: PIN is 2 characters; secrets must be at least 8 characters so they can be masked");
     expect(error.message).not.toContain("x7");
     expect(error.message).not.toContain(path.dirname(file));
@@ -67,6 +59,6 @@ describe("secrets at config load", () => {
     const { file, dir } = configWithSecrets("./secrets");
     writeFileSync(path.join(dir, "secrets", "DB_PASSWORD"), "correct-horse\n");
     writeFileSync(path.join(dir, "secrets", "API_KEY"), "short\n");
-    expect(errorOf(() => loadConfig(file, {})).message).toBe("cicd.yml: targets[1].secrets: secrets: API_KEY is 5 characters; secrets must be at least 8 characters so they can be masked");
+    expect(configErrorOf(() => loadConfig(file, {})).message).toBe("cicd.yml: targets[1].secrets: secrets: API_KEY is 5 characters; secrets must be at least 8 characters so they can be masked");
   });
 });

@@ -4,29 +4,20 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { readGitHubSettings } from "../../src/github/github-settings.js";
 import { resolveApiToken } from "../../src/server/api-token.js";
-import { isCicdError } from "../../src/shared/errors.js";
 import { memoryLogger } from "../helpers/memory-logger.js";
 import { testPrivateKey } from "../fixtures/github-app-fixture.js";
 import { writeConfigFile } from "../helpers/config-file.js";
 import { spawnServer } from "../helpers/server-process.js";
+import { configErrorOf } from "../helpers/config-error.js";
 
 const advice = "expected at least 16 random characters. Make one with `openssl rand -hex 32`";
 
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    expect(isCicdError(error, "CONFIG_INVALID")).toBe(true);
-    return error as Error;
-  }
-  throw new Error("expected an error");
-}
 
 const dataDir = () => path.join(mkdtempSync(path.join(tmpdir(), "cicd-token-")), "data");
 
 describe("tokens and secrets of the server", () => {
   it("refuses a CICD_API_TOKEN shorter than 16 characters, without printing it", () => {
-    const error = thrown(() => resolveApiToken({ CICD_API_TOKEN: "hunter2-pass" }, dataDir(), memoryLogger()));
+    const error = configErrorOf(() => resolveApiToken({ CICD_API_TOKEN: "hunter2-pass" }, dataDir(), memoryLogger()));
     expect(error.message).toBe(`environment: CICD_API_TOKEN: is 12 characters; ${advice}`);
     expect(error.message).not.toContain("hunter2");
     expect(resolveApiToken({ CICD_API_TOKEN: "0123456789abcdef" }, dataDir(), memoryLogger())).toBe("0123456789abcdef");
@@ -36,12 +27,12 @@ describe("tokens and secrets of the server", () => {
     const dir = dataDir();
     resolveApiToken({}, dir, memoryLogger());
     writeFileSync(path.join(dir, "api-token"), "short-token\n");
-    expect(thrown(() => resolveApiToken({}, dir, memoryLogger())).message).toBe(`${path.join(dir, "api-token")}: token: is 11 characters; ${advice}`);
+    expect(configErrorOf(() => resolveApiToken({}, dir, memoryLogger())).message).toBe(`${path.join(dir, "api-token")}: token: is 11 characters; ${advice}`);
   });
 
   it("refuses a WEBHOOK_SECRET shorter than 16 characters, without printing it", () => {
     const env = { APP_ID: "123", PRIVATE_KEY: testPrivateKey, WEBHOOK_SECRET: "s3cret-hook" };
-    const error = thrown(() => readGitHubSettings(env));
+    const error = configErrorOf(() => readGitHubSettings(env));
     expect(error.message).toBe(`environment: WEBHOOK_SECRET: is 11 characters; ${advice}`);
     expect(error.message).not.toContain("s3cret-hook");
     expect(readGitHubSettings({ ...env, WEBHOOK_SECRET: "a-long-enough-webhook-secret" })?.webhookSecret).toBe("a-long-enough-webhook-secret");

@@ -2,8 +2,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { environmentSecrets, environmentVariables, gitHubEnv, readEnvironment, renderEnvironmentTable } from "../../src/config/environment.js";
-import { isCicdError } from "../../src/shared/errors.js";
 import { projectRoot } from "../helpers/images.js";
+import { configErrorOf } from "../helpers/config-error.js";
 
 /**
  * Every variable the server reads is read in config/environment.ts (issue 11, point 7): typed
@@ -11,15 +11,6 @@ import { projectRoot } from "../helpers/images.js";
  * same list, and no other place in the server's code reading process.env for a setting.
  */
 
-function errorOf(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    expect(isCicdError(error, "CONFIG_INVALID")).toBe(true);
-    return error as Error;
-  }
-  throw new Error("expected an error");
-}
 
 describe("readEnvironment", () => {
   it("gives every variable its default when none is set, and counts an empty one as unset", () => {
@@ -37,14 +28,14 @@ describe("readEnvironment", () => {
   });
 
   it("names the variable and what was expected", () => {
-    expect(errorOf(() => readEnvironment({ PORT: "http" })).message).toBe('environment: PORT: expected a port number from 0 to 65535, got "http"');
-    expect(errorOf(() => readEnvironment({ PORT: "70000" })).message).toContain("environment: PORT: expected a port number");
-    expect(errorOf(() => readEnvironment({ LOG_LEVEL: "loud" })).message).toBe('environment: LOG_LEVEL: expected one of debug, info, warn, error, got "loud"');
-    expect(errorOf(() => readEnvironment({ LOG_FORMAT: "xml" })).message).toBe('environment: LOG_FORMAT: expected one of text, json, got "xml"');
+    expect(configErrorOf(() => readEnvironment({ PORT: "http" })).message).toBe('environment: PORT: expected a port number from 0 to 65535, got "http"');
+    expect(configErrorOf(() => readEnvironment({ PORT: "70000" })).message).toContain("environment: PORT: expected a port number");
+    expect(configErrorOf(() => readEnvironment({ LOG_LEVEL: "loud" })).message).toBe('environment: LOG_LEVEL: expected one of debug, info, warn, error, got "loud"');
+    expect(configErrorOf(() => readEnvironment({ LOG_FORMAT: "xml" })).message).toBe('environment: LOG_FORMAT: expected one of text, json, got "xml"');
   });
 
   it("never echoes a secret variable's value", () => {
-    const message = errorOf(() => readEnvironment({ CICD_API_TOKEN: "hunter2-pass" })).message;
+    const message = configErrorOf(() => readEnvironment({ CICD_API_TOKEN: "hunter2-pass" })).message;
     expect(message).toContain("environment: CICD_API_TOKEN: is 12 characters");
     expect(message).not.toContain("hunter2");
   });
