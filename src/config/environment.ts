@@ -119,6 +119,17 @@ export const environmentVariables = {
     parse: text,
     unset: undefined,
   }),
+  GITHUB_CLIENT_ID: variable<string | undefined>({
+    meaning: "the GitHub App's OAuth client ID (written by `/setup`): with `GITHUB_CLIENT_SECRET` and `APP_ID`, the dashboard offers \"Sign in with GitHub\"",
+    parse: text,
+    unset: undefined,
+  }),
+  GITHUB_CLIENT_SECRET: variable<string | undefined>({
+    meaning: "the GitHub App's OAuth client secret (written by `/setup`), for \"Sign in with GitHub\"",
+    secret: true,
+    parse: text,
+    unset: undefined,
+  }),
   WEBHOOK_PROXY_URL: variable<string | undefined>({
     meaning: "a smee.io channel (or another Smee server) whose deliveries are forwarded to this server's webhook endpoint: GitHub webhooks on a machine GitHub cannot reach, for development",
     parse: text,

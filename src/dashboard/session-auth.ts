@@ -108,3 +108,29 @@ export function sameOrigin(req: Request, publicUrl?: string): boolean {
     return false;
   }
 }
+
+/** What a session may do with a target: nothing, see it, or also press its buttons. */
+export type Access = "none" | "read" | "write";
+
+/**
+ * The one rule of who sees what, used by every page, data route and action of the dashboard:
+ * an API-token session may do everything; a GitHub session has, on a target, the permission its
+ * user had on the target's `repository` when they signed in (`data.repos`, refreshed at each
+ * sign-in); a target without a `repository` is for API-token sessions only.
+ */
+export function accessTo(session: Session, target: { repository?: string } | undefined): Access {
+  if (!target) return "none";
+  if (session.kind === "token") return "write";
+  if (session.kind !== "github" || !target.repository) return "none";
+  const repos = (session.data.repos ?? {}) as Record<string, unknown>;
+  const access = repos[target.repository.toLowerCase()];
+  return access === "write" || access === "read" ? access : "none";
+}
+
+export function canRead(session: Session, target: { repository?: string } | undefined): boolean {
+  return accessTo(session, target) !== "none";
+}
+
+export function canWrite(session: Session, target: { repository?: string } | undefined): boolean {
+  return accessTo(session, target) === "write";
+}

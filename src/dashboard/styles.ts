@@ -24,6 +24,7 @@ th, td { text-align: left; padding: .3rem .6rem; border-bottom: 1px solid var(--
 form.action { display: inline; }
 button { font: inherit; padding: .3rem .9rem; border: 1px solid var(--line); border-radius: 6px; background: var(--bg); color: var(--fg); cursor: pointer; }
 button:hover { border-color: var(--accent); }
+a.button { display: inline-block; padding: .3rem .9rem; border: 1px solid var(--line); border-radius: 6px; text-decoration: none; }
 input, select { font: inherit; padding: .25rem .4rem; border: 1px solid var(--line); border-radius: 6px; background: var(--bg); color: var(--fg); }
 .login { display: grid; gap: .5rem; max-width: 24rem; } .hint, .none { color: var(--muted); } .error { color: var(--bad); font-weight: 600; }
 .log { font: 13px/1.45 ui-monospace, monospace; background: #0d1117; color: #e6edf3; padding: .5rem 0; max-height: 70vh; overflow: auto; border-radius: 6px; white-space: pre-wrap; word-break: break-all; }

@@ -10,7 +10,7 @@ import { layout } from "./layout.js";
  * `/builds/:key/log?follow=1`), its artifacts, and Re-run, Cancel and (a good build of a target
  * with a run command) Deploy.
  */
-export function buildPage(build: Build, options: { deployable: boolean; session: Session; githubUrl: string }): Html {
+export function buildPage(build: Build, options: { deployable: boolean; session: Session; githubUrl: string; /** The session may press the buttons (write permission). */ canAct: boolean }): Html {
   const key = encodeURIComponent(build.key);
   const commit = build.commit ?? build.sha;
   const commitCell = commit
@@ -36,11 +36,13 @@ ${build.reason ? html`<dt>Reason</dt><dd>${build.reason}</dd>` : ""}
 <dt>Attempts</dt><dd>${build.attempts}</dd>
 <dt>Number</dt><dd>${build.number} <small>(key <code>${build.key}</code>)</small></dd>
 </dl>
-<div class="actions">
+${options.canAct
+  ? html`<div class="actions">
 ${actionForm(`/builds/${key}/rerun`, "Re-run", csrf)}
 ${ended ? "" : actionForm(`/builds/${key}/cancel`, "Cancel", csrf)}
 ${options.deployable && build.status === "succeeded" ? actionForm(`/builds/${key}/deploy`, "Deploy", csrf) : ""}
-</div>
+</div>`
+  : ""}
 <section aria-labelledby="artifacts-title">
 <h2 id="artifacts-title">Artifacts</h2>
 ${build.status === "succeeded" && build.artifacts.length > 0

@@ -2,11 +2,10 @@ import { html, type Html } from "../html.js";
 import { layout } from "./layout.js";
 
 /**
- * `/login`: the API token (the server's `CICD_API_TOKEN`). "Sign in with GitHub" (OAuth, when
- * the GitHub App is configured) goes in the marked place below, as a second way to a session of
- * kind "github" (store/session-store.ts).
+ * `/login`: the API token (the server's `CICD_API_TOKEN`), and "Sign in with GitHub" (OAuth,
+ * github-sign-in.ts) when the GitHub App and its OAuth client are configured (`github`).
  */
-export function loginPage(options: { next: string; error?: string }): Html {
+export function loginPage(options: { next: string; error?: string; github?: boolean }): Html {
   return layout(
     { title: "Sign in" },
     html`<h1>Sign in</h1>
@@ -18,6 +17,7 @@ ${options.error ? html`<p class="error" role="alert" id="login-error">${options.
 <p class="hint">The server's <code>CICD_API_TOKEN</code> (or the token file it wrote in its data folder).</p>
 <button type="submit">Sign in</button>
 </form>
-<!-- "Sign in with GitHub" goes here once the GitHub App's OAuth is wired (not yet). -->`,
+${options.github ? html`<p class="login-github"><a class="button" href="/login/github">Sign in with GitHub</a></p>
+<p class="hint">With GitHub you see the targets of repositories you can read, and their buttons work where you can push.</p>` : ""}`,
   );
 }

@@ -20,8 +20,8 @@ const KIND_WORDS: Record<string, string> = {
 };
 
 /** `/runners`: each runner, what it runs, what it decided; Start per target with a run command, Stop per running runner. */
-export function runnersPage(config: Config, runners: readonly RunnerView[], session: Session): Html {
-  const runnable = config.targets.filter((t) => t.run);
+export function runnersPage(config: Config, runners: readonly RunnerView[], session: Session, canWrite: (target: string) => boolean = () => true): Html {
+  const runnable = config.targets.filter((t) => t.run && canWrite(t.name));
   return layout(
     { title: "Runners", current: "runners", session },
     html`<h1>Runners</h1>
@@ -44,7 +44,7 @@ ${r.stoppedAt ? html`<dt>Stopped</dt><dd>${time(r.stoppedAt)}</dd>` : ""}
 <dt>Restarts</dt><dd>${r.restarts}</dd>
 ${r.pinned ? html`<dt>Pinned to</dt><dd>${r.pinned}</dd>` : ""}
 </dl>
-${r.state === "running" ? actionForm(`/runners/${encodeURIComponent(r.id)}/stop`, "Stop", session.csrf) : ""}
+${r.state === "running" && canWrite(r.target) ? actionForm(`/runners/${encodeURIComponent(r.id)}/stop`, "Stop", session.csrf) : ""}
 ${r.decisions.length === 0
   ? html`<p>No decisions yet.</p>`
   : html`<table><caption>Decisions</caption><thead><tr><th scope="col">When</th><th scope="col">Decision</th><th scope="col">Build</th><th scope="col">Why</th></tr></thead>
