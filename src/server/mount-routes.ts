@@ -13,6 +13,7 @@ import { metricsRoutes } from "../api/metrics-routes.js";
 import { runnersRoutes } from "../api/runners-routes.js";
 import { buildsRoutes } from "../api/builds-routes.js";
 import { eventsRoutes } from "../api/events-routes.js";
+import { gitHubSignInSettings } from "../dashboard/github-sign-in.js";
 import { createDashboard } from "../dashboard/create-dashboard.js";
 import { SessionStore } from "../store/session-store.js";
 import type { GitHubIntegration } from "../webhooks/mount-github.js";
@@ -65,7 +66,7 @@ export async function mountGitHubIfSet(
  */
 export function mountApi(
   app: Express,
-  deps: { config: Config; parts: ManagerParts; apiToken: string; unavailable: () => string | undefined; logger: Logger; closing?: AbortSignal; db: Db },
+  deps: { config: Config; parts: ManagerParts; apiToken: string; unavailable: () => string | undefined; logger: Logger; closing?: AbortSignal; db: Db; environment: Environment },
 ): void {
   const { config, parts, apiToken, unavailable, logger } = deps;
   const { manager, runners } = parts;
@@ -96,7 +97,7 @@ export function mountApi(
  * stream, artifact downloads and live events are the API's own routers, mounted behind the
  * session instead of the bearer token.
  */
-function mountDashboard(app: Express, deps: { config: Config; parts: ManagerParts; apiToken: string; logger: Logger; closing?: AbortSignal; db: Db }): void {
+function mountDashboard(app: Express, deps: { config: Config; parts: ManagerParts; apiToken: string; logger: Logger; closing?: AbortSignal; db: Db; environment: Environment }): void {
   const { config, parts } = deps;
   app.use(createDashboard({
     config,
@@ -110,5 +111,7 @@ function mountDashboard(app: Express, deps: { config: Config; parts: ManagerPart
       events: eventsRoutes(parts.manager, { closing: deps.closing }),
     },
     logger: deps.logger.child("dashboard"),
+    github: gitHubSignInSettings(deps.environment),
+    githubUrl: deps.environment.GHE_HOST ? `${deps.environment.GHE_PROTOCOL ?? "https"}://${deps.environment.GHE_HOST}` : undefined,
   }));
 }

@@ -65,7 +65,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     late.cloneToken = github?.cloneToken;
     // Long-lived streams (/api/v1/events) end cleanly when the server stops.
     const streams = new AbortController();
-    mountApi(app, { config, parts, apiToken, unavailable: database.unavailable, logger, closing: streams.signal, db: database.db });
+    mountApi(app, { config, parts, apiToken, unavailable: database.unavailable, logger, closing: streams.signal, db: database.db, environment });
     // 6. Listen. 7. Recover and start.
     const { server, port, url, where } = await listen(app, { config, github, unavailable: database.unavailable, executor, logger });
     opened.server = server;

@@ -44,6 +44,8 @@ export function appSetup(o: AppSetupOptions): Router {
       url: base,
       hook_attributes: { url: `${base}/api/github/webhooks`, active: true },
       redirect_url: `${base}/setup/callback`,
+      // Where "Sign in with GitHub" on the dashboard comes back to (the app's OAuth client).
+      callback_urls: [`${base}/login/github/callback`],
     };
     const org = typeof req.query.org === "string" && /^[A-Za-z0-9-]{1,39}$/.test(req.query.org) ? req.query.org : undefined;
     const action = `${web}${org ? `/organizations/${org}` : ""}/settings/apps/new?state=${state}`;
