@@ -50,6 +50,22 @@ function ansiSpans(text) {
   return out;
 }
 
+function renderLine(number, data) {
+  const line = document.createElement("div");
+  line.className = "line";
+  line.id = "L" + number;
+  const link = document.createElement("a");
+  link.href = "#L" + number;
+  link.textContent = String(number);
+  link.setAttribute("aria-label", "line " + number);
+  link.tabIndex = -1;
+  const text = document.createElement("span");
+  text.className = "text";
+  for (const span of ansiSpans(data)) text.append(span);
+  line.append(link, text);
+  return line;
+}
+
 function followLog(box) {
   const state = document.getElementById("log-state");
   let stick = true;
@@ -59,28 +75,53 @@ function followLog(box) {
   const wanted = location.hash.startsWith("#L") ? location.hash.slice(1) : null;
   const source = new EventSource(box.dataset.stream);
   if (state) state.textContent = "Following the log…";
-  source.onmessage = (event) => {
-    const number = Number(event.lastEventId);
-    const line = document.createElement("div");
-    line.className = "line";
-    line.id = "L" + number;
-    const link = document.createElement("a");
-    link.href = "#L" + number;
-    link.textContent = String(number);
-    link.setAttribute("aria-label", "line " + number);
-    link.tabIndex = -1;
-    const text = document.createElement("span");
-    text.className = "text";
-    for (const span of ansiSpans(event.data)) text.append(span);
-    line.append(link, text);
-    box.append(line);
-    if (wanted === line.id) {
-      line.classList.add("target");
-      line.scrollIntoView({ block: "center" });
+  // A long log (a 50 MB one is 500,000 lines) must not freeze the page: lines arrive into a
+  // buffer and reach the page once per frame, in one fragment, with one scroll; and the page
+  // keeps the last MAX_LINES lines only (the raw download has them all).
+  const MAX_LINES = 10000;
+  let queued = [];
+  let frame = 0;
+  let dropped = 0;
+  const note = document.createElement("div");
+  note.className = "line note";
+  const flush = () => {
+    frame = 0;
+    // More than the page keeps arrived at once: render only the newest of them.
+    if (queued.length > MAX_LINES) {
+      dropped += queued.length - MAX_LINES;
+      queued = queued.slice(-MAX_LINES);
+    }
+    const fragment = document.createDocumentFragment();
+    for (const [number, data] of queued) fragment.append(renderLine(number, data));
+    queued = [];
+    box.append(fragment);
+    const noted = note.parentNode === box ? 1 : 0;
+    for (let count = box.childElementCount - noted; count > MAX_LINES; count--) {
+      const first = noted ? note.nextElementSibling : box.firstElementChild;
+      if (!first) break;
+      first.remove();
+      dropped++;
+    }
+    if (dropped) {
+      note.textContent = dropped + " earlier lines are not shown here; download the raw log to read them.";
+      if (note.parentNode !== box) box.prepend(note);
+    }
+    const target = wanted ? document.getElementById(wanted) : null;
+    if (target && !target.classList.contains("target")) {
+      target.classList.add("target");
+      target.scrollIntoView({ block: "center" });
       stick = false;
     } else if (stick) box.scrollTop = box.scrollHeight;
   };
+  source.onmessage = (event) => {
+    queued.push([Number(event.lastEventId), event.data]);
+    if (!frame) frame = requestAnimationFrame(flush);
+  };
   source.addEventListener("end", () => {
+    if (frame) {
+      cancelAnimationFrame(frame);
+      flush();
+    }
     source.close();
     box.dataset.ended = "true";
     if (state) state.textContent = "The build has ended.";
