@@ -49,6 +49,12 @@ ${build.status === "succeeded" && build.artifacts.length > 0
   ? html`<ul class="artifacts">${build.artifacts.map((name) => html`<li><a href="/builds/${key}/artifacts/${encodeURIComponent(name)}" download>${name}</a> <small>${formatSize(build.sizes[name])}</small></li>`)}</ul>`
   : html`<p>${build.status === "succeeded" ? "None." : "Once the build has succeeded."}</p>`}
 </section>
+${notificationsOf(build).length
+  ? html`<section aria-labelledby="notify-title">
+<h2 id="notify-title">Notifications</h2>
+<ul class="notifications">${notificationsOf(build).map((n) => html`<li>${n.event} to <code>${n.host}</code>: ${n.status}${n.httpStatus ? html` (HTTP ${String(n.httpStatus)})` : n.error ? html` (${n.error})` : ""}, ${String(n.attempts)} ${n.attempts === 1 ? "try" : "tries"}, ${time(n.at)}</li>`)}</ul>
+</section>`
+  : ""}
 </div>
 <section aria-labelledby="log-title" class="log-section">
 <h2 id="log-title">Log</h2>
@@ -57,6 +63,12 @@ ${build.status === "succeeded" && build.artifacts.length > 0
 <noscript><p>The live log needs JavaScript; <a href="/builds/${key}/log">read the raw log</a>.</p></noscript>
 </section>`,
   );
+}
+
+/** The build's notification deliveries (`meta.notifications`, kept by the notifier: hosts only, never URLs). */
+function notificationsOf(build: Build): { host: string; event: string; status: string; attempts: number; httpStatus?: number; error?: string; at: string }[] {
+  const list = build.meta.notifications;
+  return Array.isArray(list) ? list.filter((n): n is { host: string; event: string; status: string; attempts: number; at: string } => typeof n === "object" && n !== null && typeof (n as { host?: unknown }).host === "string") : [];
 }
 
 function formatSize(bytes: number | undefined): string {
