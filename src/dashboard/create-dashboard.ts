@@ -1,3 +1,4 @@
+import { queuePage, whyWaiting } from "./pages/queue-page.js";
 import { Router, urlencoded, type Request, type RequestHandler, type Response } from "express";
 import { findTarget, type Config } from "../config/load-config.js";
 import type { Manager } from "../manager/manager.js";
@@ -154,6 +155,17 @@ export function createDashboard(deps: DashboardDeps): Router {
     if (session.kind !== "token") onlyEventsOf(res, (target) => mayRead(session, target));
     next();
   }, deps.api.events);
+
+  router.get("/queue", guard.page, (_req, res) => {
+    const session = signedIn(res).session;
+    const running = manager.list({ status: "running", limit: 1000 }).length;
+    const waiting = manager
+      .queued()
+      .map((build, i) => ({ build, position: i + 1 }))
+      .filter((w) => mayRead(session, w.build.target))
+      .map((w) => ({ ...w, why: whyWaiting(w.build, w.position, running, config.concurrency) }));
+    page(res, queuePage(waiting, { session, running, concurrency: config.concurrency }));
+  });
 
   router.get("/runners", guard.page, async (_req, res) => {
     const session = signedIn(res).session;

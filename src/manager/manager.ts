@@ -158,6 +158,11 @@ export class Manager implements BuildService {
     return this.options.store.get(key);
   }
 
+  /** The builds waiting in the queue, in the order they will run (at most `limit`). */
+  queued(limit = 500): Build[] {
+    return this.options.store.queueFront(limit).map((e) => this.get(e.key)).filter((b): b is Build => b !== undefined);
+  }
+
   /** The build of `target` with this number, or undefined. */
   byNumber(target: string, number: number): Build | undefined {
     return this.options.store.byNumber(target, number);

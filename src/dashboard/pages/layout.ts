@@ -4,7 +4,7 @@ import type { Session } from "../../store/session-store.js";
 export interface LayoutOptions {
   title: string;
   /** Which item of the navigation is this page (marked `aria-current`). */
-  current?: "targets" | "builds" | "runners";
+  current?: "targets" | "builds" | "queue" | "runners";
   /** The signed-in session: its user is shown and its CSRF token goes in the sign-out form. */
   session?: Session;
 }
@@ -29,7 +29,7 @@ export function layout(options: LayoutOptions, main: Html): Html {
 <a class="skip" href="#main">Skip to content</a>
 <header>
 <a class="brand" href="/">cicd</a>
-${options.session ? html`<nav aria-label="Main"><ul>${nav("targets", "/", "Targets")}${nav("builds", "/builds", "Builds")}${nav("runners", "/runners", "Runners")}</ul></nav>
+${options.session ? html`<nav aria-label="Main"><ul>${nav("targets", "/", "Targets")}${nav("builds", "/builds", "Builds")}${nav("queue", "/queue", "Queue")}${nav("runners", "/runners", "Runners")}</ul></nav>
 <form class="signout" method="post" action="/logout"><input type="hidden" name="_csrf" value="${options.session.csrf}"><span>${options.session.who}</span> <button type="submit">Sign out</button></form>` : ""}
 </header>
 <main id="main" tabindex="-1">
