@@ -4,14 +4,14 @@
  * and a cleanup list that undoes only what the run started (its server processes by pid, its
  * containers by its own instance label, its temp folders).
  */
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { rmSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { compileCli } from "../../bench/server-process.js";
 import { projectRoot } from "../../test/helpers/images.js";
-import type { ServerProcess } from "../../test/helpers/server-process.js";
+import { spawnServer, type ServerProcess } from "../../test/helpers/server-process.js";
 
 const run = promisify(execFile);
 
@@ -150,30 +150,12 @@ export async function snapshotCli(cleanup: FaultCleanup, name: string): Promise<
 }
 
 /**
- * Starts `cicd server --config FILE` as test/helpers/server-process.ts does, but from `cli` (see
- * snapshotCli), bounded and traceable: `onSpawn` learns the child at once (so cleanup can kill it
- * by pid even if it never listens), and a server that does not say "listening on" within `ms` is
- * killed.
+ * Starts `cicd server --config FILE` from `cli` (see snapshotCli), bounded and traceable:
+ * `onSpawn` learns the child at once (so cleanup can kill it by pid even if it never listens),
+ * and a server that does not say "listening on" within `ms` is killed.
  */
-export async function startServer(cli: string[], configFile: string, env: NodeJS.ProcessEnv, onSpawn: (server: ServerProcess) => void, ms = 60_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...cli, "server", "--config", configFile], {
-    cwd: projectRoot,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let text = "";
-  child.stdout!.on("data", (d) => (text += d));
-  child.stderr!.on("data", (d) => (text += d));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const server: ServerProcess = { child, output: () => text, exited };
-  onSpawn(server);
-  const listening = await until(() => text.includes("listening on") || (child.exitCode !== null || child.signalCode !== null ? "exited" : undefined), ms, 50);
-  if (listening === true) return server;
-  if (listening === undefined) {
-    child.kill("SIGKILL");
-    await exited;
-  }
-  throw new Error(`the server ${listening === "exited" ? "exited before listening" : `did not listen within ${secs(ms)}`}:\n${text.split("\n").slice(-30).join("\n")}`);
+export function startServer(cli: string[], configFile: string, env: NodeJS.ProcessEnv, onSpawn: (server: ServerProcess) => void, ms = 60_000): Promise<ServerProcess> {
+  return spawnServer(configFile, env, { cli, onSpawn, timeoutMs: ms });
 }
 
 /** The build key (`cicd.build` label) of each container of one server instance, running or not. */

@@ -1,5 +1,5 @@
 import { stat } from "node:fs/promises";
-import { Router, type Response } from "express";
+import { Router, type NextFunction, type Response } from "express";
 import { findTarget, type Config } from "../config/load-config.js";
 import type { BuildsDocument, TargetSummary } from "../shared/api/targets.js";
 import type { TargetDisk } from "../manager/retention.js";
@@ -42,18 +42,26 @@ export function artifactsRoutes(config: Config, servicefs: ServiceFs, disk?: (ta
     const file = await servicefs.artifactPath(t.name, req.params.file).catch(() => {
       throw errors.notFound("artifact", `${t.name}/${req.params.file}`);
     });
-    // sendFile answers Range requests (206) and sets Content-Length, ETag and Last-Modified.
-    res.attachment(req.params.file);
-    res.sendFile(file, { dotfiles: "deny", acceptRanges: true, etag: true, lastModified: true }, (error) => {
-      if (!error || res.headersSent) return;
-      // An error answer is JSON, not the file: drop the download's headers (send keeps
-      // the Content-Range of the size on a 416, which the client needs).
-      res.removeHeader("content-disposition");
-      void sendFileError(error, file, `${t.name}/${req.params.file}`, res).then(next, next);
-    });
+    sendArtifact(res, next, file, req.params.file, `${t.name}/${req.params.file}`);
   });
 
   return router;
+}
+
+/**
+ * Sends an artifact as a download named `name`: sendFile answers Range requests (206) and sets
+ * Content-Length, ETag and Last-Modified; what it refuses becomes a JSON error (`what` names the
+ * artifact in it). For the target's and the build's artifact routes.
+ */
+export function sendArtifact(res: Response, next: NextFunction, file: string, name: string, what: string): void {
+  res.attachment(name);
+  res.sendFile(file, { dotfiles: "deny", acceptRanges: true, etag: true, lastModified: true }, (error) => {
+    if (!error || res.headersSent) return;
+    // An error answer is JSON, not the file: drop the download's headers (send keeps the
+    // Content-Range of the size on a 416, which the client needs).
+    res.removeHeader("content-disposition");
+    void sendFileError(error, file, what, res).then(next, next);
+  });
 }
 
 /**
@@ -61,7 +69,7 @@ export function artifactsRoutes(config: Config, servicefs: ServiceFs, disk?: (ta
  * Content-Range of "bytes *" and the size), a failed If-Match or If-Unmodified-Since (412), a
  * file gone or not a file (404). Anything else is passed on as it is (a server fault).
  */
-export async function sendFileError(error: Error & { status?: number; code?: string }, file: string, name: string, res: Response): Promise<unknown> {
+async function sendFileError(error: Error & { status?: number; code?: string }, file: string, name: string, res: Response): Promise<unknown> {
   if (error.status === 416) {
     const size = await stat(file).then((s) => s.size, () => 0);
     res.set("content-range", `bytes */${size}`);

@@ -4,7 +4,7 @@ import { isReleaseBuild } from "../manager/publish-build.js";
 import type { Build } from "../manager/types.js";
 import type { BuildArtifact } from "../shared/api/targets.js";
 import { errors } from "../shared/errors.js";
-import { sendFileError } from "./artifacts-routes.js";
+import { sendArtifact } from "./artifacts-routes.js";
 
 /**
  * A build's artifacts by key, whatever kind of build it was: `GET /builds/:key/artifacts` →
@@ -37,12 +37,7 @@ export function buildArtifactsRoutes(manager: Manager): Router {
     const listed = (await list(build)).some((a) => a.name === name);
     const file = listed ? await pathOf(build, name).catch(() => undefined) : undefined;
     if (!file) throw errors.notFound("artifact", `${build.key}/${name}`);
-    res.attachment(name);
-    res.sendFile(file, { dotfiles: "deny", acceptRanges: true, etag: true, lastModified: true }, (error) => {
-      if (!error || res.headersSent) return;
-      res.removeHeader("content-disposition");
-      void sendFileError(error, file, `${build.key}/${name}`, res).then(next, next);
-    });
+    sendArtifact(res, next, file, name, `${build.key}/${name}`);
   });
 
   return router;

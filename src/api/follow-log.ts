@@ -15,27 +15,41 @@ export interface FollowSource {
  */
 export async function followLog(source: FollowSource, res: Response, follow: boolean): Promise<void> {
   let position = 0;
-  let wake: () => void = () => undefined;
-  const unsubscribe = source.subscribe(() => wake());
-  let closed = false;
-  res.on("close", () => {
-    closed = true;
-    wake();
-  });
+  const watch = watchSource(source, res);
   try {
     for (;;) {
       const done = source.finished();
       position = await copyFrom(source.path, position, res);
-      if (!follow || done || closed) break;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        setTimeout(resolve, 500).unref();
-      });
+      if (!follow || done || watch.closed()) break;
+      await watch.next();
     }
   } finally {
-    unsubscribe();
-    if (!closed) res.end();
+    watch.stop();
+    if (!watch.closed()) res.end();
   }
+}
+
+/**
+ * What both followers wait on: new output (the source's wake-up, or half a second at most) or
+ * the client going away. `stop` unsubscribes.
+ */
+function watchSource(source: FollowSource, res: Response): { next(): Promise<void>; closed(): boolean; stop(): void } {
+  let wake: () => void = () => undefined;
+  let closed = false;
+  const unsubscribe = source.subscribe(() => wake());
+  res.on("close", () => {
+    closed = true;
+    wake();
+  });
+  return {
+    next: () =>
+      new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 500).unref();
+      }),
+    closed: () => closed,
+    stop: unsubscribe,
+  };
 }
 
 async function copyFrom(path: string, start: number, res: Response): Promise<number> {
@@ -80,15 +94,9 @@ export interface LogEventsOptions {
  */
 export async function followLogEvents(source: FollowSource, res: Response, options: LogEventsOptions): Promise<void> {
   const reader = new LineReader(options.after, res);
-  let wake: () => void = () => undefined;
-  const unsubscribe = source.subscribe(() => wake());
-  let closed = false;
-  res.on("close", () => {
-    closed = true;
-    wake();
-  });
+  const watch = watchSource(source, res);
   const keepAlive = setInterval(() => {
-    if (!closed) res.write(": keep-alive\n\n");
+    if (!watch.closed()) res.write(": keep-alive\n\n");
   }, options.keepAliveMs ?? KEEP_ALIVE_MS);
   keepAlive.unref();
   try {
@@ -96,21 +104,18 @@ export async function followLogEvents(source: FollowSource, res: Response, optio
     for (;;) {
       const done = source.finished();
       await reader.readFrom(source.path);
-      if (closed) return;
+      if (watch.closed()) return;
       if (done) {
         await reader.flushPartial();
         res.write(`event: end\ndata: ${JSON.stringify(options.ended())}\n\n`);
         return;
       }
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        setTimeout(resolve, 500).unref();
-      });
+      await watch.next();
     }
   } finally {
     clearInterval(keepAlive);
-    unsubscribe();
-    if (!closed) res.end();
+    watch.stop();
+    if (!watch.closed()) res.end();
   }
 }
 

@@ -10,6 +10,7 @@ import { discardLogger, type Logger } from "../shared/logger.js";
 import type { ServiceFs } from "../servicefs/service-fs.js";
 import { hashToken, newToken, type BuilderCallbacks } from "./builder-callbacks.js";
 import { sourceMounts } from "./build-request.js";
+import { refusesUntrusted } from "./dispatch-build.js";
 
 /** Output a builder wrote before its build was handed to it (start-up lines); capped. */
 const EARLY_OUTPUT_LIMIT = 64 * 1024;
@@ -110,7 +111,7 @@ export class BuilderPool {
       if (this.waiting() >= this.capacity && !this.giveUpReserved()) return;
       const target = findTarget(this.deps.config, b.target);
       // A build that dispatch will refuse (untrusted, not isolated) gets no builder.
-      if (b.untrusted && !this.deps.executor.isolated && this.deps.config.untrusted !== "allow") continue;
+      if (b.untrusted && refusesUntrusted(this.deps.config, this.deps.executor)) continue;
       if (target) void this.startFor(b.key, target, true, !b.untrusted);
     }
   }

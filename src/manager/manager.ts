@@ -42,14 +42,11 @@ export interface ManagerOptions {
   executor: Executor;
   logger: Logger;
   /**
-   * The server's data folder: builders' uploads wait in `incoming/`, and artifacts of builds
-   * that are not published to builds.json (pull requests) are kept by key in `artifacts/`.
+   * The server's data folder: build logs in `logs/`, caches kept between builds in `cache/`,
+   * builders' uploads waiting in `incoming/`, and artifacts of builds that are not published to
+   * builds.json (pull requests) kept by key in `artifacts/`.
    */
   dataDir: string;
-  /** Folder for build logs. */
-  logDir: string;
-  /** Folder for caches kept between builds. */
-  cacheDir: string;
   /** URL builders POST their events to; known once the HTTP server listens. */
   callbackUrl: () => string;
   cloneToken?: CloneTokenProvider;
@@ -88,14 +85,14 @@ export class Manager implements BuildService {
 
   constructor(private readonly options: ManagerOptions) {
     this.events.setMaxListeners(0);
-    this.logs = new BuildLogs(options.logDir, { logLimit: options.config.logLimit });
+    this.logs = new BuildLogs(path.join(options.dataDir, "logs"), { logLimit: options.config.logLimit });
     this.servicefs = new ServiceFs(options.config.servicefs);
     this.buildArtifacts = new BuildArtifacts(path.join(options.dataDir, "artifacts"));
     this.inbox = new ArtifactInbox(path.join(options.dataDir, "incoming"));
     this.queue = new PQueue({ concurrency: options.config.concurrency, autoStart: false });
     this.inserts = new GroupCommit((builds) => options.store.insertQueuedAll(builds));
     this.outbox = new CheckOutbox(options.db);
-    this.pool = new BuilderPool({ ...options, callbacks: this.callbacks, servicefs: this.servicefs, cacheDir: options.cacheDir });
+    this.pool = new BuilderPool({ ...options, callbacks: this.callbacks, servicefs: this.servicefs, cacheDir: path.join(options.dataDir, "cache") });
     this.deps = {
       pool: this.pool,
       afterBuild: (work) => {
@@ -288,12 +285,12 @@ export class Manager implements BuildService {
     const { queued, running } = supersededBy(newer, this.options.store.activeOf(newer.target, on), mode);
     const reason = `superseded by ${newer.key}`;
     for (const key of queued) {
-      this.options.store.setMeta(key, { supersededBy: newer.key });
       // Still queued in the store but already being dispatched: its dispatch ends it.
       if (this.running.has(key)) {
         running.push(key);
         continue;
       }
+      this.options.store.setMeta(key, { supersededBy: newer.key });
       void this.pool.discard(key);
       this.change(key, { ...endedAs("superseded"), reason }, "dequeue");
     }

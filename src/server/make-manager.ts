@@ -64,8 +64,6 @@ export function makeManagerAndRunners({ config, db, dataDir, executor, logger, l
     dataDir,
     executor,
     logger: logger.child("manager"),
-    logDir: path.join(dataDir, "logs"),
-    cacheDir: path.join(dataDir, "cache"),
     callbackUrl: () => `http://${config.callbackHost ?? executor.managerHost}:${late.port}/internal/builders/events`,
     cloneToken: (build) => late.cloneToken?.(build) ?? Promise.resolve(undefined),
     available: unavailable,

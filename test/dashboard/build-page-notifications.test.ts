@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Build } from "../../src/manager/types.js";
 import { FakeExecutor } from "../helpers/fake-executor.js";
 import { startTestServer, testConfig, type TestServer } from "../helpers/server.js";
+import { signInCookie } from "./sign-in.js";
 
 /** A build's notification deliveries are on its page (hosts only: URLs often carry tokens). */
 describe("the build page's notifications", () => {
@@ -9,13 +10,7 @@ describe("the build page's notifications", () => {
   let cookie = "";
   beforeAll(async () => {
     server = await startTestServer(testConfig({ targets: [{ name: "app", url: "files:///nowhere", commands: ["echo hi"], artifacts: ["artifact.txt"] }] }), { executor: new FakeExecutor() });
-    const signIn = await fetch(`${server.url}/login`, {
-      method: "POST",
-      redirect: "manual",
-      headers: { origin: server.url, "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ token: server.apiToken, next: "/" }),
-    });
-    cookie = (signIn.headers.get("set-cookie") ?? "").split(";")[0]!;
+    cookie = await signInCookie(server);
   });
   afterAll(async () => {
     await server?.close(0);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Build } from "../../src/manager/types.js";
 import { FakeExecutor } from "../helpers/fake-executor.js";
 import { startTestServer, testConfig, type TestServer } from "../helpers/server.js";
+import { signInCookie } from "./sign-in.js";
 
 /** `/queue`: the builds waiting, in order, and why each waits. */
 describe("the queue page", () => {
@@ -12,13 +13,7 @@ describe("the queue page", () => {
       testConfig({ concurrency: 1, warmBuilders: false, targets: [{ name: "app", url: "files:///nowhere", commands: ["sleep 3000"], artifacts: ["artifact.txt"], supersede: false }] }),
       { executor: new FakeExecutor() },
     );
-    const signIn = await fetch(`${server.url}/login`, {
-      method: "POST",
-      redirect: "manual",
-      headers: { origin: server.url, "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ token: server.apiToken, next: "/" }),
-    });
-    cookie = (signIn.headers.get("set-cookie") ?? "").split(";")[0]!;
+    cookie = await signInCookie(server);
   });
   afterAll(async () => {
     await server?.close(0);
