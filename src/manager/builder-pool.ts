@@ -73,6 +73,8 @@ export class BuilderPool {
   /** Keys whose build is being dispatched: they have their builder; never prestart them again. */
   private readonly taken = new Set<string>();
   private closed = false;
+  /** Container creations in flight (their image is ready): close waits for these. */
+  private readonly launching = new Set<Promise<void>>();
 
   constructor(private readonly deps: PoolDeps) {}
 
@@ -188,9 +190,14 @@ export class BuilderPool {
   async close(): Promise<void> {
     this.closed = true;
     this.reserved.clear();
-    // Builders still starting are not waited for (an image build or a hung engine would hold
-    // up shutdown): startFor removes each one as soon as it has started.
-    await Promise.all([...this.byKey.values()].filter((e) => !this.taken.has(e.key)).map((e) => this.discard(e.key)));
+    // startFor removes each builder still starting as soon as it has started. Those whose
+    // container is being created are waited for, so none is left running when the process exits
+    // next; those still waiting for their image are not (an image build or a hung engine must
+    // not hold up shutdown): they never create one.
+    await Promise.all([
+      ...[...this.byKey.values()].filter((e) => !this.taken.has(e.key)).map((e) => this.discard(e.key)),
+      ...this.launching,
+    ]);
   }
 
   async destroy(entry: PooledBuilder): Promise<void> {
@@ -202,10 +209,18 @@ export class BuilderPool {
     const started = this.deps.executor
       // The executor logs the image build (start, steps, time) itself.
       .prepareImage(target.image, discardLogger())
-      .then(() => this.start(key, target, warm, trusted))
-      .then((entry) => {
-        if (this.closed) return void this.destroy(entry);
-        return entry;
+      .then(() => {
+        // Closed while the image was being made: no container is created at all.
+        if (this.closed) return undefined;
+        const launch = this.start(key, target, warm, trusted).then(async (entry) => {
+          if (!this.closed) return entry;
+          await this.destroy(entry);
+          return undefined;
+        });
+        const settled = launch.then(() => undefined, () => undefined);
+        this.launching.add(settled);
+        void settled.finally(() => this.launching.delete(settled));
+        return launch;
       })
       .catch((error: unknown) => {
         this.deps.logger.warn("could not start a warm builder; the build will start one itself", { target: target.name, error: errorMessage(error) });
