@@ -4,6 +4,7 @@ import { networkInterfaces } from "node:os";
 import path from "node:path";
 import { findTarget, type Config, type Target } from "../config/load-config.js";
 import type { Executor, Mount, WorkloadHandle, WorkloadSpec } from "../executor/types.js";
+import { newBuildKey } from "../shared/build-key.js";
 import { errorMessage } from "../shared/errors.js";
 import { mirrorKey } from "../shared/git-url.js";
 import { discardLogger, type Logger } from "../shared/logger.js";
@@ -93,7 +94,7 @@ export class BuilderPool {
     const keys = this.reserved.get(target.name) ?? [];
     this.reserved.set(target.name, keys);
     while (!this.closed && keys.length < this.deps.config.concurrency && this.waiting() < this.capacity) {
-      const key = randomBytes(9).toString("base64url");
+      const key = newBuildKey();
       keys.push(key);
       void this.startFor(key, target, true, true);
       // A target that stopped building does not keep containers forever.

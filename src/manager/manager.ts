@@ -1,10 +1,10 @@
-import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import PQueue from "p-queue";
 import { findTarget, type Config } from "../config/load-config.js";
 import type { Executor } from "../executor/types.js";
+import { newBuildKey } from "../shared/build-key.js";
 import { errors } from "../shared/errors.js";
 import { endedAs } from "../shared/outcome.js";
 import { branchOf, supersededBy, type SupersedeMode } from "./supersede.js";
@@ -133,7 +133,7 @@ export class Manager implements BuildService {
     const target = findTarget(this.options.config, request.target);
     if (!target) throw errors.notFound("target", request.target);
     const reserved = this.options.config.warmBuilders ? this.pool.takeReservedKey(target.name) : undefined;
-    const key = reserved ?? randomBytes(9).toString("base64url");
+    const key = reserved ?? newBuildKey();
     const result = await this.inserts.add(newBuildFor({ ...request, target: target.name }, { key, logPath: this.logs.path(key), createdAt: new Date().toISOString(), repository: target.repository }));
     // A batch-mate committed in the same transaction may already have superseded this build:
     // then its `cancelled` was told, and its `queued` must not come after it.
