@@ -49,7 +49,10 @@ export interface IngestResult {
  * gets ready, so everything the webhooks queue stays in the queue (and in SQLite).
  */
 const neverRuns: Executor = {
-  kind: "local",
+  name: "never-runs",
+  sharesDisk: true,
+  reachesWorkloads: true,
+  check: async () => "nothing",
   isolated: true,
   outlivesManager: false,
   managerHost: "127.0.0.1",

@@ -40,7 +40,8 @@ export const PARTS: Readonly<Record<string, PartRule>> = {
   servicefs: { mayImport: ["shared"], forbiddenPackages: CONTAINER_SAFE },
   builder: { mayImport: ["shared", "servicefs"], forbiddenPackages: CONTAINER_SAFE },
   runner: { mayImport: ["shared", "servicefs"], forbiddenPackages: CONTAINER_SAFE },
-  executor: { mayImport: ["shared"], forbiddenPackages: ["dockerode"] },
+  // The one part that talks to Docker (dockerode); every other part reaches it through the Executor contract.
+  executor: { mayImport: ["shared"] },
   store: { mayImport: ["shared"], forbiddenPackages: ["dockerode"] },
   manager: { mayImport: ["shared", "config", "servicefs", "store", "executor", "runner/runner-state.ts"], forbiddenPackages: ["dockerode"] },
   github: { mayImport: ["shared", "config", "manager/types.ts"], forbiddenPackages: ["dockerode"] },

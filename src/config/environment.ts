@@ -75,13 +75,24 @@ export const environmentVariables = {
     unset: "text",
   }),
   DOCKER_HOST: variable<string | undefined>({
-    meaning: "the Docker engine of the `docker` executor: `unix:///path/to/docker.sock` or `tcp://host:port`, as the docker CLI reads it",
+    meaning: "the Docker engine of the `docker` and `swarm` executors when cicd.yml names none (`docker.host`): `unix:///path/to/docker.sock`, `tcp://host:port` or `ssh://user@host`, as the docker CLI reads it",
     default: "`unix:///var/run/docker.sock`",
     parse: text,
     unset: undefined,
   }),
   DOCKER_TLS_VERIFY: variable<string | undefined>({
-    meaning: "set, it asks for TLS to a `tcp://` engine, which cicd does not support: the server then refuses to start with `executor: docker`",
+    meaning: "set (and not `0`), a `tcp://` engine is spoken to over TLS with the client certificate in `DOCKER_CERT_PATH`, as the docker CLI does",
+    parse: text,
+    unset: undefined,
+  }),
+  DOCKER_CERT_PATH: variable<string | undefined>({
+    meaning: "folder of `ca.pem`, `cert.pem` and `key.pem` for `DOCKER_TLS_VERIFY`",
+    default: "`~/.docker`",
+    parse: text,
+    unset: undefined,
+  }),
+  SSH_AUTH_SOCK: variable<string | undefined>({
+    meaning: "the ssh agent that holds the key for an `ssh://` Docker host",
     parse: text,
     unset: undefined,
   }),

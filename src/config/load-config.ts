@@ -62,6 +62,7 @@ export function parseConfig(document: unknown, options: { file: string; env?: No
     servicefs: resolve(raw.servicefs),
     database: raw.database === ":memory:" ? raw.database : resolve(raw.database),
     shutdownGraceMs: parseDuration(raw.shutdownGrace, "shutdownGrace"),
+    ...(raw.docker ? { docker: { ...raw.docker, ...(raw.docker.tls ? { tls: { ca: resolve(raw.docker.tls.ca), cert: resolve(raw.docker.tls.cert), key: resolve(raw.docker.tls.key) } } : {}) } } : {}),
     targets: raw.targets.map(({ timeout, run, ...t }, i) => ({
       ...t,
       url: resolveFileUrl(t.url, dir),

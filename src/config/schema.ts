@@ -116,6 +116,8 @@ export const targetSchema = z
     cache: z.array(z.string().regex(/^\//, { error: "expected absolute paths inside the build container" })).default([])
       .describe("Folders kept between builds of this target (e.g. /root/.m2)."),
     limits: limits.optional(),
+    placement: z.array(z.string().regex(/^\s*[\w.-]+\s*(==|!=)\s*\S+\s*$/, { error: "expected a Swarm constraint like node.labels.arch==arm64" }), { error: "expected a list of Swarm constraints" }).default([])
+      .describe("With executor swarm: constraints that pick the nodes this target's builders and runners run on (e.g. node.labels.arch==arm64); limits become resource limits and reservations."),
     supersede: z.union([z.boolean(), z.literal("running")], { error: "expected true, false or running" }).default(true)
       .describe("A newer trigger of the same branch (or pull request) cancels its queued builds; `running` also stops a running build of an older commit."),
     user: z.string().regex(/^(root|\d+(:\d+)?)$/, { error: "expected a uid, uid:gid (e.g. 1000:1000) or root" }).optional()
@@ -137,7 +139,22 @@ export const configSchema = z
       .describe("Address builders use to reach the server (default: host.docker.internal with Docker, 127.0.0.1 with the local executor)."),
     servicefs: z.string().min(1).default("./data/servicefs"),
     database: z.string().min(1).default("./data/cicd.sqlite"),
-    executor: z.enum(["docker", "local"], { error: "expected docker or local" }).default("docker"),
+    executor: z.enum(["docker", "swarm", "local"], { error: "expected docker, swarm or local" }).default("docker"),
+    docker: z
+      .strictObject({
+        host: z.string().regex(/^(unix|tcp|ssh):\/\//, { error: "expected unix:///path/to/docker.sock, tcp://host:port or ssh://user@host" }).optional()
+          .describe("The engine of the docker and swarm executors (default: DOCKER_HOST, else the local socket)."),
+        tls: z
+          .strictObject({
+            ca: z.string().min(1).describe("CA certificate the engine's certificate is signed by (PEM file)."),
+            cert: z.string().min(1).describe("Client certificate (PEM file)."),
+            key: z.string().min(1).describe("Client key (PEM file)."),
+          })
+          .optional()
+          .describe("Client certificate for a tcp:// engine started with --tlsverify (default: DOCKER_TLS_VERIFY with DOCKER_CERT_PATH)."),
+      })
+      .optional()
+      .describe("Which Docker engine to use; paths are relative to this file."),
     concurrency: z.number({ error: "expected a whole number of builds" }).int().min(1).max(64).default(2),
     warmBuilders: z.boolean({ error: "expected true or false" }).default(true)
       .describe("Start builders ahead of time (for the next queued builds and the next trigger of a recently built target), so a build does not wait for a container to boot."),

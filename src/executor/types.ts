@@ -8,6 +8,11 @@ export interface Mount {
   host: string;
   container: string;
   readOnly?: boolean;
+  /**
+   * The folder's name for executors whose workloads do not share the manager's disk: they keep
+   * a volume of this name per node instead of `host` (caches, git mirrors: best effort).
+   */
+  volume?: string;
 }
 
 export interface Limits {
@@ -89,6 +94,8 @@ export interface FoundWorkload {
 
 /**
  * Runs builders and runners. Contract, in call order:
+ *  0. `check()` once at start: asks the engine (if any) whether it answers; rejects with an
+ *     EXECUTOR_FAILED error naming the engine's address when it does not.
  *  1. `prepareImage(image)` before the first `start` with that image (builds it from docker/
  *     when missing; progress goes to `log`). Idempotent and cheap when the image exists.
  *  2. `start(spec)` creates and starts the workload; on failure nothing is left behind.
@@ -96,9 +103,13 @@ export interface FoundWorkload {
  *     number of times. Exit code and OOM are read before removal (no auto-remove).
  * `find` lists workloads this manager started (by label), running or not; `attach` returns a
  * handle to one of them; `sweep` removes exited ones that no build claims.
+ *
+ * Executors register by name (executor/index.ts); the manager never asks which one it has. What
+ * differs between them, it reads from the properties below.
  */
 export interface Executor {
-  readonly kind: "docker" | "local";
+  /** The name `executor:` of cicd.yml gives it (`docker`, `swarm`, `local`). */
+  readonly name: string;
   /**
    * Workloads are isolated from the host and from each other (containers): their own users,
    * file system, network namespace and limits. False for host processes, which see the host
@@ -111,11 +122,26 @@ export interface Executor {
    * which end with their manager.
    */
   readonly outlivesManager: boolean;
+  /**
+   * Workloads see the manager's folders through `spec.mounts` (one machine). False when they
+   * may run on another machine (a remote engine, a swarm node): then caches and git mirrors are
+   * the executor's own per-node volumes (`Mount.volume`), and sources on the manager's disk
+   * (`file://`, `servicefs:`) cannot be built.
+   */
+  readonly sharesDisk: boolean;
+  /**
+   * The manager can open connections to `handle.address` (the builder's endpoint). False when
+   * workloads sit on networks the manager does not reach (swarm overlay networks on other
+   * nodes): a builder then fetches its build request from the manager instead.
+   */
+  readonly reachesWorkloads: boolean;
+  /** Says the executor can work (its engine answers), and what it runs on, for the start-up log. */
+  check(): Promise<string>;
   prepareImage(image: string, log: Logger): Promise<void>;
   start(spec: WorkloadSpec): Promise<WorkloadHandle>;
   find(): Promise<FoundWorkload[]>;
   attach(id: string): Promise<WorkloadHandle | undefined>;
-  /** Host address workloads use to reach the manager (docker: host gateway name; local: 127.0.0.1). */
+  /** Host address workloads use to reach the manager (docker: host gateway name; local: 127.0.0.1; swarm: the callback host). */
   readonly managerHost: string;
   close(): Promise<void>;
 }

@@ -2,8 +2,10 @@ import { isIP } from "node:net";
 
 /** What decides whether an executor's workloads can call the server back. */
 export interface CallbackRoute {
-  /** The executor's kind (`docker`, `local`, …). */
+  /** The executor's name (`docker`, `swarm`, `local`), for the message. */
   executor: string;
+  /** Its workloads are host processes (not isolated): they reach the host's own addresses. */
+  hostProcesses: boolean;
   /** Where the executor's workloads reach the machine of the server by default (Executor.managerHost). */
   managerHost: string;
   /** `callbackHost` of cicd.yml, when set: it replaces managerHost. */
@@ -28,7 +30,7 @@ export function callbackWarning(route: CallbackRoute): string | undefined {
   const target = route.callbackHost ?? route.managerHost;
   const url = `http://${hostInUrl(target)}:${route.port}`;
   const fix = "set host: 0.0.0.0 in cicd.yml (or an address they reach, and callbackHost to it)";
-  if (route.executor === "local") {
+  if (route.hostProcesses) {
     if (isWildcard(route.bound) || sameHost(route.bound, target) || (isLoopback(route.bound) && isLoopback(target))) return undefined;
     return `builds cannot call back: the server listens on ${route.bound} only, and local builders call ${url}; set callbackHost: ${route.bound} in cicd.yml (or host: 0.0.0.0)`;
   }

@@ -30,7 +30,7 @@ export interface Listening {
  */
 export async function listen(
   app: Express,
-  deps: { config: Config; github?: GitHubIntegration; unavailable: () => string | undefined; executor?: Pick<Executor, "kind" | "managerHost">; logger?: Logger },
+  deps: { config: Config; github?: GitHubIntegration; unavailable: () => string | undefined; executor?: Pick<Executor, "name" | "isolated" | "managerHost">; logger?: Logger },
 ): Promise<Listening> {
   const { config, github, unavailable, executor, logger } = deps;
   const handle = github ? (req: IncomingMessage, res: ServerResponse) => github.directWebhooks(req, res, () => app(req, res)) : app;
@@ -56,7 +56,7 @@ export async function listen(
   const { port, address: bound } = server.address() as AddressInfo;
   const { url, where } = listeningWhere(bound, port, config.publicUrl);
   if (executor && logger) {
-    const warning = callbackWarning({ executor: executor.kind, managerHost: executor.managerHost, callbackHost: config.callbackHost, bound, port });
+    const warning = callbackWarning({ executor: executor.name, hostProcesses: !executor.isolated, managerHost: executor.managerHost, callbackHost: config.callbackHost, bound, port });
     if (warning) logger.warn(warning);
   }
   return { server, port, url, where };

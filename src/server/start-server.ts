@@ -55,6 +55,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     const apiToken = resolveApiToken({ CICD_API_TOKEN: environment.CICD_API_TOKEN }, dataDir, logger);
     // 2. Make the executor. 3. Make the manager and the runners.
     const executor = (opened.executor = options.executor ?? makeExecutor(config, environment, dataDir, logger));
+    const runsOn = await executor.check();
     const late: LateBindings = { port: 0 };
     const parts = makeManagerAndRunners({ config, db: database.db, dataDir, executor, logger, late, unavailable: database.unavailable });
     // 4. Mount GitHub (first: it reads raw bodies). 5. Mount the API.
@@ -72,7 +73,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     late.port = port;
     await parts.start();
     if (github && environment.WEBHOOK_PROXY_URL) await forwardFromWebhookProxy(environment.WEBHOOK_PROXY_URL, server, port, WEBHOOKS_PATH, logger.child("webhook-proxy"));
-    logger.info(`listening on ${where} (executor ${executor.kind}, ${config.targets.length} target(s))`);
+    logger.info(`listening on ${where} (executor ${executor.name}: ${runsOn}; ${config.targets.length} target(s))`);
     return running({ url, port, apiToken, github, executor, parts, server, database, graceMs: config.shutdownGraceMs, streams });
   } catch (error) {
     await undo(opened, database);

@@ -43,7 +43,7 @@ describe("cicd server with a broken cicd.yml", () => {
       'cicd: cicd.yml: targets[0]: unknown key "comands" (did you mean `commands`?)',
       'cicd.yml: unknown key "hots" (did you mean `host`?)',
       "cicd.yml: port: expected a port number",
-      "cicd.yml: executor: expected docker or local",
+      "cicd.yml: executor: expected docker, swarm or local",
       "cicd.yml: targets[0].timeout: expected a duration like 30s, 10m or 1h30m",
     ]);
   });

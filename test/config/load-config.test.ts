@@ -74,7 +74,7 @@ describe("loadConfig", () => {
 
   it.each([
     ["port: high", "cicd.yml: port: expected a port number"],
-    ["executor: kubernetes", "cicd.yml: executor: expected docker or local"],
+    ["executor: kubernetes", "cicd.yml: executor: expected docker, swarm or local"],
     ["colour: blue", 'cicd.yml: unknown key "colour"'],
     ["targets:\n  - {name: Bad Name, url: 'files:///x', commands: [a], artifacts: [b]}", "cicd.yml: targets[0].name: expected a name matching [a-z0-9][a-z0-9._-]*"],
     ["targets:\n  - {name: a, url: 'ftp://x', commands: [a], artifacts: [b]}", "cicd.yml: targets[0].url: expected a URL"],

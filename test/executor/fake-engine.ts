@@ -3,12 +3,12 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { EngineClient } from "../../src/executor/docker/engine-client.js";
-import { engineAddress } from "../../src/executor/docker/engine-http.js";
+import type Dockerode from "dockerode";
+import { connectEngine } from "../../src/executor/docker/engine.js";
 
 export interface SeenRequest {
   method: string;
-  /** Path and query as sent, e.g. "/v1.41/containers/json?all=1". */
+  /** Path and query as sent, e.g. "/containers/json?all=1". */
   url: string;
   headers: http.IncomingHttpHeaders;
   body: Buffer;
@@ -18,8 +18,8 @@ export interface SeenRequest {
 export type Route = (req: SeenRequest, res: http.ServerResponse) => void;
 
 export interface FakeEngine {
-  /** A client talking to it over its Unix socket (or TCP with `tcp: true`). */
-  client: EngineClient;
+  /** A dockerode client talking to it over its Unix socket (or TCP with `tcp: true`). */
+  docker: Dockerode;
   dockerHost: string;
   requests: SeenRequest[];
   /** Connections the clients opened so far. */
@@ -43,7 +43,7 @@ export async function startFakeEngine(route: Route, options: { tcp?: boolean } =
       route(seen, res);
     });
   });
-  const engine: FakeEngine = { client: undefined as unknown as EngineClient, dockerHost: "", requests, connections: 0, close: async () => {} };
+  const engine: FakeEngine = { docker: undefined as unknown as Dockerode, dockerHost: "", requests, connections: 0, close: async () => {} };
   server.on("connection", () => engine.connections++);
   if (options.tcp) {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -53,7 +53,7 @@ export async function startFakeEngine(route: Route, options: { tcp?: boolean } =
     await new Promise<void>((resolve) => server.listen(socket, resolve));
     engine.dockerHost = `unix://${socket}`;
   }
-  engine.client = new EngineClient(engineAddress(engine.dockerHost));
+  engine.docker = connectEngine({ host: engine.dockerHost }).docker;
   engine.close = async () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));

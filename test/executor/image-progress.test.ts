@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { EngineClient } from "../../src/executor/docker/engine-client.js";
+import { connectEngine } from "../../src/executor/docker/engine.js";
 import { ImagePreparer } from "../../src/executor/docker/image-preparer.js";
 import { memoryLogger } from "../helpers/memory-logger.js";
 import { requireDocker } from "../helpers/docker.js";
@@ -31,7 +31,7 @@ describe.skipIf(!hasDocker)("building the builder image on first use", () => {
   it("tells the build's log everything and the server's log the start, the steps and the time", async () => {
     await run("docker", ["rmi", "-f", BUILDER]).catch(() => undefined);
     const server = memoryLogger();
-    const preparer = new ImagePreparer(new EngineClient(), root, { builder: BUILDER, runner: "cicd-test-image-progress-runner" }, server);
+    const preparer = new ImagePreparer(connectEngine().docker, root, { builder: BUILDER, runner: "cicd-test-image-progress-runner" }, server);
     const first = memoryLogger();
     const second = memoryLogger();
     const building = preparer.prepare(BUILDER, first);

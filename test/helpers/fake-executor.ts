@@ -16,7 +16,9 @@ import { uploadArtifacts } from "../../src/builder/upload-artifacts.js";
  * On success it sends `artifact.txt` to the manager like the real builder (the real upload code).
  */
 export class FakeExecutor implements Executor {
-  readonly kind = "local" as const;
+  readonly name = "fake";
+  readonly sharesDisk = true;
+  readonly reachesWorkloads = true;
   /** Like the docker executor, so untrusted builds run (tests set it false to see them refused). */
   isolated = true;
   /** In-process workloads end with the test's manager, like host processes. */
@@ -26,6 +28,10 @@ export class FakeExecutor implements Executor {
   readonly handles = new Map<string, FakeWorkload>();
   /** The next workloads started answer busy once before accepting. */
   busyOnce = 0;
+
+  async check(): Promise<string> {
+    return "in-process builders";
+  }
 
   async prepareImage(): Promise<void> {}
 

@@ -39,12 +39,12 @@ describe("cicd server, as the user starts it", () => {
     expect(warning).toHaveLength(1);
     expect(warning[0]).toMatch(/ WARN {2}\[cicd\] builds cannot call back: the server listens on 127\.0\.0\.1 only, which docker builders cannot reach from their containers \(they call http:\/\/host\.docker\.internal:\d+\); set host: 0\.0\.0\.0 in cicd\.yml/);
     expect(warning[0]).toContain(`host.docker.internal:${port}`);
-    expect(output).toContain(`listening on http://127.0.0.1:${port} (executor docker,`);
+    expect(output).toContain(`listening on http://127.0.0.1:${port} (executor docker: Docker `);
   });
 
   it("on every address, says so and gives the URL to use; no warning", async () => {
     const { port, output } = await serve({ executor: "local", host: "0.0.0.0" });
-    expect(output).toContain(`listening on http://0.0.0.0:${port} (every address; from this machine http://127.0.0.1:${port}) (executor local,`);
+    expect(output).toContain(`listening on http://0.0.0.0:${port} (every address; from this machine http://127.0.0.1:${port}) (executor local: host processes;`);
     expect(output).not.toContain("builds cannot call back");
   });
 });
@@ -53,7 +53,7 @@ describe("listen", () => {
   it("warns once through the server's logger and reports the bound address", async () => {
     const logger = memoryLogger();
     const config = testConfig({ host: "127.0.0.1", port: 0 });
-    const { server, port, url, where } = await listen(express(), { config, unavailable: () => undefined, executor: { kind: "docker", managerHost: "host.docker.internal" }, logger });
+    const { server, port, url, where } = await listen(express(), { config, unavailable: () => undefined, executor: { name: "docker", isolated: true, managerHost: "host.docker.internal" }, logger });
     server.close();
     expect(url).toBe(`http://127.0.0.1:${port}`);
     expect(where).toBe(`http://127.0.0.1:${port}`);
@@ -62,8 +62,8 @@ describe("listen", () => {
 });
 
 describe("callbackWarning", () => {
-  const docker = { executor: "docker", managerHost: "host.docker.internal", port: 3000 };
-  const local = { executor: "local", managerHost: "127.0.0.1", port: 3000 };
+  const docker = { executor: "docker", hostProcesses: false, managerHost: "host.docker.internal", port: 3000 };
+  const local = { executor: "local", hostProcesses: true, managerHost: "127.0.0.1", port: 3000 };
   it("is silent when the workloads reach the server", () => {
     expect(callbackWarning({ ...docker, bound: "0.0.0.0" })).toBeUndefined();
     expect(callbackWarning({ ...docker, bound: "::" })).toBeUndefined();

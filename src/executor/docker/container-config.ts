@@ -1,7 +1,9 @@
 import path from "node:path";
 import { errors } from "../../shared/errors.js";
 import type { Mount, WorkloadSpec } from "../types.js";
-import type { ContainerCreateOptions, PortBindings } from "./engine-types.js";
+import type Dockerode from "dockerode";
+
+type PortBindings = Record<string, Array<{ HostIp?: string; HostPort: string }>>;
 
 /** Entry point of the builder and runner images: the container bundle (docker/build/cicd.mjs). */
 const BUNDLE_ENTRYPOINT = ["node", "/opt/cicd/cicd.mjs"];
@@ -22,7 +24,7 @@ function containerName(spec: Pick<WorkloadSpec, "role" | "id">): string {
  * able to reach the manager at host.docker.internal. Not auto-removed: the exit code and the
  * OOM flag are read first.
  */
-export function containerConfig(spec: WorkloadSpec): ContainerCreateOptions {
+export function containerConfig(spec: WorkloadSpec): Dockerode.ContainerCreateOptions & { name: string; Labels: Record<string, string> } {
   const memory = spec.limits?.memory === undefined ? undefined : parseMemory(spec.limits.memory);
   const { exposed, bindings } = portConfig(spec.ports ?? [], spec.listenPort);
   const labels: Record<string, string> = {
@@ -75,7 +77,7 @@ export function parseMemory(value: string): number {
 
 const dockerSockets = new Set(["/var/run/docker.sock", "/run/docker.sock"]);
 
-function bind(mount: Mount): string {
+export function bind(mount: Mount): string {
   const host = path.resolve(mount.host);
   for (const [name, value] of [["mount host path", host], ["mount container path", mount.container]] as const) {
     // Binds are "host:container[:ro]", so a colon or comma inside a path would change its meaning.

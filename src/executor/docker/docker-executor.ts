@@ -1,3 +1,4 @@
+import type Dockerode from "dockerode";
 import { errors } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
 import { packageRoot } from "../project-root.js";
@@ -5,11 +6,10 @@ import type { Executor, FoundWorkload, Role, WorkloadHandle, WorkloadSpec } from
 import { containerConfig, MANAGED_LABEL } from "./container-config.js";
 import { dockerMessage, ignoring } from "./docker-errors.js";
 import { DockerWorkload } from "./docker-workload.js";
-import { EngineClient } from "./engine-client.js";
-import type { ContainerSummary } from "./engine-types.js";
+import { checkEngine, connectEngine, type Engine, type EngineEnvironment, type EngineSettings } from "./engine.js";
 import { type BuiltInImages, ImagePreparer } from "./image-preparer.js";
 
-const INSTANCE_LABEL = "cicd.instance";
+export const INSTANCE_LABEL = "cicd.instance";
 
 export interface DockerExecutorOptions {
   logger: Logger;
@@ -17,39 +17,69 @@ export interface DockerExecutorOptions {
   projectRoot?: string;
   /** Tags cicd builds from docker/ itself (default cicd-builder, cicd-runner). */
   images?: Partial<BuiltInImages>;
-  /** A Docker Engine API client (default: DOCKER_HOST or the local socket). */
-  engine?: EngineClient;
+  /** The engine (`docker:` of cicd.yml); unset, the one DOCKER_HOST names, else the local socket. */
+  docker?: EngineSettings;
+  /** DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH as read at start (config/environment.ts). */
+  dockerEnvironment?: EngineEnvironment;
   /**
    * Names this manager (label `cicd.instance`): `find` and `attach` then see only its own
-   * containers, so two managers on one engine never sweep each other's builds.
+   * workloads, so two managers on one engine never sweep each other's builds.
    */
   instance?: string;
 }
 
+/** The label filters of one manager's workloads, plus `extra` ("key=value"). */
+export function labelScope(instance: string | undefined, ...extra: string[]): string[] {
+  return [`${MANAGED_LABEL}=true`, ...(instance ? [`${INSTANCE_LABEL}=${instance}`] : []), ...extra];
+}
+
+/** The workload a set of cicd labels describes, or undefined when they are not cicd's. */
+export function foundFromLabels(labels: Record<string, string> | undefined, running: boolean): FoundWorkload | undefined {
+  const role = labels?.["cicd.role"];
+  const id = labels?.["cicd.id"];
+  if ((role !== "builder" && role !== "runner") || !id) return undefined;
+  const found: FoundWorkload = { id, role: role as Role, target: labels["cicd.target"] ?? "", running };
+  if (labels["cicd.build"]) found.buildKey = labels["cicd.build"];
+  return found;
+}
+
 /**
- * Runs workloads as Docker containers on the local engine. Containers carry the labels
- * cicd.managed, cicd.role, cicd.target, cicd.id and cicd.build, so `find` sees them again
- * after a manager restart.
+ * Runs workloads as Docker containers on one engine (local, or remote over TLS or ssh), through
+ * dockerode. Containers carry the labels cicd.managed, cicd.role, cicd.target, cicd.id and
+ * cicd.build, so `find` sees them again after a manager restart.
  */
 export class DockerExecutor implements Executor {
-  readonly kind = "docker";
+  readonly name = "docker";
   readonly isolated = true;
   readonly outlivesManager = true;
+  /** Containers on the engine's own machine see the manager's folders only when that engine is local. */
+  readonly sharesDisk: boolean;
+  readonly reachesWorkloads = true;
   /** Resolves to the bridge gateway through ExtraHosts host-gateway (Docker 20.10+). */
   readonly managerHost = "host.docker.internal";
-  private readonly engine: EngineClient;
+  readonly engine: Engine;
   private readonly images: ImagePreparer;
   private readonly instance: string | undefined;
   private readonly log: Logger;
 
   constructor(options: DockerExecutorOptions) {
     this.instance = options.instance;
-    this.engine = options.engine ?? new EngineClient();
+    this.engine = connectEngine(options.docker, options.dockerEnvironment);
+    this.sharesDisk = this.engine.display.startsWith("unix://");
     this.log = options.logger.child("docker");
-    this.images = new ImagePreparer(this.engine, options.projectRoot ?? packageRoot(), {
+    this.images = new ImagePreparer(this.engine.docker, options.projectRoot ?? packageRoot(), {
       builder: options.images?.builder ?? "cicd-builder",
       runner: options.images?.runner ?? "cicd-runner",
     }, this.log);
+  }
+
+  get docker(): Dockerode {
+    return this.engine.docker;
+  }
+
+  async check(): Promise<string> {
+    const { version } = await checkEngine(this.engine);
+    return `Docker ${version} at ${this.engine.display}`;
   }
 
   prepareImage(image: string, log: Logger): Promise<void> {
@@ -61,21 +91,21 @@ export class DockerExecutor implements Executor {
     if (this.instance) config.Labels = { ...config.Labels, [INSTANCE_LABEL]: this.instance };
     const failed = (error: unknown) =>
       errors.executorFailed(`Could not start the ${spec.role} container ${config.name}: ${dockerMessage(error)}`);
-    let id: string;
+    let container: Dockerode.Container;
     try {
-      ({ Id: id } = await this.engine.createContainer(config));
+      container = await this.docker.createContainer(config);
     } catch (error) {
       // Nothing was created (a name conflict means someone else's container: leave it be).
       throw failed(error);
     }
     try {
-      await this.engine.startContainer(id);
-      const info = await this.engine.inspectContainer(id);
+      await container.start();
+      const info = await container.inspect();
       const address = addressOf(info.NetworkSettings.Networks);
       this.log.debug("started", { container: config.name, image: spec.image, address });
-      return new DockerWorkload(this.engine, spec.id, id, address, Boolean(info.Config.Tty));
+      return new DockerWorkload(this.docker, spec.id, container.id, address, Boolean(info.Config.Tty));
     } catch (error) {
-      await ignoring([404, 409], () => this.engine.removeContainer(id, { force: true, v: true })).catch((cleanup: unknown) =>
+      await ignoring([404, 409], () => container.remove({ force: true, v: true })).catch((cleanup: unknown) =>
         this.log.warn("could not remove a container that failed to start", { container: config.name, error: dockerMessage(cleanup) }),
       );
       throw failed(error);
@@ -83,38 +113,25 @@ export class DockerExecutor implements Executor {
   }
 
   async find(): Promise<FoundWorkload[]> {
-    const list = await this.list(this.scope());
-    return list.flatMap((c) => {
-      const labels = c.Labels ?? {};
-      const role = labels["cicd.role"];
-      const id = labels["cicd.id"];
-      if ((role !== "builder" && role !== "runner") || !id) return [];
-      const found: FoundWorkload = { id, role: role as Role, target: labels["cicd.target"] ?? "", running: c.State === "running" };
-      if (labels["cicd.build"]) found.buildKey = labels["cicd.build"];
-      return [found];
-    });
+    const list = await this.list(labelScope(this.instance));
+    return list.flatMap((c) => foundFromLabels(c.Labels, c.State === "running") ?? []);
   }
 
   /** A handle for a workload found by its cicd.id label; undefined if none. */
   async attach(id: string): Promise<WorkloadHandle | undefined> {
-    const [summary] = await this.list(this.scope(`cicd.id=${id}`));
+    const [summary] = await this.list(labelScope(this.instance, `cicd.id=${id}`));
     if (!summary) return undefined;
-    return new DockerWorkload(this.engine, summary.Labels?.["cicd.id"] ?? id, summary.Id, addressOf(summary.NetworkSettings?.Networks));
+    return new DockerWorkload(this.docker, summary.Labels?.["cicd.id"] ?? id, summary.Id, addressOf(summary.NetworkSettings?.Networks));
   }
 
   /** Nothing to release: containers keep running, and a restarted manager re-attaches. */
   async close(): Promise<void> {}
 
-  /** Label filters for this manager's containers, plus `extra`. */
-  private scope(...extra: string[]): string[] {
-    return [`${MANAGED_LABEL}=true`, ...(this.instance ? [`${INSTANCE_LABEL}=${this.instance}`] : []), ...extra];
-  }
-
-  private async list(labels: string[]): Promise<ContainerSummary[]> {
+  private async list(labels: string[]): Promise<Dockerode.ContainerInfo[]> {
     try {
-      return await this.engine.listContainers({ all: true, labels });
+      return await this.docker.listContainers({ all: true, filters: { label: labels } });
     } catch (error) {
-      throw errors.executorFailed(`Cannot list containers: ${dockerMessage(error)}`);
+      throw errors.executorFailed(`Cannot list containers on ${this.engine.display}: ${dockerMessage(error)}`);
     }
   }
 }

@@ -5,9 +5,9 @@ import type { Role } from "../types.js";
 import { buildContext } from "./build-context.js";
 import { BUNDLE_LABEL, bundleHash, recipeFiles } from "./bundle-hash.js";
 import { dockerMessage, dockerStatus } from "./docker-errors.js";
-import type { EngineClient } from "./engine-client.js";
-import type { ProgressEvent } from "./engine-types.js";
-import { progressError } from "./json-lines.js";
+import { Readable } from "node:stream";
+import type Dockerode from "dockerode";
+import { followProgress, progressError, type ProgressEvent } from "./json-lines.js";
 
 /** How long an image found ready is trusted without asking the engine again. */
 const VERIFIED_FOR_MS = 60_000;
@@ -33,7 +33,7 @@ export class ImagePreparer {
    * step, the time it took): a build's own log is not where an operator watches a first start.
    */
   constructor(
-    private readonly engine: EngineClient,
+    private readonly docker: Dockerode,
     private readonly projectRoot: string,
     private readonly builtIn: BuiltInImages,
     private readonly serverLog?: Logger,
@@ -70,21 +70,18 @@ export class ImagePreparer {
     say(previous ? `Rebuilding image ${image}: cicd was upgraded (${TAKES}; each step follows)` : `Building image ${image} on first use (${TAKES}; each step follows)`, { dockerfile });
     const context = await buildContext(this.projectRoot, [dockerfile, bundle.slice(0, bundle.lastIndexOf("/"))]);
     try {
-      await this.engine.buildImage(
-        context,
-        { t: image, dockerfile, labels: { [BUNDLE_LABEL]: hash }, rm: true, forcerm: true },
-        (event) => {
+      const stream = await this.docker.buildImage(Readable.from([context]), { t: image, dockerfile, labels: { [BUNDLE_LABEL]: hash }, rm: true, forcerm: true });
+      await followProgress(stream, (event) => {
           progress(event, log);
           // Only the step lines reach the server's log: the commands' output stays in the build's.
           if (this.serverLog && this.serverLog !== log) for (const step of stepLines(event)) this.serverLog.info(`${image}: ${step}`);
-        },
-      );
+      });
     } catch (error) {
       throw errors.executorFailed(`Building image ${image} from ${dockerfile} failed: ${dockerMessage(error)}`);
     }
     say(`Built image ${image} in ${formatDuration(Date.now() - started)}`);
     // The image of the previous cicd is now untagged: drop it unless a container still uses it.
-    if (previous) await this.engine.removeImage(previous.id).catch(() => undefined);
+    if (previous) await this.docker.getImage(previous.id).remove().catch(() => undefined);
   }
 
   private async ensurePresent(image: string, log: Logger): Promise<void> {
@@ -93,7 +90,7 @@ export class ImagePreparer {
     const say = this.teller(log);
     say(`Pulling image ${image}`);
     try {
-      await this.engine.pullImage(image, (event) => progress(event, log));
+      await followProgress(await this.docker.pull(image), (event) => progress(event, log));
     } catch (error) {
       throw errors.executorFailed(
         `Image ${image} is not on this machine and pulling it failed: ${dockerMessage(error)}. Build or load it (docker build / docker load), or fix the image name.`,
@@ -119,7 +116,7 @@ export class ImagePreparer {
   /** The image's id and labels, or undefined when there is no such image. */
   private async inspect(image: string): Promise<{ id: string; labels: Record<string, string> } | undefined> {
     try {
-      const info = await this.engine.inspectImage(image);
+      const info = await this.docker.getImage(image).inspect();
       return { id: info.Id, labels: info.Config?.Labels ?? {} };
     } catch (error) {
       if (dockerStatus(error) === 404) return undefined;

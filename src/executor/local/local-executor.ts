@@ -60,11 +60,18 @@ const inherited = [
  * POSIX only (process groups); the process tree is read from /proc on Linux.
  */
 export class LocalExecutor implements Executor {
-  readonly kind = "local";
+  readonly name = "local";
   readonly isolated = false;
   readonly outlivesManager = false;
+  readonly sharesDisk = true;
+  readonly reachesWorkloads = true;
   readonly managerHost = "127.0.0.1";
   private readonly log: Logger;
+
+  /** Host processes need no engine. */
+  async check(): Promise<string> {
+    return "host processes";
+  }
   private readonly cliCommand: string[];
   private readonly running = new Set<LocalWorkload>();
   private readonly registry: WorkloadRegistry | undefined;
