@@ -5,8 +5,12 @@ import { builderEventSchema } from "../shared/protocol.js";
 import { bearerToken } from "./bearer-auth.js";
 import { validate } from "./validate.js";
 
+/** How long a builder's fetch of its build request waits before it is answered 204. */
+const FETCH_WAIT_MS = 25_000;
+
 /**
- * Callbacks from builders: events (`POST /internal/builders/events`) and a good build's files
+ * Callbacks from builders: events (`POST /internal/builders/events`), the build request of a
+ * builder the manager cannot connect to (`GET /internal/builders/:id/request`), and a good build's files
  * (`PUT /internal/builders/:id/artifacts/:index?name=…`, the body streamed to disk, its
  * SHA-256 in `X-Cicd-Sha256`). Outside `/api/v1`: authenticated by the per-builder token, not
  * the API token, so a build never holds the API token.
@@ -18,6 +22,15 @@ export function internalRoutes(manager: Manager): Router {
     const event = validate(builderEventSchema, req.body);
     if (!manager.receiveBuilderEvent(token, event)) throw errors.unauthorized();
     res.status(204).end();
+  });
+  // A builder the manager cannot connect to (swarm) fetches its build request: a long poll,
+  // 204 when none came within the wait (the builder asks again).
+  router.get("/internal/builders/:builderId/request", async (req, res) => {
+    const token = bearerToken(req.get("authorization")) ?? "";
+    if (!manager.callbacks.knows(req.params.builderId, token)) throw errors.unauthorized();
+    const request = await manager.callbacks.take(req.params.builderId, token, FETCH_WAIT_MS);
+    if (request) res.status(200).json(request);
+    else res.status(204).end();
   });
   router.put("/internal/builders/:builderId/artifacts/:index", async (req, res) => {
     const token = bearerToken(req.get("authorization")) ?? "";

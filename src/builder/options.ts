@@ -47,6 +47,8 @@ export interface BuilderOptions {
    */
   isolateNetwork: boolean;
   denyNets: string[];
+  /** `--fetch-build`: fetch the build from the manager after `ready` (builders it cannot connect to). */
+  fetchBuild: boolean;
   help: boolean;
 }
 
@@ -107,10 +109,12 @@ export function parseBuilderOptions(argv: string[], env: NodeJS.ProcessEnv = pro
     cacheDirs: list("cache-dir").map((d) => path.resolve(d)),
     isolateNetwork: flagBool(values["isolate-network"], false, env.CICD_ISOLATE_NETWORK, "CICD_ISOLATE_NETWORK"),
     denyNets: list("deny-net"),
+    fetchBuild: flagBool(values["fetch-build"], false, env.CICD_FETCH_BUILD, "CICD_FETCH_BUILD"),
     help: false,
   };
   if (options.runOnStartup) requireBuildFlags(options);
-  if (publishTo === "manager" && (!options.managerUrl || !options.managerToken)) {
+  if ((publishTo === "manager" || options.fetchBuild) && (!options.managerUrl || !options.managerToken)) {
+    if (options.fetchBuild && publishTo !== "manager") throw errors.invalidArgument("--fetch-build", "used with --manager-url and --manager-token");
     throw errors.invalidArgument("--publish-to manager", "used with --manager-url and --manager-token");
   }
   return options;
@@ -129,6 +133,7 @@ function parseFlags(argv: string[]) {
         "cache-dir": { type: "string", multiple: true },
         "deny-net": { type: "string", multiple: true },
         "isolate-network": { type: "boolean" },
+        "fetch-build": { type: "boolean" },
         "run-on-startup": { type: "boolean" },
         once: { type: "boolean" },
         help: { type: "boolean", short: "h" },

@@ -1,6 +1,8 @@
 import { get, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { errorMessage } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
+import { fetchBuild } from "./fetch-build.js";
 import type { Broadcaster } from "./broadcaster.js";
 import type { BuilderSession } from "./builder-session.js";
 import { createEndpoint } from "./http-endpoint.js";
@@ -16,6 +18,11 @@ export interface ServeOptions {
   token?: string;
   /** Serve one build, then stop. */
   once: boolean;
+  /**
+   * Fetch the build from the manager (after `ready`) rather than wait for it to be sent: for
+   * builders the manager cannot connect to. `managerUrl` is the events URL.
+   */
+  fetchFrom?: { managerUrl: string; token: string };
   log: Logger;
 }
 
@@ -42,14 +49,7 @@ export async function serveBuilds(o: ServeOptions): Promise<ServeHandle> {
     session: o.session,
     token: o.token,
     log: o.log,
-    onBuild: (done) => {
-      lastBuild = done;
-      if (!o.once) return;
-      void done.then(async (outcome) => {
-        await stop();
-        finish(outcome.ok ? 0 : 1);
-      });
-    },
+    onBuild: (done) => accepted(done),
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -59,8 +59,20 @@ export async function serveBuilds(o: ServeOptions): Promise<ServeHandle> {
   await warmUp(o.host, port, o.token);
   o.log.info("builder ready", { host: o.host, port, once: o.once });
   void o.broadcaster.send({ type: "ready", builderId: o.builderId, at: new Date().toISOString(), port, pid: process.pid });
+  const fetching = new AbortController();
+  if (o.fetchFrom) void takeFetchedBuild(o, fetching.signal, (done) => accepted(done));
+
+  function accepted(done: Promise<BuildOutcome>): void {
+    lastBuild = done;
+    if (!o.once) return;
+    void done.then(async (outcome) => {
+      await stop();
+      finish(outcome.ok ? 0 : 1);
+    });
+  }
 
   function stop(): Promise<void> {
+    fetching.abort();
     closing ??= (async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -81,6 +93,20 @@ export async function serveBuilds(o: ServeOptions): Promise<ServeHandle> {
       finish(o.once && outcome ? (outcome.ok ? 0 : 1) : 0);
     },
   };
+}
+
+/** Fetches the build from the manager and starts it, as `POST /build` would have. */
+async function takeFetchedBuild(o: ServeOptions, signal: AbortSignal, onBuild: (done: Promise<BuildOutcome>) => void): Promise<void> {
+  const request = await fetchBuild({ ...o.fetchFrom!, builderId: o.builderId, log: o.log, signal });
+  if (!request) return;
+  try {
+    const answer = o.session.start(o.session.specFor(request));
+    if (!answer.accepted) return void o.log.error("fetched a build while busy", { key: answer.key });
+    o.log.info("build accepted", { key: answer.key });
+    onBuild(answer.done);
+  } catch (error) {
+    o.log.error("the fetched build cannot be built", { error: errorMessage(error) });
+  }
 }
 
 /**

@@ -31,6 +31,8 @@ Isolation (what the manager passes to the builders it starts):
   --deny-net CIDR      another address range to cut off (the host's); repeatable           CICD_DENY_NET *
   --publish-to WHERE   servicefs (default) or manager: send good builds' files to the      CICD_PUBLISH_TO
                        manager, which publishes them
+  --fetch-build        fetch the build from the manager after saying ready, rather than    CICD_FETCH_BUILD
+                       wait for it (when the manager cannot connect to this builder)
 
 Mode:
   --run-on-startup     build at once with the options above; exit 0 on success, 1 on failure

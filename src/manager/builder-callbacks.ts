@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { BuilderEvent } from "../shared/protocol.js";
+import type { BuilderEvent, BuildRequest } from "../shared/protocol.js";
 import { sameSecret } from "../shared/same-secret.js";
 
 type Wanted = BuilderEvent["type"] | "final";
@@ -11,6 +11,10 @@ interface Entry {
   key?: string;
   events: BuilderEvent[];
   waiters: Waiter[];
+  /** The build request handed over for the builder to fetch (builders the manager cannot reach). */
+  offered?: { request: BuildRequest; fetched: () => void };
+  /** A builder's fetch waiting for the request to be offered. */
+  fetching?: (request: BuildRequest | undefined) => void;
 }
 
 export function hashToken(token: string): string {
@@ -64,6 +68,70 @@ export class BuilderCallbacks {
     const seen = entry.events.find((e) => matches(e, type));
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve) => entry.waiters.push({ type, resolve }));
+  }
+
+  /**
+   * Hands `request` to a builder that fetches it (`take`), for executors whose workloads the
+   * manager cannot connect to. Resolves once the builder has it; rejects when `signal` aborts
+   * first (the request is then withdrawn).
+   */
+  offer(builderId: string, request: BuildRequest, signal: AbortSignal): Promise<void> {
+    const entry = this.builders.get(builderId);
+    if (!entry) return Promise.reject(new Error(`builder ${builderId} is not registered`));
+    return new Promise((resolve, reject) => {
+      const withdraw = () => {
+        if (entry.offered?.request === request) entry.offered = undefined;
+        reject(signal.reason instanceof Error ? signal.reason : new Error("the hand-over was aborted"));
+      };
+      if (signal.aborted) return withdraw();
+      signal.addEventListener("abort", withdraw, { once: true });
+      const fetched = () => {
+        signal.removeEventListener("abort", withdraw);
+        resolve();
+      };
+      if (entry.fetching) {
+        const give = entry.fetching;
+        entry.fetching = undefined;
+        give(request);
+        fetched();
+      } else {
+        entry.offered = { request, fetched };
+      }
+    });
+  }
+
+  /**
+   * The builder's side of `offer`: resolves with its build request once offered, or with
+   * undefined after `waitMs` (the builder asks again) or when `token` is not the builder's.
+   * Only one fetch waits at a time; a newer one replaces it.
+   */
+  take(builderId: string, token: string, waitMs: number): Promise<BuildRequest | undefined> {
+    const entry = this.builders.get(builderId);
+    if (!entry || !sameHash(entry.tokenHash, hashToken(token))) return Promise.resolve(undefined);
+    if (entry.offered) {
+      const { request, fetched } = entry.offered;
+      entry.offered = undefined;
+      fetched();
+      return Promise.resolve(request);
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        if (entry.fetching === give) entry.fetching = undefined;
+        resolve(undefined);
+      }, waitMs);
+      const give = (request: BuildRequest | undefined) => {
+        clearTimeout(timer);
+        resolve(request);
+      };
+      entry.fetching?.(undefined);
+      entry.fetching = give;
+    });
+  }
+
+  /** Whether `token` is the builder's (a fetch with a wrong one gets 401). */
+  knows(builderId: string, token: string): boolean {
+    const entry = this.builders.get(builderId);
+    return !!entry && sameHash(entry.tokenHash, hashToken(token));
   }
 
   /** The final event if it has arrived. */

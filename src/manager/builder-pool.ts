@@ -310,6 +310,7 @@ export class BuilderPool {
         ...(user ? ["--user", user] : []),
         ...caches.flatMap((c) => ["--cache-dir", c.container]),
         ...(!trusted && executor.isolated ? ["--isolate-network", ...hostAddresses().flatMap((a) => ["--deny-net", a])] : []),
+        ...(executor.reachesWorkloads ? [] : ["--fetch-build"]),
       ],
       env: { CICD_BUILDER_ID: builderId, CICD_MANAGER_URL: this.deps.callbackUrl(), CICD_MANAGER_TOKEN: token },
       mounts: [...sourceMounts(target.url, config.servicefs), ...caches, ...(mirror ? [mirror] : [])],
@@ -360,8 +361,13 @@ export function cacheMounts(cacheDir: string, target: Target): Mount[] {
   return target.cache.map((container) => {
     const host = path.join(cacheDir, "targets", target.name, container.replace(/^\/+/, "").replace(/[^A-Za-z0-9._-]+/g, "_"));
     mkdirSync(host, { recursive: true });
-    return { host, container };
+    return { host, container, volume: volumeName("cicd-cache", target.name, path.basename(host)) };
   });
+}
+
+/** A per-node volume's name for executors without the manager's disk: [a-zA-Z0-9][a-zA-Z0-9_.-]*. */
+function volumeName(...parts: string[]): string {
+  return parts.map((p) => p.replace(/[^A-Za-z0-9_.-]+/g, "_")).join("-");
 }
 
 /**
@@ -376,7 +382,8 @@ export function gitMirrorMount(cacheDir: string, target: Pick<Target, "name" | "
   // Remote repositories only: a file:// repository is already on this machine, and a mirror of it
   // would cost more processes than it saves.
   if (!/^(https?|ssh|git):\/\/|^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:/i.test(text)) return undefined;
-  const host = path.join(cacheDir, "git", target.name, mirrorKey(text));
+  const key = mirrorKey(text);
+  const host = path.join(cacheDir, "git", target.name, key);
   mkdirSync(host, { recursive: true });
-  return { host, container: host };
+  return { host, container: host, volume: volumeName("cicd-git", target.name, key) };
 }

@@ -1,6 +1,6 @@
 import { findTarget, type Config, type Target } from "../config/load-config.js";
 import type { Executor, ExitInfo, WorkloadHandle } from "../executor/types.js";
-import { CicdError, errorMessage, isCicdError } from "../shared/errors.js";
+import { CicdError, errorMessage, errors, isCicdError } from "../shared/errors.js";
 import { endedAs, outcomeOfFailure } from "../shared/outcome.js";
 import { formatDuration } from "../shared/duration.js";
 import { createLogger, type Logger } from "../shared/logger.js";
@@ -287,12 +287,33 @@ async function handOver(deps: DispatchDeps, builder: PooledBuilder, request: Bui
   if (ready === "aborted") return ready;
   if (ready === undefined || ready.type !== "ready") return builder.warm ? ("stale" as const) : ("not-ready" as const);
   try {
-    const answer = await sendBuildRequest(`http://${builder.handle.address}:${ready.port}`, builder.token, request);
+    const answer = deps.executor.reachesWorkloads
+      ? await sendBuildRequest(`http://${builder.handle.address}:${ready.port}`, builder.token, request)
+      : await fetchedBy(deps, builder, request, control.signal);
     return { ...answer, output };
   } catch (error) {
     if (builder.warm && !control.signal.aborted) return "stale" as const;
     throw error;
   }
+}
+
+/**
+ * Hands the request to a builder the manager cannot connect to: the builder fetches it
+ * (`GET /internal/builders/:id/request`). Accepted once fetched; an executor failure when the
+ * builder exits first or does not fetch it within the ready timeout.
+ */
+async function fetchedBy(deps: DispatchDeps, builder: PooledBuilder, request: BuildRequest, signal: AbortSignal): Promise<{ status: "accepted"; key: string }> {
+  const gone = new AbortController();
+  void builder.handle.wait().then(
+    () => gone.abort(new Error("the builder exited before it fetched its build")),
+    () => gone.abort(new Error("the builder is gone")),
+  );
+  try {
+    await deps.callbacks.offer(builder.builderId, request, AbortSignal.any([signal, gone.signal, AbortSignal.timeout(READY_TIMEOUT_MS)]));
+  } catch (error) {
+    throw errors.executorFailed(`could not hand the build to its builder: ${errorMessage(error)}`);
+  }
+  return { status: "accepted", key: request.key };
 }
 
 /**

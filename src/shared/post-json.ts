@@ -25,13 +25,22 @@ export interface JsonAnswer {
  * Connections are kept alive by Node's global agents.
  */
 export function postJson(url: string, body: unknown, o: PostJsonOptions): Promise<JsonAnswer> {
+  return exchangeJson("POST", url, body, o);
+}
+
+/** GETs `url` and reads the whole answer, on the terms of postJson. */
+export function getJson(url: string, o: PostJsonOptions): Promise<JsonAnswer> {
+  return exchangeJson("GET", url, undefined, o);
+}
+
+function exchangeJson(method: "GET" | "POST", url: string, body: unknown, o: PostJsonOptions): Promise<JsonAnswer> {
   const target = new URL(url);
-  const payload = Buffer.from(JSON.stringify(body));
-  const headers: http.OutgoingHttpHeaders = { "content-type": "application/json", "content-length": payload.length };
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  const headers: http.OutgoingHttpHeaders = payload ? { "content-type": "application/json", "content-length": payload.length } : {};
   if (o.token) headers.authorization = `Bearer ${o.token}`;
   const transport = target.protocol === "https:" ? https : http;
   return new Promise((resolve, reject) => {
-    const request = transport.request(target, { method: "POST", headers }, (response) => {
+    const request = transport.request(target, { method, headers }, (response) => {
       const chunks: Buffer[] = [];
       response.on("data", (chunk: Buffer) => chunks.push(chunk));
       response.on("end", () => {
