@@ -8,6 +8,7 @@ import { bearerAuth } from "./bearer-auth.js";
 import { buildsRoutes } from "./builds-routes.js";
 import { serverFolders } from "./hide-paths.js";
 import { eventsRoutes } from "./events-routes.js";
+import { markBadRoutes } from "./mark-bad-routes.js";
 import { errorHandler, notFoundRoute } from "./http-errors.js";
 import { openapiDocument } from "./openapi.js";
 import { requireJsonBody } from "./require-json.js";
@@ -40,6 +41,7 @@ export function createApi(deps: ApiDeps): Router {
   api.use(buildsRoutes(deps.manager));
   api.use(eventsRoutes(deps.manager, { closing: deps.closing }));
   api.use(artifactsRoutes(deps.config, deps.manager.servicefs, deps.diskUsage));
+  api.use(markBadRoutes(deps.config, deps.manager.servicefs));
   for (const router of deps.extra ?? []) api.use(router);
   api.use(notFoundRoute);
   api.use(errorHandler(deps.logger, { folders: serverFolders(deps.config) }));

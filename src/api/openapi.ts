@@ -8,7 +8,7 @@ import { z } from "zod";
 import { buildListQuerySchema, buildListSchema, buildSchema, buildStatusSchema, outcomeSchema, triggerRequestSchema } from "../shared/api/builds.js";
 import { apiErrorSchema } from "../shared/api/errors.js";
 import { createRunnerSchema, runnerListSchema, runnerViewSchema } from "../shared/api/runners.js";
-import { buildArtifactListSchema, buildRecordSchema, buildsDocumentSchema, targetListSchema, targetSummarySchema } from "../shared/api/targets.js";
+import { buildArtifactListSchema, buildRecordSchema, buildsDocumentSchema, markBadRequestSchema, targetListSchema, targetSummarySchema } from "../shared/api/targets.js";
 
 /** The named schemas of `components.schemas`: a schema listed here is written as a `$ref`. */
 const components = new Map<z.ZodType, string>([
@@ -26,6 +26,7 @@ const components = new Map<z.ZodType, string>([
   [runnerViewSchema, "Runner"],
   [runnerListSchema, "RunnerList"],
   [createRunnerSchema, "RunnerCreateRequest"],
+  [markBadRequestSchema, "MarkBadRequest"],
 ]);
 
 /** What an answer carries: JSON of a schema, a file, log text, Server-Sent Events, or nothing. */
@@ -119,6 +120,14 @@ export const operations: Readonly<Record<string, Readonly<Record<string, Operati
   },
   "/targets/{name}/artifacts/{file}": {
     get: { summary: "Download an artifact (Range and ETag supported)", path: ["name", "file"], headers: ["range"], responses: download("target") },
+  },
+  "/targets/{name}/builds/{key}/mark-bad": {
+    post: {
+      summary: "Mark a build of the target's builds.json bad (what `cicd runner --api` does when the build fails); a build already bad is answered unchanged",
+      path: ["name", "key"],
+      body: { schema: markBadRequestSchema, required: false },
+      responses: { "200": { description: "The build's builds.json entry", body: buildRecordSchema }, "400": error("Malformed body"), "404": error("Unknown target, or no such build in its builds.json"), "415": unsupported, ...common },
+    },
   },
   "/targets/{name}/runners": {
     post: {

@@ -3,12 +3,12 @@
 // the server (the manager's types reached better-sqlite3).
 import type { Build, BuildListQuery } from "../shared/api/builds.js";
 import type { RunnerView } from "../shared/api/runners.js";
-import type { BuildArtifact, BuildsDocument, TargetSummary } from "../shared/api/targets.js";
+import type { BuildArtifact, BuildRecord, BuildsDocument, MarkBadRequest, TargetSummary } from "../shared/api/targets.js";
 import { serverSentEvents } from "./server-sent-events.js";
 
 export type { Build, BuildStatus } from "../shared/api/builds.js";
 export type { RunnerView } from "../shared/api/runners.js";
-export type { BuildArtifact, BuildsDocument, TargetSummary } from "../shared/api/targets.js";
+export type { BuildArtifact, BuildRecord, BuildsDocument, MarkBadRequest, TargetSummary } from "../shared/api/targets.js";
 
 /** An error answer of the API: `status` is the HTTP status, `code` the catalogue code. */
 export class CicdApiError extends Error {
@@ -127,6 +127,14 @@ export class CicdClient {
   /** The target's builds.json. */
   getArtifacts(target: string): Promise<BuildsDocument> {
     return this.json("GET", `/targets/${enc(target)}/artifacts`);
+  }
+
+  /**
+   * Marks build `key` of the target's builds.json bad (as a runner does when it fails), with why;
+   * answers its entry. A build already bad comes back unchanged.
+   */
+  markBuildBad(target: string, key: string, info: MarkBadRequest = {}): Promise<BuildRecord> {
+    return this.json("POST", `/targets/${enc(target)}/builds/${enc(key)}/mark-bad`, info);
   }
 
   /** Downloads an artifact; `range` asks for part of it (`{ start, end }` inclusive). */

@@ -1,21 +1,21 @@
-import path from "node:path";
-import { BuildsFile } from "../servicefs/index.js";
 import { formatDuration } from "../shared/duration.js";
-import { CicdError, errorMessage, errors } from "../shared/errors.js";
+import { CicdError, errorMessage, errors, isCicdError } from "../shared/errors.js";
 import { createLogger, type Logger } from "../shared/logger.js";
 import { ProgramOutput } from "./program-output.js";
 import { BuildProcess, describeExit, type ProcessExit } from "./build-process.js";
-import { BuildsWatcher } from "./builds-watcher.js";
+import type { BuildSource, BuildsFeed } from "./build-source.js";
+import { FsBuildSource } from "./fs-build-source.js";
 import { CrashLoop, type CrashLoopOptions } from "./crash-loop.js";
-import { artifactFileIn } from "../servicefs/service-fs.js";
 import { newerBuild, runnableBuilds, type Candidate } from "./pick-build.js";
 import { StopRequest, waitFor, type Wake } from "./wait-for.js";
 import { MAX_DECISIONS, RunnerStateWriter, type DecisionKind, type RunnerState } from "./runner-state.js";
 import { assertCommandTemplate, renderCommand } from "./shell-command.js";
 
 export interface BuildRunnerOptions extends CrashLoopOptions {
-  /** The target folder: `builds.json` and the artifacts beside it. */
-  dir: string;
+  /** The target folder: `builds.json` and the artifacts beside it (the same as `source: new FsBuildSource(dir)`). */
+  dir?: string;
+  /** Where the builds come from (`--dir` or `--api`); give this or `dir`, not both. */
+  source?: BuildSource;
   /** Shell command with `{file}`, e.g. `java -jar {file}`; run with `sh -c`. */
   command: string;
   /** Run the first artifact matching this glob instead of the first artifact. */
@@ -33,7 +33,7 @@ export interface BuildRunnerOptions extends CrashLoopOptions {
   wait?: boolean;
   /** Time a build gets to exit after SIGTERM before SIGKILL (default 10 s). */
   graceMs?: number;
-  /** Poll interval beside fs.watch for --watch and --wait (default 1 s). */
+  /** Poll interval beside fs.watch (or of the API) for --watch and --wait (default 1 s). */
   pollMs?: number;
   /** Where to keep the state as JSON (see RunnerState). */
   stateFile?: string;
@@ -53,20 +53,23 @@ export interface RunnerResult {
 
 type Outcome = { kind: "exited"; exit: ProcessExit } | { kind: "stopped" } | { kind: "switched" };
 
+/** The longest pause between tries while the source cannot be reached and nothing runs. */
+const MAX_UNREACHABLE_DELAY_MS = 30_000;
+
 /**
- * Runs the newest good build of a target folder and keeps the service up: a build that fails
- * is marked bad in builds.json (always through BuildsFile, so a builder's concurrent append
- * survives) and the next older good build starts. Every decision is logged and kept in the
- * state. Use `run()` once; `stop()` forwards a signal to the build and ends the run with 0.
+ * Runs the newest good build of a target and keeps the service up: a build that fails is marked
+ * bad (in builds.json through BuildsFile, or through the API: see BuildSource) and the next older
+ * good build starts. Every decision is logged and kept in the state. Use `run()` once; `stop()`
+ * forwards a signal to the build and ends the run with 0.
  */
 export class BuildRunner {
-  readonly builds: BuildsFile;
+  readonly source: BuildSource;
   private readonly crash: CrashLoop;
   private readonly log: Logger;
   private readonly writer: RunnerStateWriter;
   private readonly output: ProgramOutput;
   private readonly state: RunnerState;
-  private watcher: BuildsWatcher | undefined;
+  private watcher: BuildsFeed | undefined;
   private process: BuildProcess | undefined;
   private readonly stopRequest = new StopRequest();
   /**
@@ -80,14 +83,14 @@ export class BuildRunner {
 
   constructor(readonly options: BuildRunnerOptions) {
     assertCommandTemplate(options.command);
-    const dir = path.resolve(options.dir);
-    this.builds = new BuildsFile(dir, path.basename(dir));
+    if ((options.dir === undefined) === (options.source === undefined)) throw errors.invalidArgument("BuildRunner options", "either dir or source");
+    this.source = options.source ?? new FsBuildSource(options.dir!);
     this.crash = new CrashLoop(options);
     this.log = options.logger ?? createLogger("runner");
     this.output = new ProgramOutput({ file: options.outputFile });
     this.writer = new RunnerStateWriter(options.stateFile, (e) => this.log.warn(`could not write the state file: ${errorMessage(e)}`));
     const now = new Date().toISOString();
-    this.state = { pid: process.pid, dir, pin: options.pin ?? null, phase: "starting", startedAt: now, updatedAt: now, current: null, lastExit: null, tried: [], decisions: [], exitCode: null, error: null };
+    this.state = { pid: process.pid, dir: this.source.where, pin: options.pin ?? null, phase: "starting", startedAt: now, updatedAt: now, current: null, lastExit: null, tried: [], decisions: [], exitCode: null, error: null };
   }
 
   /** A copy of the current state (what --state-file holds). */
@@ -104,7 +107,7 @@ export class BuildRunner {
     if (this.started) throw errors.conflict("BuildRunner.run() was already called");
     this.started = true;
     const o = this.options;
-    if (o.watch || o.wait) this.watcher = new BuildsWatcher(this.state.dir, o.pollMs ?? 1000);
+    if (o.watch || o.wait) this.watcher = this.source.watch(o.pollMs ?? 1000);
     this.writer.write(this.state);
     let result: RunnerResult;
     try {
@@ -115,6 +118,7 @@ export class BuildRunner {
       result = { exitCode: 1, error: e, tried: [...this.state.tried] };
     } finally {
       this.watcher?.close();
+      await this.source.close?.().catch((error: unknown) => this.log.warn(errorMessage(error)));
     }
     Object.assign(this.state, { phase: "exited", current: null, exitCode: result.exitCode, error: result.error?.message ?? null });
     this.writer.write(this.state);
@@ -123,10 +127,12 @@ export class BuildRunner {
   }
 
   private async loop(): Promise<RunnerResult> {
-    if (this.options.pin !== undefined) await this.applyPin(this.options.pin);
+    const pin = this.options.pin;
+    if (pin !== undefined && (await this.untilReachable(() => this.applyPin(pin))) === false) return this.stopped();
     for (;;) {
       if (this.stopRequest.signal) return this.stopped();
-      const next = await this.next();
+      const next = await this.untilReachable(() => this.next());
+      if (next === false) return this.stopped();
       if (!next) {
         const tried = this.state.tried;
         const what = tried.length ? `no good build left; tried ${tried.join(", ")}` : `no good build in ${this.state.dir}`;
@@ -171,9 +177,9 @@ export class BuildRunner {
    * error: running some other build instead would not be what was asked for.
    */
   private async applyPin(key: string): Promise<void> {
-    const doc = await this.builds.read();
+    const doc = await this.source.list();
     const index = doc.builds.findIndex((b) => b.key === key);
-    if (index < 0) throw errors.unprocessable(`Cannot pin build ${key}: it is not listed in ${this.builds.file}.`, { key });
+    if (index < 0) throw errors.unprocessable(`Cannot pin build ${key}: it is not listed in ${this.source.where}.`, { key });
     const newer = doc.builds.slice(index + 1).map((b) => b.key);
     for (const k of newer) this.excluded.add(k);
     const named = newer.length > 5 ? `${newer.slice(0, 5).join(", ")}, …` : newer.join(", ");
@@ -186,9 +192,37 @@ export class BuildRunner {
     }
   }
 
-  /** The newest good build that can run; marks unrunnable ones (artifact missing) bad on the way. */
+  /**
+   * Runs `step` until it does not throw UNAVAILABLE: a source that cannot be reached (the API is
+   * down and nothing is cached to go on with) is no verdict on any build, so the runner neither
+   * marks bad nor says "no good build"; it says so once and tries again, after 1 s, 2 s, 4 s …
+   * (at most 30 s). False when a stop was requested meanwhile.
+   */
+  private async untilReachable<T>(step: () => Promise<T>): Promise<T | false> {
+    let delay = Math.max(this.options.pollMs ?? 1000, 10);
+    let said = "";
+    for (;;) {
+      try {
+        return await step();
+      } catch (error) {
+        if (!isCicdError(error, "UNAVAILABLE")) throw error;
+        if (error.message !== said) {
+          this.setPhase("waiting", null);
+          this.decide("wait", `${error.message} Trying again with back-off (first in ${formatDuration(delay)}).`);
+          said = error.message;
+        }
+      }
+      if ((await this.wait({ timeoutMs: delay })).kind === "stop") return false;
+      delay = Math.min(delay * 2, Math.max(MAX_UNREACHABLE_DELAY_MS, this.options.pollMs ?? 0));
+    }
+  }
+
+  /**
+   * The newest good build that can run; marks unrunnable ones (artifact missing or not matching
+   * its record) bad on the way. Throws UNAVAILABLE when the source cannot be reached.
+   */
   private async next(): Promise<(Candidate & { file: string }) | undefined> {
-    const doc = await this.builds.read();
+    const doc = await this.source.list();
     const { candidates, unmatched } = runnableBuilds(doc, this.excluded, this.options.artifactPattern);
     for (const build of unmatched) {
       this.excluded.add(build.key);
@@ -197,9 +231,11 @@ export class BuildRunner {
     }
     for (const candidate of candidates) {
       try {
-        return { ...candidate, file: await artifactFileIn(this.state.dir, candidate.artifact) };
+        return { ...candidate, file: await this.source.fetchArtifact(candidate.build, candidate.artifact) };
       } catch (error) {
-        const missing = (error as NodeJS.ErrnoException).code === "ENOENT";
+        // Not the build's fault: leave it good and try the whole choice again later.
+        if (isCicdError(error, "UNAVAILABLE")) throw error;
+        const missing = (error as NodeJS.ErrnoException).code === "ENOENT" || isCicdError(error, "NOT_FOUND");
         await this.markBad(candidate.build.key, missing ? `its artifact ${candidate.artifact} is missing` : errorMessage(error));
       }
     }
@@ -250,7 +286,7 @@ export class BuildRunner {
       // Why, in the program's own words: its last lines (a stack trace, a port in use …).
       const said = exit ? this.output.lastLines() : [];
       const lines = said.length ? ` — ${said.join(" / ")}` : "";
-      if (await this.builds.markBad(key, info)) this.decide("mark-bad", `marked ${key} bad: ${reason}${lines}`, key);
+      if (await this.source.markBad(key, info)) this.decide("mark-bad", `marked ${key} bad: ${reason}${lines}`, key);
       else this.decide("error", `${key} is no longer in builds.json; could not mark it bad`, key);
     } catch (error) {
       this.decide("error", `could not mark ${key} bad (${errorMessage(error)}); not starting it again`, key);
@@ -269,7 +305,7 @@ export class BuildRunner {
 
   private async findNewer(current: string | null): Promise<string | undefined> {
     try {
-      const doc = await this.builds.read();
+      const doc = await this.source.list();
       this.lastReadError = "";
       return newerBuild(doc, current, this.excluded, this.options.artifactPattern);
     } catch (error) {

@@ -1,5 +1,5 @@
 import type { ProcessExit } from "./build-process.js";
-import type { BuildsWatcher } from "./builds-watcher.js";
+import type { BuildsFeed } from "./build-source.js";
 
 /** A stop request that can be awaited by many waits, each cleaning up after itself. */
 export class StopRequest {
@@ -27,7 +27,7 @@ export interface WaitSources {
   exit?: Promise<ProcessExit>;
   timeoutMs?: number;
   /** Checked now and on every change the watcher reports; a key wakes the wait. */
-  newer?: { watcher: BuildsWatcher; find: () => Promise<string | undefined> };
+  newer?: { watcher: BuildsFeed; find: () => Promise<string | undefined> };
 }
 
 /**

@@ -161,6 +161,16 @@ export const errors = {
       field: problems[0]?.field ?? "",
       problems: problems.map((p) => ({ ...p })),
     }),
+  /**
+   * `cicd runner --api`: the API could not be reached, or answered that it cannot serve now
+   * (5xx, 429). Not the build's fault: the runner keeps what runs and tries again.
+   */
+  apiUnreachable: (url: string, why: string) => new CicdError("UNAVAILABLE", `Cannot reach the cicd API at ${url}: ${why}.`, { url }),
+  /** `cicd runner --api`: the API refused CICD_API_TOKEN. Never names the token itself. */
+  apiTokenRefused: (url: string) =>
+    new CicdError("UNAUTHORIZED", `The cicd API at ${url} refused the token (401): set CICD_API_TOKEN to the server's API token (the CICD_API_TOKEN the server runs with).`, { url }),
+  /** `cicd runner --api`: an artifact arrived whole but does not match what builds.json says of it. */
+  artifactMismatch: (name: string, why: string) => new CicdError("UNPROCESSABLE", `The downloaded artifact ${name} ${why}.`, { name }),
   /** GET /metrics without the bearer token that `metrics.token` of cicd.yml asks for. */
   metricsUnauthorized: () =>
     new CicdError("UNAUTHORIZED", "Missing or wrong bearer token for /metrics. Send `Authorization: Bearer <metrics.token of cicd.yml>`."),

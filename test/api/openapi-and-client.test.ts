@@ -7,6 +7,7 @@ import { operations } from "../../src/api/openapi.js";
 import { buildsRoutes } from "../../src/api/builds-routes.js";
 import { artifactsRoutes } from "../../src/api/artifacts-routes.js";
 import { runnersRoutes } from "../../src/api/runners-routes.js";
+import { markBadRoutes } from "../../src/api/mark-bad-routes.js";
 import { FakeExecutor } from "../helpers/fake-executor.js";
 import { startTestServer, testConfig, type TestServer } from "../helpers/server.js";
 
@@ -21,7 +22,7 @@ function routesOf(router: Router): string[] {
 describe("OpenAPI document", () => {
   it("describes exactly the routes the API serves", () => {
     const fake = {} as never;
-    const served = [buildsRoutes(fake), eventsRoutes(fake), artifactsRoutes({ targets: [] } as never, fake), runnersRoutes(fake), buildArtifactsRoutes(fake)].flatMap(routesOf).sort();
+    const served = [buildsRoutes(fake), eventsRoutes(fake), artifactsRoutes({ targets: [] } as never, fake), runnersRoutes(fake), buildArtifactsRoutes(fake), markBadRoutes({ targets: [] } as never, fake)].flatMap(routesOf).sort();
     const documented = Object.entries(operations).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`)).sort();
     expect(documented).toEqual(served);
   });

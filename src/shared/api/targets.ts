@@ -60,3 +60,14 @@ export const buildArtifactSchema = z.strictObject({ name: z.string(), size: z.in
 export type BuildArtifact = z.infer<typeof buildArtifactSchema>;
 /** `GET /builds/:key/artifacts`: a pull request's build is kept only here, never in builds.json. */
 export const buildArtifactListSchema = z.strictObject({ key: z.string(), artifacts: z.array(buildArtifactSchema) });
+
+/**
+ * `POST /targets/:name/builds/:key/mark-bad`: why a runner gave up on a build (what a runner on
+ * the manager's disk writes into builds.json itself). Every field is optional.
+ */
+export const markBadRequestSchema = z.strictObject({
+  reason: z.string().max(2000).optional().describe("Why, in words (e.g. `exited with code 3 after 2s`)"),
+  exitCode: z.int().nullable().optional().describe("The program's exit code, when it exited"),
+  signal: z.string().max(20).nullable().optional().describe("The signal that ended the program, when one did"),
+});
+export type MarkBadRequest = z.infer<typeof markBadRequestSchema>;
