@@ -131,6 +131,9 @@ export async function runBuild(spec: BuildSpec, environment: BuildEnvironment): 
   } catch (error) {
     outcome.error = isCicdError(error) ? error : new CicdError("INTERNAL", log.mask(errorMessage(error)));
     outcome.reason = log.mask(outcome.error.message);
+    // Stopped from outside (SIGTERM: the container or its engine is going away) in any phase,
+    // the fetch too: the build did not fail, it was cut short, and the manager tries it again.
+    if (environment.signal?.aborted && !isCicdError(error, "CANCELLED")) outcome.error = errors.cancelled(`Build ${spec.key}`);
   } finally {
     killLeftovers();
     outcome.durationMs = Date.now() - started;

@@ -8,7 +8,9 @@ export interface ProcessResult {
 
 /**
  * Runs a helper program (git, tar) with captured output and no shell. Never throws for a
- * non-zero exit: callers read `code` and word the error themselves (masked). An abort kills it.
+ * non-zero exit: callers read `code` and word the error themselves (masked). An abort kills it
+ * and what it started: git runs its transport as a child (git-remote-https) that holds the
+ * output pipes, so killing git alone would leave the call waiting for that child's own end.
  */
 export function runProcess(
   file: string,
@@ -16,12 +18,20 @@ export function runProcess(
   options: { cwd?: string; env: NodeJS.ProcessEnv; signal?: AbortSignal },
 ): Promise<ProcessResult> {
   return new Promise((resolve) => {
-    const child = spawn(file, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] });
+    // A process group of its own, so an abort reaches the whole tree.
+    const child = spawn(file, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout = keepTail(stdout + c)));
     child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr = keepTail(stderr + c)));
-    const onAbort = () => child.kill("SIGKILL");
+    const onAbort = () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        child.kill("SIGKILL");
+      }
+    };
+    if (options.signal?.aborted) onAbort();
     options.signal?.addEventListener("abort", onAbort, { once: true });
     child.once("error", (error) => {
       options.signal?.removeEventListener("abort", onAbort);

@@ -24,7 +24,9 @@ function containerName(spec: Pick<WorkloadSpec, "role" | "id">): string {
  * able to reach the manager at host.docker.internal. Not auto-removed: the exit code and the
  * OOM flag are read first.
  */
-export function containerConfig(spec: WorkloadSpec): Dockerode.ContainerCreateOptions & { name: string; Labels: Record<string, string> } {
+export function containerConfig(spec: WorkloadSpec, options: { volumes?: boolean } = {}): Dockerode.ContainerCreateOptions & { name: string; Labels: Record<string, string> } {
+  // An engine on another machine keeps caches in volumes of its own (Mount.volume).
+  const asVolume = (m: Mount) => options.volumes === true && m.volume !== undefined;
   const memory = spec.limits?.memory === undefined ? undefined : parseMemory(spec.limits.memory);
   const { exposed, bindings } = portConfig(spec.ports ?? [], spec.listenPort);
   const labels: Record<string, string> = {
@@ -45,7 +47,8 @@ export function containerConfig(spec: WorkloadSpec): Dockerode.ContainerCreateOp
     // Keeps stdout and stderr apart in the log stream (a TTY merges them).
     Tty: false,
     HostConfig: {
-      Binds: spec.mounts.map(bind),
+      Binds: spec.mounts.filter((m) => !asVolume(m)).map(bind),
+      Mounts: spec.mounts.filter(asVolume).map((m) => ({ Type: "volume" as const, Source: m.volume!, Target: m.container, ReadOnly: !!m.readOnly })),
       Memory: memory,
       MemorySwap: memory,
       NanoCpus: spec.limits?.cpus === undefined ? undefined : Math.round(spec.limits.cpus * 1e9),

@@ -52,7 +52,10 @@ export class DockerExecutor implements Executor {
   readonly name = "docker";
   readonly isolated = true;
   readonly outlivesManager = true;
-  /** Containers on the engine's own machine see the manager's folders only when that engine is local. */
+  /**
+   * Containers see the manager's folders only when the engine is on this machine (its socket):
+   * a tcp:// or ssh:// engine gets volumes of its own for caches and git mirrors.
+   */
   readonly sharesDisk: boolean;
   readonly reachesWorkloads = true;
   /** Resolves to the bridge gateway through ExtraHosts host-gateway (Docker 20.10+). */
@@ -87,7 +90,7 @@ export class DockerExecutor implements Executor {
   }
 
   async start(spec: WorkloadSpec): Promise<WorkloadHandle> {
-    const config = containerConfig(spec);
+    const config = containerConfig(spec, { volumes: !this.sharesDisk });
     if (this.instance) config.Labels = { ...config.Labels, [INSTANCE_LABEL]: this.instance };
     const failed = (error: unknown) =>
       errors.executorFailed(`Could not start the ${spec.role} container ${config.name}: ${dockerMessage(error)}`);
