@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DockerExecutor } from "../../src/executor/index.js";
+import { createExecutor, type ExecutorName } from "../../src/executor/index.js";
 import type { Build } from "../../src/manager/types.js";
 import { memoryLogger } from "../helpers/memory-logger.js";
 import { requireDocker } from "../helpers/docker.js";
@@ -13,6 +13,7 @@ import { testPrivateKey, WEBHOOK_SECRET } from "../fixtures/github-app-fixture.j
 import { sendWebhook } from "../fixtures/webhook-server.js";
 import { examplePayload } from "../fixtures/webhook-payloads.js";
 import { waitForValue } from "../helpers/wait-for.js";
+import { joinSwarm, type SwarmMembership } from "../helpers/swarm.js";
 
 const hasDocker = await requireDocker();
 
@@ -21,15 +22,19 @@ const hasDocker = await requireDocker();
  * The runner side of GitHub, on the real Docker engine: real builds (builder containers) publish
  * shell-script artifacts, a runner container runs them, the newest one fails and the runner marks
  * it bad — its check run says so — and the "Deploy" button on an older build's check run moves
- * the runner to that build. GitHub's API is a local fake server; webhooks are signed.
+ * the runner to that build. GitHub's API is a local fake server; webhooks are signed. Once per
+ * executor that runs containers: on one engine, and as Swarm services (the runner, which reads
+ * the manager's folders, placed on the manager's node).
  */
-describe.skipIf(!hasDocker)("check runs and the runner (real Docker)", () => {
+describe.skipIf(!hasDocker).each<ExecutorName>(["docker", "swarm"])("check runs and the runner (real Docker, executor %s)", (executor) => {
+  let swarm: SwarmMembership | undefined;
   const sha = "d6fde92930d4715a2b49857d24b940956b26d2d3"; // head_sha of the check_run example payloads
   const source = mkdtempSync(path.join(tmpdir(), "cicd-deploy-src-"));
   let github: Awaited<ReturnType<typeof startFakeGitHubApi>>;
   let server: TestServer;
 
   beforeAll(async () => {
+    if (executor === "swarm") swarm = await joinSwarm();
     await Promise.all([ensureImage("builder"), ensureImage("runner")]);
     github = await startFakeGitHubApi({ permissions: { octocat: "write" } });
     writeFileSync(path.join(source, "build.sh"), "set -eu\nmkdir -p dist\ncp service.sh dist/svc.sh\n");
@@ -48,7 +53,7 @@ describe.skipIf(!hasDocker)("check runs and the runner (real Docker)", () => {
         ],
       }),
       {
-        executor: new DockerExecutor({ logger: memoryLogger(), instance: "e2e-deploy" }),
+        executor: createExecutor(executor, { logger: memoryLogger(), instance: `e2e-deploy-${executor}` }),
         env: { APP_ID: "123", PRIVATE_KEY: testPrivateKey, WEBHOOK_SECRET, GHE_HOST: github.host, GHE_PROTOCOL: "http" },
       },
     );
@@ -57,7 +62,8 @@ describe.skipIf(!hasDocker)("check runs and the runner (real Docker)", () => {
     for (const r of (await server?.runners.list().catch(() => [])) ?? []) if (r.running) await server.runners.remove(r.id).catch(() => undefined);
     await server?.close(0);
     await github?.close();
-  });
+    await swarm?.leave();
+  }, 120_000);
 
   /** A real build of the service script `body`, as a push of the example commit would queue it. */
   async function build(body: string): Promise<Build> {

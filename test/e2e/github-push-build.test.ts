@@ -1,7 +1,7 @@
 import { createHmac } from "node:crypto";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DockerExecutor } from "../../src/executor/index.js";
+import { createExecutor, type ExecutorName } from "../../src/executor/index.js";
 import type { Build } from "../../src/manager/types.js";
 import { memoryLogger } from "../helpers/memory-logger.js";
 import { requireDocker } from "../helpers/docker.js";
@@ -10,6 +10,7 @@ import { startTestServer, testConfig, type TestServer } from "../helpers/server.
 import { startFakeGitHubApi } from "../fixtures/fake-github-api.js";
 import { testPrivateKey, WEBHOOK_SECRET } from "../fixtures/github-app-fixture.js";
 import { pushPayload } from "../fixtures/webhook-payloads.js";
+import { joinSwarm, type SwarmMembership } from "../helpers/swarm.js";
 
 const hasDocker = await requireDocker();
 
@@ -17,12 +18,15 @@ const hasDocker = await requireDocker();
  * The whole path a user meets: GitHub sends a signed push webhook → cicd queues a build →
  * a builder container builds the commit on the real Docker engine → the check run on the
  * commit goes queued → in_progress → completed/success. GitHub's API is a local fake server.
+ * Once per executor that runs containers: on one engine, and as a Swarm service.
  */
-describe.skipIf(!hasDocker)("push webhook to completed check run", () => {
+describe.skipIf(!hasDocker).each<ExecutorName>(["docker", "swarm"])("push webhook to completed check run (executor %s)", (executor) => {
   let github: Awaited<ReturnType<typeof startFakeGitHubApi>>;
   let server: TestServer;
+  let swarm: SwarmMembership | undefined;
 
   beforeAll(async () => {
+    if (executor === "swarm") swarm = await joinSwarm();
     await ensureImage("builder");
     github = await startFakeGitHubApi();
     server = await startTestServer(
@@ -41,7 +45,7 @@ describe.skipIf(!hasDocker)("push webhook to completed check run", () => {
         ],
       }),
       {
-        executor: new DockerExecutor({ logger: memoryLogger(), instance: "e2e-github" }),
+        executor: createExecutor(executor, { logger: memoryLogger(), instance: `e2e-github-${executor}` }),
         env: { APP_ID: "123", PRIVATE_KEY: testPrivateKey, WEBHOOK_SECRET, GHE_HOST: github.host, GHE_PROTOCOL: "http" },
       },
     );
@@ -49,7 +53,8 @@ describe.skipIf(!hasDocker)("push webhook to completed check run", () => {
   afterAll(async () => {
     await server?.close(0);
     await github?.close();
-  });
+    await swarm?.leave();
+  }, 120_000);
 
   it("builds the pushed commit and completes its check run with success", async () => {
     const payload = pushPayload("refs/heads/master");
