@@ -2,7 +2,7 @@ import { existsSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { CicdClient } from "../src/client/index.js";
 import { parseConfig } from "../src/config/load-config.js";
-import { DockerExecutor } from "../src/executor/index.js";
+import { createExecutor, type ExecutorName } from "../src/executor/index.js";
 import { FINAL_STATUSES, type Build } from "../src/manager/types.js";
 import { startServer, type RunningServer } from "../src/server/start-server.js";
 import type { Logger } from "../src/shared/logger.js";
@@ -19,6 +19,8 @@ export interface CicdBenchOptions {
   logger: Logger;
   burst: number;
   concurrency: number;
+  /** Where builds run (default docker). */
+  executor?: ExecutorName;
 }
 
 const TARGET = "sample";
@@ -45,7 +47,7 @@ export async function startCicd(o: CicdBenchOptions): Promise<BenchSide> {
     { file, env: {} },
   );
   const token = "bench-api-token-0123456789";
-  const executor = new DockerExecutor({ logger: o.logger.child("executor"), instance: o.instance });
+  const executor = createExecutor(o.executor ?? "docker", { logger: o.logger.child("executor"), instance: o.instance });
   const server = await startServer({ config, executor, logger: o.logger, env: { CICD_API_TOKEN: token } });
   const client = new CicdClient({ baseUrl: server.url, token });
   const build = async () => {

@@ -34,7 +34,7 @@ const settings = {
   idleMs: int("BENCH_IDLE_MS", 3000),
   timeoutMin: int("BENCH_TIMEOUT_MIN", 20),
 };
-const parts = new Set((process.env.BENCH_ONLY || "builds,webhooks,memory,git,flood,publish").split(",").map((s) => s.trim()));
+const parts = new Set((process.env.BENCH_ONLY || "builds,webhooks,memory,git,flood,publish,scale").split(",").map((s) => s.trim()));
 
 const runId = randomBytes(4).toString("hex");
 const root = mkdtempSync(path.join(tmpdir(), `cicd-bench-${runId}-`));
@@ -120,6 +120,31 @@ if (parts.has("builds")) {
     } finally {
       await cicd.close();
     }
+  });
+}
+
+if (parts.has("scale")) {
+  const burst = int("BENCH_SCALE_BURST", 12);
+  await part(`scale-out: bursts of ${burst} builds on executor docker and on a single-node swarm, at concurrency 1, 2 and 4 (builds per minute)`, async () => {
+    const { joinSwarm } = await import("../test/helpers/swarm.js");
+    const swarm = await joinSwarm();
+    cleanup.add("leave the swarm the benchmark joined", () => swarm.leave());
+    const rows: string[] = [];
+    for (const executor of ["docker", "swarm"] as const) {
+      for (const concurrency of [1, 2, 4]) {
+        const instance = `bench-${runId}-${executor}-${concurrency}`;
+        cleanup.containers([`cicd.instance=${instance}`]);
+        const cicd = await startCicd({ project, dir: mkdtempSync(path.join(root, `scale-${executor}-${concurrency}-`)), instance, logger: logger(`scale-${executor}-${concurrency}`), burst, concurrency, executor });
+        try {
+          await cicd.once();
+          const ms = await cicd.burst();
+          rows.push(`bench: scale executor=${executor} concurrency=${concurrency} burst${burst}=${(ms / 1000).toFixed(2)}s builds/min=${((burst * 60_000) / ms).toFixed(1)}`);
+        } finally {
+          await cicd.close();
+        }
+      }
+    }
+    report.extra.push(...rows);
   });
 }
 

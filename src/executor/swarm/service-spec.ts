@@ -29,8 +29,8 @@ export interface ServiceContext {
  * (container-config.ts: labels, entry point, env, capabilities, init, limits), written as a
  * service: builders are jobs (`ReplicatedJob`, one completion, never restarted; see
  * `ServiceContext.jobs` for older engines), runners one replica that is not restarted either (the manager decides what happens when it exits). Limits
- * become task limits, and a quarter of them a reservation, so the scheduler spreads builds over
- * nodes with room without holding a whole node for each. Volumes named in `Mount.volume` are
+ * become task limits, and a quarter of the memory limit a reservation, so the scheduler spreads
+ * builds over nodes with memory to spare without holding a whole node for each. Volumes named in `Mount.volume` are
  * per node; any other mount is a folder of the manager's disk, so that workload is placed on the
  * manager's node.
  */
@@ -61,7 +61,9 @@ export function serviceSpec(spec: WorkloadSpec, context: ServiceContext): Record
       },
       Resources: {
         Limits: { MemoryBytes: memory, NanoCPUs: cpus === undefined ? undefined : Math.round(cpus * 1e9), Pids: spec.limits?.pids },
-        Reservations: { MemoryBytes: memory === undefined ? undefined : Math.floor(memory / 4), NanoCPUs: cpus === undefined ? undefined : Math.round((cpus * 1e9) / 4) },
+        // Memory only: CPU is shared fairly under load, memory is not. A CPU reservation per
+        // builder, warm ones waiting included, left a 2-core node unable to place the fourth.
+        Reservations: { MemoryBytes: memory === undefined ? undefined : Math.floor(memory / 4) },
       },
       RestartPolicy: { Condition: "none", MaxAttempts: 0 },
       Placement: { Constraints: [...context.placement, ...(needsManagerDisk ? [context.managerNode] : [])] },
