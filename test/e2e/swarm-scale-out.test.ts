@@ -22,7 +22,11 @@ const TOKEN = "swarm-git-token-0123456789";
  * network (git over HTTP with a token, as from GitHub), the builder is a Swarm service that
  * fetches its build from the manager and sends its files back (no shared disk), the target's
  * cache and git mirror are volumes of the node. Then the faults: a cancelled build, a task
- * whose container dies, and the node drained in the middle of a build.
+ * whose container dies, and the node taken away from a build in the middle of it. That last one
+ * is done as Swarm does a drain, but for this test's builds only: the targets are placed by a
+ * node label of this test, and removing the label makes Swarm shut their tasks down and place
+ * no new one (a real `docker node update --availability drain` would stop the swarm tasks of
+ * every other test file running beside this one).
  */
 describe.skipIf(!hasDocker)("executor swarm, end to end", () => {
   const instance = `e2e-swarm-${process.pid}`;
@@ -48,10 +52,14 @@ describe.skipIf(!hasDocker)("executor swarm, end to end", () => {
     if (names.length) await run("docker", ["volume", "rm", "-f", ...names]).catch(() => undefined);
   };
 
+  const label = `cicd-e2e-${process.pid}`;
+  const setLabel = (on: boolean) => run("docker", ["node", "update", on ? "--label-add" : "--label-rm", on ? `${label}=yes` : label, nodeId]);
+
   beforeAll(async () => {
     swarm = await joinSwarm();
     await removeVolumes();
     nodeId = (await run("docker", ["info", "--format", "{{.Swarm.NodeID}}"])).stdout.trim();
+    await setLabel(true);
     await ensureImage("builder");
     root = await tempDir("cicd-swarm-e2e-");
     repo = await createRepo({ name: "hello.git", root: root.dir });
@@ -68,7 +76,7 @@ describe.skipIf(!hasDocker)("executor swarm, end to end", () => {
       commands,
       artifacts: ["dist/*"],
       cache: ["/home/cache"],
-      placement: ["node.role==manager"],
+      placement: [`node.labels.${label}==yes`],
     });
     server = await startTestServer(
       testConfig({
@@ -78,12 +86,12 @@ describe.skipIf(!hasDocker)("executor swarm, end to end", () => {
         maxAttempts: 3,
         targets: [target("hello", ["sh build.sh"]), target("slow", ["echo started; sleep 600"]), target("drained", ["sleep 4", "sh build.sh"])],
       }),
-      { executor: createExecutor("swarm", { logger: memoryLogger(), instance, placement: (t) => (t === "hello" || t === "slow" || t === "drained" ? ["node.role==manager"] : []) }) },
+      { executor: createExecutor("swarm", { logger: memoryLogger(), instance, placement: () => [`node.labels.${label}==yes`] }) },
     );
   }, 600_000);
 
   afterAll(async () => {
-    await run("docker", ["node", "update", "--availability", "active", nodeId]).catch(() => undefined);
+    await setLabel(false).catch(() => undefined);
     await server?.close(0);
     const left = (await run("docker", ["service", "ls", "-q", "--filter", `label=cicd.instance=${instance}`]).catch(() => ({ stdout: "" }))).stdout.split("\n").filter(Boolean);
     if (left.length) await run("docker", ["service", "rm", ...left]).catch(() => undefined);
@@ -135,15 +143,15 @@ describe.skipIf(!hasDocker)("executor swarm, end to end", () => {
     expect((await waitFor(build.key, ended)).status).toBe("cancelled");
   }, 180_000);
 
-  it("the node drained in the middle of a build: the attempt ends, and the build runs again once a node can take it", async () => {
+  it("the node taken from a build in the middle of it (as by a drain): the attempt ends, and the build runs again once a node can take it", async () => {
     const { build } = await server.manager.trigger({ target: "drained", trigger: "api", ref: "main" });
     await waitFor(build.key, (b) => b.status === "running");
-    await run("docker", ["node", "update", "--availability", "drain", nodeId]);
+    await setLabel(false);
     try {
       // The retry is queued while the node takes no task: its builder waits, pending.
       await expect.poll(() => readLog(build.key), { timeout: 60_000, interval: 250 }).toMatch(/trying again in .* \(attempt 2 of 3\)/);
     } finally {
-      await run("docker", ["node", "update", "--availability", "active", nodeId]);
+      await setLabel(true);
     }
     const done = await waitFor(build.key, ended, 180_000);
     expect(done.status, done.reason ?? "").toBe("succeeded");
