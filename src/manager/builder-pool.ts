@@ -151,10 +151,14 @@ export class BuilderPool {
     return cold;
   }
 
-  /** Builders started ahead of time and not yet handed a build (nor being removed). */
+  /**
+   * Builders started ahead of time and not yet handed a build (nor being removed). One still
+   * being created counts even when it is no longer wanted: its creation costs the engine as
+   * much either way, and without it a burst of pushes that supersede each other started a
+   * builder for every push (each discarded at once, each still created).
+   */
   private waiting(): number {
-    let n = 0;
-    for (const key of this.starting.keys()) if (!this.discarding.has(key)) n++;
+    let n = this.starting.size;
     for (const key of this.byKey.keys()) if (!this.taken.has(key) && !this.starting.has(key) && !this.discarding.has(key)) n++;
     return n;
   }

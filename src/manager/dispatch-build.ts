@@ -126,7 +126,12 @@ async function prepare(deps: DispatchDeps, attempt: Attempt, control: BuildContr
   const prepared = await prepareRequest(build, target, deps.cloneToken);
   attempt.masker = new Masker(prepared.secrets);
   for (const note of prepared.notes) deps.logs.note(key, note);
-  await deps.executor.prepareImage(target.image, createLogger("image", { write: (line) => deps.logs.append(key, `${line}\n`) }));
+  // A cancel or a newer push does not wait for the image (its first build can take minutes):
+  // the build ends now, and the image is still made for the builds that need it.
+  const toLog = (line: string) => void (control.signal.aborted || deps.logs.append(key, `${line}\n`));
+  const image = deps.executor.prepareImage(target.image, createLogger("image", { write: toLog }));
+  image.catch(() => undefined);
+  if ((await Promise.race([image.then(() => "ready" as const), abortable(control.signal)])) === "aborted") return undefined;
   return control.signal.aborted ? undefined : prepared.request;
 }
 

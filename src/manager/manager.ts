@@ -290,9 +290,9 @@ export class Manager implements BuildService {
         running.push(key);
         continue;
       }
-      this.options.store.setMeta(key, { supersededBy: newer.key });
       void this.pool.discard(key);
-      this.change(key, { ...endedAs("superseded"), reason }, "dequeue");
+      // One commit for both: a burst of pushes to one branch supersedes at the rate they come.
+      this.change(key, { ...endedAs("superseded"), reason }, "dequeue", { supersededBy: newer.key });
     }
     for (const key of running) {
       const entry = this.running.get(key);
@@ -340,11 +340,11 @@ export class Manager implements BuildService {
     }, { priority: front ? 1 : 0 });
   }
 
-  private change(key: string, patch: BuildPatch, how: "update" | "dequeue" | "requeue-front" | "requeue-back" = "update"): Build {
+  private change(key: string, patch: BuildPatch, how: "update" | "dequeue" | "requeue-front" | "requeue-back" = "update", meta?: Record<string, unknown>): Build {
     const store = this.options.store;
     const previous = store.get(key)?.status ?? null;
     const build =
-      how === "dequeue" ? store.dequeue(key, patch)
+      how === "dequeue" ? store.dequeue(key, patch, meta)
       : how === "requeue-front" ? store.requeue(key, "front", patch)
       : how === "requeue-back" ? store.requeue(key, "back", patch)
       : store.update(key, patch);

@@ -33,7 +33,12 @@ export class FakeExecutor implements Executor {
     return "in-process builders";
   }
 
-  async prepareImage(): Promise<void> {}
+  /** While set, prepareImage waits for it (an image whose first build takes long). */
+  imageReady?: Promise<void>;
+
+  async prepareImage(): Promise<void> {
+    await this.imageReady;
+  }
 
   async start(spec: WorkloadSpec): Promise<WorkloadHandle> {
     this.started.push(spec);
