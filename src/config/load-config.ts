@@ -62,7 +62,7 @@ export function parseConfig(document: unknown, options: { file: string; env?: No
     servicefs: resolve(raw.servicefs),
     database: raw.database === ":memory:" ? raw.database : resolve(raw.database),
     shutdownGraceMs: parseDuration(raw.shutdownGrace, "shutdownGrace"),
-    ...(raw.docker ? { docker: { ...raw.docker, ...(raw.docker.tls ? { tls: { ca: resolve(raw.docker.tls.ca), cert: resolve(raw.docker.tls.cert), key: resolve(raw.docker.tls.key) } } : {}) } } : {}),
+    ...(raw.docker ? { docker: resolveDockerPaths(raw.docker, resolve) } : {}),
     targets: raw.targets.map(({ timeout, run, ...t }, i) => ({
       ...t,
       url: resolveFileUrl(t.url, dir),
@@ -74,6 +74,16 @@ export function parseConfig(document: unknown, options: { file: string; env?: No
   };
   checkSecrets(config.targets);
   return config;
+}
+
+/** The engine's certificate and ssh config files are relative to the config file's folder. */
+function resolveDockerPaths(docker: NonNullable<RawConfig["docker"]>, resolve: (p: string) => string): NonNullable<RawConfig["docker"]> {
+  const { tls, sshConfig } = docker;
+  return {
+    ...docker,
+    ...(tls ? { tls: { ca: resolve(tls.ca), cert: resolve(tls.cert), key: resolve(tls.key) } } : {}),
+    ...(sshConfig ? { sshConfig: resolve(sshConfig) } : {}),
+  };
 }
 
 /** `file://./repo` and `files://repo` are relative to the config file's folder. */

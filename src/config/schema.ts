@@ -152,6 +152,8 @@ export const configSchema = z
           })
           .optional()
           .describe("Client certificate for a tcp:// engine started with --tlsverify (default: DOCKER_TLS_VERIFY with DOCKER_CERT_PATH)."),
+        sshConfig: z.string().min(1).optional()
+          .describe("For an ssh:// host: the ssh_config file the connection uses (default: the user's ~/.ssh/config); known_hosts, keys and the agent apply as for the docker CLI."),
       })
       .optional()
       .describe("Which Docker engine to use; paths are relative to this file."),

@@ -13,6 +13,7 @@ import { isCicdError } from "../../src/shared/errors.js";
 import { requireDocker } from "../helpers/docker.js";
 import { memoryLogger } from "../helpers/memory-logger.js";
 import { startRemoteEngine, type RemoteEngine } from "../helpers/remote-engine.js";
+import { sshServerUnavailable, startSshServer, type SshServer } from "../helpers/ssh-server.js";
 import { joinSwarm, type SwarmMembership } from "../helpers/swarm.js";
 import { writeFakeCli } from "./fake-cli.js";
 
@@ -32,14 +33,16 @@ interface Opened {
   options: Partial<ExecutorOptions>;
   /** Containers of the engine (running or not) carrying `label`: what a workload left behind. */
   containers(label: string): Promise<string[]>;
-  /** The same engine's settings with a client certificate its CA never signed (TLS only). */
-  wrongCertificate?: Partial<ExecutorOptions>;
+  /** The same engine with credentials it must refuse: a client certificate its CA never signed (TLS), a host key known_hosts does not hold (ssh). */
+  refused?: { options: Partial<ExecutorOptions>; why: RegExp };
   close(): Promise<void>;
 }
 
 interface SetUp {
   name: string;
   executor: ExecutorName;
+  /** What this machine lacks for the set-up: skipped on a developer's machine, a failure under CI=true. */
+  unavailable?: () => string | undefined;
   /** Starts what the set-up needs. */
   open(): Promise<Opened>;
 }
@@ -56,9 +59,24 @@ const setUps: SetUp[] = [
       const tls = (dir: string) => ({ ca: engine.ca, cert: path.join(dir, "cert.pem"), key: path.join(dir, "key.pem") });
       return {
         options: { docker: { host: engine.host, tls: tls(engine.certDir) } },
-        wrongCertificate: { docker: { host: engine.host, tls: tls(engine.wrongCertDir) } },
+        refused: { options: { docker: { host: engine.host, tls: tls(engine.wrongCertDir) } }, why: /certificate/i },
         containers: (label) => engine.docker(["ps", "-aq", "--filter", `label=${label}`]).then((r) => r.stdout.split("\n").filter(Boolean)),
         close: () => engine.close(),
+      };
+    },
+  },
+  {
+    // This machine's engine reached as a remote one: through sshd, `docker system dial-stdio`.
+    name: "docker, engine over ssh",
+    executor: "docker",
+    unavailable: sshServerUnavailable,
+    open: async () => {
+      const ssh: SshServer = await startSshServer();
+      return {
+        options: { docker: { host: ssh.url, sshConfig: ssh.config } },
+        refused: { options: { docker: { host: ssh.url, sshConfig: ssh.wrongHostKeyConfig } }, why: /Host key verification failed/ },
+        containers: localContainers,
+        close: () => ssh.close(),
       };
     },
   },
@@ -73,7 +91,7 @@ const setUps: SetUp[] = [
 ];
 
 for (const setUp of setUps) {
-  describe.skipIf(!hasDocker)(`executor contract: ${setUp.name}`, () => {
+  describe.skipIf(!hasDocker || (setUp.unavailable?.() !== undefined && process.env.CI !== "true"))(`executor contract: ${setUp.name}`, () => {
     const logger = memoryLogger();
     const root = mkdtempSync(path.join(os.tmpdir(), "cicd-contract-"));
     const instance = `contract-${randomBytes(4).toString("hex")}`;
@@ -175,12 +193,12 @@ for (const setUp of setUps) {
       expect(await opened.containers(`cicd.id=${s.id}`)).toEqual([]);
     }, 60_000);
 
-    it.runIf(setUp.name.includes("TLS"))("refuses a client certificate the engine's CA never signed, naming the engine", async () => {
-      const error: unknown = await make(opened.wrongCertificate).check().catch((e: unknown) => e);
+    it.runIf(setUp.name.includes("TLS") || setUp.name.includes("ssh"))("refuses credentials the engine (or its host) must not accept, naming the engine", async () => {
+      const error: unknown = await make(opened.refused!.options).check().catch((e: unknown) => e);
       expect(isCicdError(error, "EXECUTOR_FAILED")).toBe(true);
       const host = (options.docker as { host: string }).host;
-      expect((error as Error).message).toContain(`Cannot reach the Docker engine at ${host} (TLS):`);
-      expect((error as Error).message).toMatch(/certificate/i);
+      expect((error as Error).message).toContain(`Cannot reach the Docker engine at ${host}`);
+      expect((error as Error).message).toMatch(opened.refused!.why);
     }, 60_000);
 
     it("fails to start with the engine's reason on a missing image, and leaves nothing", async () => {

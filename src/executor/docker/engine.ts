@@ -4,11 +4,14 @@ import path from "node:path";
 import Dockerode from "dockerode";
 import { errors } from "../../shared/errors.js";
 import { dockerMessage } from "./docker-errors.js";
+import { sshDialAgent } from "./ssh-dial.js";
 
 /** `docker:` of cicd.yml: which engine, and the client certificate for a TLS one (file paths). */
 export interface EngineSettings {
   host?: string;
   tls?: { ca: string; cert: string; key: string };
+  /** For an ssh:// host: the ssh_config file to use (default: the user's ~/.ssh/config). */
+  sshConfig?: string;
 }
 
 /** The variables the docker CLI reads, as config/environment.ts read them. */
@@ -32,7 +35,8 @@ const DEFAULT_SOCKET = "unix:///var/run/docker.sock";
  * Connects to the engine `settings` name, else the one the environment names, as the docker CLI
  * would: `unix://PATH`, `tcp://HOST:PORT` (TLS with `settings.tls`, or with DOCKER_TLS_VERIFY and
  * the certificates in DOCKER_CERT_PATH, default ~/.docker), `ssh://USER@HOST[:PORT]` (the
- * engine's socket through `docker system dial-stdio` on that host, keys from SSH_AUTH_SOCK).
+ * engine's socket through `docker system dial-stdio` on that host, over the system's ssh, as
+ * the docker CLI does: known_hosts, keys and ~/.ssh/config apply; ssh-dial.ts).
  * Nothing is asked of the engine here (see `checkEngine`); unreadable certificates and
  * unsupported schemes throw EXECUTOR_FAILED at once, naming the host.
  */
@@ -46,8 +50,9 @@ export function connectEngine(settings: EngineSettings = {}, env: EngineEnvironm
     throw errors.executorFailed(`The Docker host ${host} is not an address cicd understands: write unix:///path/to/docker.sock, tcp://host:port or ssh://user@host.`);
   }
   if (url.protocol === "ssh:") {
-    const docker = new Dockerode({ protocol: "ssh", host: url.hostname, port: Number(url.port || 22), username: decodeURIComponent(url.username) || os.userInfo().username, sshOptions: { agent: env.SSH_AUTH_SOCK } } as Dockerode.DockerOptions);
-    return { docker, display: host };
+    const agent = sshDialAgent({ host: url.hostname, user: decodeURIComponent(url.username) || undefined, port: url.port ? Number(url.port) : undefined, config: settings.sshConfig });
+    // The host and port are placeholders: every connection is the ssh command's stdio.
+    return { docker: new Dockerode({ protocol: "http", host: "docker", port: 80, agent } as Dockerode.DockerOptions), display: host };
   }
   if (url.protocol !== "tcp:" && url.protocol !== "http:" && url.protocol !== "https:") {
     throw errors.executorFailed(`The Docker host ${host} uses ${url.protocol}//, which cicd does not speak: write unix://, tcp:// or ssh://.`);
