@@ -91,11 +91,6 @@ export const environmentVariables = {
     parse: text,
     unset: undefined,
   }),
-  SSH_AUTH_SOCK: variable<string | undefined>({
-    meaning: "the ssh agent that holds the key for an `ssh://` Docker host",
-    parse: text,
-    unset: undefined,
-  }),
   APP_ID: variable<string | undefined>({
     meaning: "numeric ID of the GitHub App; unset, the server runs without GitHub (REST triggers only)",
     parse: text,

@@ -17,13 +17,13 @@ import type { Logger } from "../shared/logger.js";
  */
 export function makeExecutor(config: Config, environment: Environment, dataDir: string, logger: Logger): Executor {
   const instance = createHash("sha256").update(path.resolve(config.database === ":memory:" ? config.file : config.database)).digest("hex").slice(0, 12);
-  const { DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, SSH_AUTH_SOCK } = environment;
+  const { DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH } = environment;
   return createExecutor(config.executor, {
     logger: logger.child("executor"),
     instance,
     workloadsDir: path.join(dataDir, "workloads"),
     docker: config.docker,
-    dockerEnvironment: { DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, SSH_AUTH_SOCK },
+    dockerEnvironment: { DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH },
     callbackHost: config.callbackHost,
     placement: (target) => config.targets.find((t) => t.name === target)?.placement ?? [],
   });

@@ -19,7 +19,6 @@ export interface EngineEnvironment {
   DOCKER_HOST?: string | undefined;
   DOCKER_TLS_VERIFY?: string | undefined;
   DOCKER_CERT_PATH?: string | undefined;
-  SSH_AUTH_SOCK?: string | undefined;
 }
 
 /** A client for one Docker engine, and how to name that engine in messages. */
