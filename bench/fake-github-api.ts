@@ -2,6 +2,14 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
+/** A request the fake answered: when, what, and its JSON body (undefined when it had none). */
+export interface SeenRequest {
+  at: number;
+  method: string;
+  path: string;
+  body: Record<string, unknown> | undefined;
+}
+
 export interface FakeGitHub {
   /** Environment for startServer / `cicd server`: the GitHub App settings pointing at the fake. */
   env: Record<string, string>;
@@ -17,14 +25,27 @@ export interface FakeGitHub {
  * installation token request a token that expires in an hour. With it, a fresh RSA key and a
  * random webhook secret, the returned `env` makes a server mount its GitHub App webhooks.
  */
-export async function startFakeGitHub(): Promise<FakeGitHub> {
+export async function startFakeGitHub(onRequest?: (request: SeenRequest) => void): Promise<FakeGitHub> {
   let count = 0;
+  let nextId = 1;
   const server: Server = createServer((req, res) => {
-    req.resume();
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => onRequest && chunks.push(chunk));
     req.on("end", () => {
       count++;
+      // Each check run its own id, so that its later updates can be told apart.
+      const id = req.method === "POST" && /\/check-runs$/.test(req.url ?? "") ? nextId++ : 1;
+      if (onRequest) {
+        let json: Record<string, unknown> | undefined;
+        try {
+          json = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>) : undefined;
+        } catch {
+          json = undefined;
+        }
+        onRequest({ at: performance.now(), method: req.method ?? "", path: req.url ?? "", body: json && { ...json, id } });
+      }
       const body = {
-        id: 1,
+        id,
         token: "ghs_benchFakeInstallationToken",
         expires_at: new Date(Date.now() + 3_600_000).toISOString(),
         html_url: "http://127.0.0.1/fake",

@@ -4,6 +4,8 @@ import type { MemoryResult } from "./manager-memory.js";
 export interface SideResult {
   singleMs: number[];
   burstMs: number;
+  /** Machine CPU-seconds per build over the burst (every process: server, engine, containers). */
+  burstCpuPerBuild?: number;
 }
 
 interface IdleResult {
@@ -75,6 +77,10 @@ export class Report {
       out.push(`bench: single median cicd=${seconds(c.median)} floor=${seconds(f.median)} ratio=${ratio(c.median, f.median)} ${verdict(c.median / f.median <= 0.5, "≤ 0.50")}`);
       out.push(`bench: single p95 cicd=${seconds(c.p95)} floor=${seconds(f.p95)} ratio=${ratio(c.p95, f.p95)}`);
       out.push(`bench: burst${s.burst} total cicd=${seconds(cicd.burstMs)} floor=${seconds(floor.burstMs)} ratio=${ratio(cicd.burstMs, floor.burstMs)} concurrency=${s.concurrency} ${verdict(cicd.burstMs / floor.burstMs <= 0.6, "≤ 0.60")}`);
+      if (cicd.burstCpuPerBuild !== undefined && floor.burstCpuPerBuild !== undefined) {
+        const r = cicd.burstCpuPerBuild / floor.burstCpuPerBuild;
+        out.push(`bench: cpu per build (machine, over the burst) cicd=${cicd.burstCpuPerBuild.toFixed(2)}s floor=${floor.burstCpuPerBuild.toFixed(2)}s ratio=${r.toFixed(2)} ${verdict(r <= 1.5, "≤ 1.50")}`);
+      }
     }
     if (ingest) {
       const { single, load } = ingest;

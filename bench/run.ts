@@ -16,7 +16,7 @@ import { idleServer, runMemory } from "./manager-memory.js";
 import { createSampleProject } from "./sample-project.js";
 import { compileCli, tsxCli } from "./server-process.js";
 import { Report, type SideResult } from "./report.js";
-import { envInt, sleep } from "./stats.js";
+import { envInt, machineCpuSeconds, sleep } from "./stats.js";
 import { runIngest } from "./webhook-ingest.js";
 import { describeFlood, runFlood } from "./webhook-flood.js";
 import { describePublish, runPublishBench } from "./artifact-publish.js";
@@ -34,7 +34,7 @@ const settings = {
   idleMs: int("BENCH_IDLE_MS", 3000),
   timeoutMin: int("BENCH_TIMEOUT_MIN", 20),
 };
-const parts = new Set((process.env.BENCH_ONLY || "builds,webhooks,memory,git,flood,publish,scale").split(",").map((s) => s.trim()));
+const parts = new Set((process.env.BENCH_ONLY || "builds,checkrun,webhooks,memory,git,flood,publish,scale").split(",").map((s) => s.trim()));
 
 const runId = randomBytes(4).toString("hex");
 const root = mkdtempSync(path.join(tmpdir(), `cicd-bench-${runId}-`));
@@ -112,14 +112,29 @@ if (parts.has("builds")) {
         c.singleMs.push(await cicd.once());
       }
       await sleep(settings.gapMs);
+      let cpu = machineCpuSeconds();
       f.burstMs = await floor.burst();
+      f.burstCpuPerBuild = (machineCpuSeconds() - cpu) / settings.burst;
       await sleep(settings.gapMs);
+      cpu = machineCpuSeconds();
       c.burstMs = await cicd.burst();
+      c.burstCpuPerBuild = (machineCpuSeconds() - cpu) / settings.burst;
       report.floor = f;
       report.cicd = c;
     } finally {
       await cicd.close();
     }
+  });
+}
+
+if (parts.has("checkrun")) {
+  const n = int("BENCH_CHECKRUN_N", 15);
+  await part(`check runs: ${n} push webhooks, one at a time, each to its check run in_progress at the (fake) GitHub API`, async () => {
+    const { runCheckRunLatency } = await import("./check-run-latency.js");
+    const instance = `bench-${runId}-checkrun`;
+    cleanup.containers([`cicd.instance=${instance}`]);
+    const r = await runCheckRunLatency({ project, dir: mkdtempSync(path.join(root, "checkrun-")), instance, logger: logger("checkrun-server"), n });
+    report.extra.push(`bench: push webhook → check run in_progress p50=${r.p50Ms.toFixed(0)}ms p95=${r.p95Ms.toFixed(0)}ms (n=${r.samplesMs.length})`);
   });
 }
 

@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+
 /** Small statistics for the benchmark: nearest-rank percentiles, seconds and milliseconds. */
 
 /** The p-th percentile (0 < p ≤ 100) by the nearest-rank method: always one of the samples. */
@@ -59,3 +61,15 @@ export function envInt(name: string, fallback: number): number {
 
 /** "(target ≤ 0.50: met)" or "(target ≤ 0.50: MISSED)". */
 export const verdict = (ok: boolean, target: string): string => `(target ${target}: ${ok ? "met" : "MISSED"})`;
+
+/**
+ * CPU time the whole machine spent so far, in seconds (user, nice, system, irq, softirq and
+ * steal of /proc/stat's first line; idle and I/O wait left out), so a burst's CPU cost counts
+ * every process it caused: the server, dockerd, containerd, the containers. Linux only.
+ */
+export function machineCpuSeconds(): number {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
+  // /proc/stat counts in USER_HZ ticks: 100 a second on Linux for every architecture it runs on.
+  return (user + nice + system + irq + softirq + steal) / 100;
+}

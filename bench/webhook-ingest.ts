@@ -149,7 +149,7 @@ function runLoad(options: LoadOptions): Promise<LoadResult> {
 type Payload = any;
 
 /** GitHub's own example of a push to the default branch by an installed app. */
-function pushPayload(): Payload {
+export function pushPayload(): Payload {
   const definitions = createRequire(import.meta.url)("@octokit/webhooks-examples") as { name: string; examples: Payload[] }[];
   const examples = definitions.find((d) => d.name === "push")!.examples;
   const example = examples.find((p) => p.installation && p.ref === `refs/heads/${p.repository.default_branch}` && !p.deleted);

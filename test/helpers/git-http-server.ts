@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
-import { createServer, type IncomingHttpHeaders } from "node:http";
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 
 export interface GitHttpServer {
@@ -28,6 +29,8 @@ export interface GitHttpServerOptions {
    * server refuses to send a commit by sha that no ref points at, as some servers do.
    */
   protocolV0?: boolean;
+  /** Serve HTTPS with this certificate and key (PEM), as a server behind a company CA would. */
+  tls?: { cert: string; key: string };
 }
 
 /**
@@ -36,7 +39,7 @@ export interface GitHttpServerOptions {
  */
 export async function startGitHttpServer(options: GitHttpServerOptions): Promise<GitHttpServer> {
   const requests: GitHttpServer["requests"] = [];
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     requests.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers });
     if (options.token && !authorized(req.headers.authorization, options.token)) {
       req.resume();
@@ -90,13 +93,14 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
       if (!headersDone) res.writeHead(500);
       res.end();
     });
-  });
+  };
+  const server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  const origin = `http://${options.host ?? "127.0.0.1"}:${port}`;
+  const origin = `${options.tls ? "https" : "http"}://${options.host ?? "127.0.0.1"}:${port}`;
   return {
     origin,
     repoUrl: (name) => `${origin}/${name}`,
