@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
@@ -28,9 +29,10 @@ export interface CheckRunLatency {
 
 /**
  * What a developer sees after `git push`: the time from a signed push webhook leaving GitHub
- * (here: the load generator) to its check run `in_progress` at GitHub's API (the fake, on
- * 127.0.0.1), through the real server, the real Docker engine and a real builder. One push at a
- * time, each to a new commit, each build run to its end before the next push.
+ * (here: this process) to its check run `in_progress` at GitHub's API (the fake, on 127.0.0.1),
+ * through the real server, the real Docker engine and a real builder; a build so quick that its
+ * first update after `queued` is already `completed` counts at that update. One push at a time,
+ * each to another commit of the sample project, each build run to its end before the next push.
  */
 export async function runCheckRunLatency(o: CheckRunLatencyOptions): Promise<CheckRunLatency> {
   const shaOfRun = new Map<number, string>();
@@ -41,7 +43,8 @@ export async function runCheckRunLatency(o: CheckRunLatencyOptions): Promise<Che
     const id = match[1] ? Number(match[1]) : Number(r.body.id);
     if (typeof r.body.head_sha === "string") shaOfRun.set(id, r.body.head_sha);
     const sha = shaOfRun.get(id);
-    if (sha && r.body.status === "in_progress" && !inProgressAt.has(sha)) inProgressAt.set(sha, r.at);
+    // A quick build can go from queued to completed in one update (each carries the newest state).
+    if (sha && (r.body.status === "in_progress" || r.body.status === "completed") && !inProgressAt.has(sha)) inProgressAt.set(sha, r.at);
   };
   const github = await startFakeGitHub(seen);
   const payload = pushPayload();
@@ -60,9 +63,12 @@ export async function runCheckRunLatency(o: CheckRunLatencyOptions): Promise<Che
   const executor = createExecutor("docker", { logger: o.logger.child("executor"), instance: o.instance });
   const server = await startServer({ config, executor, logger: o.logger, env: { CICD_API_TOKEN: "bench-api-token-0123456789", ...github.env } });
   const samplesMs: number[] = [];
+  // Real commits of the sample project, one per push (newest last), so every build runs.
+  const commits = execFileSync("git", ["rev-list", "--reverse", "HEAD"], { cwd: o.project.dir, encoding: "utf8" }).trim().split("\n");
+  if (commits.length < o.n + 1) throw new Error(`the sample project has ${commits.length} commits; BENCH_CHECKRUN_N must be below that`);
   try {
     for (let i = 0; i <= o.n; i++) {
-      const sha = randomBytes(20).toString("hex");
+      const sha = commits[i]!;
       const body = JSON.stringify({ ...payload, after: sha, head_commit: { ...payload.head_commit, id: sha } });
       const signature = `sha256=${createHmac("sha256", github.webhookSecret).update(body).digest("hex")}`;
       const sent = performance.now();

@@ -26,6 +26,8 @@ export interface FetchSourceOptions {
   gitCache?: GitCache;
   log: BuildLog;
   signal?: AbortSignal;
+  /** More environment for git (the target's `env` and CA bundle). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -38,7 +40,7 @@ export async function fetchSource(o: FetchSourceOptions): Promise<{ commit: stri
   const source = parseSource(o.url);
   const fail = (why: string) => errors.sourceFetchFailed(redact(o.url), o.log.mask(why));
   const git = (url: string, credentials?: string) => {
-    const options = { url, credentials, ref: o.ref, sha: o.sha, dir: o.workspace, configDir: o.configDir, log: o.log, signal: o.signal };
+    const options = { url, credentials, ref: o.ref, sha: o.sha, dir: o.workspace, configDir: o.configDir, log: o.log, signal: o.signal, env: o.env };
     return o.gitCache ? fetchGitCached({ ...options, cache: o.gitCache }) : fetchGit(options);
   };
   // git reads an argument that starts with "-" as an option (--upload-pack runs a command).

@@ -17,6 +17,8 @@ export interface GitFetchOptions {
   configDir: string;
   log: BuildLog;
   signal?: AbortSignal;
+  /** More environment for git: the target's `env` (proxies) and its CA bundle. */
+  env?: Record<string, string>;
 }
 
 /** The Authorization header value git sends for a token (GitHub's convention). */
@@ -98,13 +100,14 @@ async function headCommit(dir: string): Promise<string> {
 }
 
 /** The environment every git call of a build runs with; credentials travel only here. */
-export async function gitEnv(o: Pick<GitFetchOptions, "url" | "credentials" | "configDir" | "log">): Promise<NodeJS.ProcessEnv> {
+export async function gitEnv(o: Pick<GitFetchOptions, "url" | "credentials" | "configDir" | "log" | "env">): Promise<NodeJS.ProcessEnv> {
   // Our own global config: the user's ~/.gitconfig cannot change a build, and a repository
   // mounted from the host (other owner) is not refused as "dubious ownership".
   const configFile = path.join(o.configDir, "gitconfig");
   await writeFile(configFile, "[safe]\n\tdirectory = *\n[advice]\n\tdetachedHead = false\n[init]\n\tdefaultBranch = main\n");
   const env: NodeJS.ProcessEnv = {
     ...baseEnv(),
+    ...o.env,
     LANG: "C",
     LC_ALL: "C",
     GIT_TERMINAL_PROMPT: "0",

@@ -7,6 +7,7 @@ import { assertBuildKey } from "./build-key.js";
 import { BuildLog } from "./build-log.js";
 import { collectArtifacts } from "./collect-artifacts.js";
 import { handOver, makeReachable, type CommandUser } from "./command-user.js";
+import { trustEnv } from "./trust-bundle.js";
 import { fetchSource } from "./fetch-source.js";
 import { basicHeader, tokenCredentials } from "./git-fetch.js";
 import type { GitCache } from "./mirror-location.js";
@@ -26,8 +27,12 @@ export interface BuildSpec {
   commands: string[];
   artifacts: string[];
   token?: string;
-  /** Secrets and other env for the commands; every value is masked. */
+  /** Secrets for the commands; every value is masked. */
   env?: Record<string, string>;
+  /** The target's plain environment (`env` of cicd.yml: proxies, settings): for the fetch and the commands, not masked. */
+  vars?: Record<string, string>;
+  /** Extra CA certificates (PEM) the fetch and the commands trust besides the system's. */
+  caCertificates?: string;
   /** More values to mask. */
   mask?: string[];
   /** Extra fields for the builds.json record (never secrets). */
@@ -108,10 +113,12 @@ export async function runBuild(spec: BuildSpec, environment: BuildEnvironment): 
     const home = path.join(buildDir, "home");
     await mkdir(workspace);
     await mkdir(home);
-    const { commit } = await fetchSource({ url: spec.url, ref: spec.ref, sha: spec.sha, token: spec.token, workspace, configDir: buildDir, servicefs: environment.servicefs, gitCache: environment.gitCache, log, signal: environment.signal });
+    // The target's environment and CAs apply to the fetch too (a proxy, a company's git server).
+    const extraEnv = { ...spec.vars, ...(spec.caCertificates ? await trustEnv(buildDir, spec.caCertificates) : {}) };
+    const { commit } = await fetchSource({ url: spec.url, ref: spec.ref, sha: spec.sha, token: spec.token, workspace, configDir: buildDir, servicefs: environment.servicefs, gitCache: environment.gitCache, log, signal: environment.signal, env: extraEnv });
     outcome.commit = commit;
     await prepareForCommands(environment, workspace, home, environment.signal);
-    const env = commandEnv(spec, commit, workspace, environment.user ? home : undefined);
+    const env = commandEnv(spec, commit, workspace, environment.user ? home : undefined, extraEnv);
     const ran = await runCommands(spec.commands, { cwd: workspace, env, log, signal: environment.signal, user: environment.user });
     killLeftovers = ran.killLeftovers;
     outcome.commands = ran.results.map((r) => ({ ...r, command: log.mask(r.command) }));
@@ -174,11 +181,12 @@ async function prepareForCommands(environment: BuildEnvironment, workspace: stri
 }
 
 /** A minimal env: the builder's basics, the build's secrets, then what cicd tells every build. */
-function commandEnv(spec: BuildSpec, commit: string | null, workspace: string, home?: string): NodeJS.ProcessEnv {
+function commandEnv(spec: BuildSpec, commit: string | null, workspace: string, home: string | undefined, extra: Record<string, string>): NodeJS.ProcessEnv {
   return {
     ...baseEnv(),
-    ...(home ? { HOME: home, USER: "cicd", LOGNAME: "cicd" } : {}),
+    ...extra,
     ...spec.env,
+    ...(home ? { HOME: home, USER: "cicd", LOGNAME: "cicd" } : {}),
     CI: "true",
     CICD: "true",
     CICD_BUILD_KEY: spec.key,

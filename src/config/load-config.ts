@@ -3,6 +3,7 @@ import path from "node:path";
 import { LineCounter, parseDocument, type YAMLError } from "yaml";
 import { errors } from "../shared/errors.js";
 import { parseDuration } from "../shared/duration.js";
+import { checkCaCertificates } from "./ca-certificates.js";
 import { checkSecrets } from "./check-secrets.js";
 import { describeIssues, type ConfigProblem } from "./describe-issues.js";
 import { interpolate } from "./interpolate.js";
@@ -67,12 +68,14 @@ export function parseConfig(document: unknown, options: { file: string; env?: No
       ...t,
       url: resolveFileUrl(t.url, dir),
       secrets: t.secrets === undefined ? undefined : resolve(t.secrets),
+      caCertificates: t.caCertificates === undefined ? undefined : resolve(t.caCertificates),
       ...(t.secrets === undefined ? {} : { secretsLabel: `${name}: targets[${i}].secrets: ${path.normalize(t.secrets)}` }),
       timeoutMs: parseDuration(timeout, "timeout"),
       run: run && (({ probation, ...r }) => ({ ...r, probationMs: probation === undefined ? undefined : parseDuration(probation) }))(run),
     })),
   };
   checkSecrets(config.targets);
+  checkCaCertificates(config.targets);
   return config;
 }
 

@@ -116,6 +116,10 @@ export const targetSchema = z
     cache: z.array(z.string().regex(/^\//, { error: "expected absolute paths inside the build container" })).default([])
       .describe("Folders kept between builds of this target (e.g. /root/.m2)."),
     limits: limits.optional(),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "expected variable names like HTTPS_PROXY" }), z.string(), { error: "expected a mapping of variable names (like HTTPS_PROXY) to values" }).default({})
+      .describe("Environment for the build's fetch and commands (proxies, settings; not secret: use `secrets` for those). CICD_*, CI and HOME are the builder's."),
+    caCertificates: z.string().min(1).optional()
+      .describe("PEM file of extra CA certificates the build trusts besides the system's (a company CA, a TLS-intercepting proxy): for the fetch, and for the commands through SSL_CERT_FILE, GIT_SSL_CAINFO, CURL_CA_BUNDLE, REQUESTS_CA_BUNDLE and NODE_EXTRA_CA_CERTS."),
     placement: z.array(z.string().regex(/^\s*[\w.-]+\s*(==|!=)\s*\S+\s*$/, { error: "expected a Swarm constraint like node.labels.arch==arm64" }), { error: "expected a list of Swarm constraints" }).default([])
       .describe("With executor swarm: constraints that pick the nodes this target's builders and runners run on (e.g. node.labels.arch==arm64); limits become resource limits and reservations."),
     supersede: z.union([z.boolean(), z.literal("running")], { error: "expected true, false or running" }).default(true)

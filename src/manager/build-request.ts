@@ -1,5 +1,6 @@
 import path from "node:path";
 import type { Target } from "../config/load-config.js";
+import { readCaCertificates } from "../config/ca-certificates.js";
 import { readTargetSecrets } from "../config/check-secrets.js";
 import { isInside } from "../shared/safe-path.js";
 import { errors } from "../shared/errors.js";
@@ -34,6 +35,7 @@ export async function prepareRequest(
     if (target.secrets) env = await readTargetSecrets(target);
     token = target.token ?? (cloneToken ? await cloneToken(build) : undefined);
   }
+  const caCertificates = await readCaCertificates(target);
   const request: BuildRequest = {
     key: build.key,
     target: build.target,
@@ -44,6 +46,9 @@ export async function prepareRequest(
     artifacts: target.artifacts,
     ...(token ? { token } : {}),
     ...(Object.keys(env).length ? { env } : {}),
+    // Plain settings and public certificates: forks get them too.
+    ...(Object.keys(target.env).length ? { vars: target.env } : {}),
+    ...(caCertificates ? { caCertificates } : {}),
     meta: { trigger: build.trigger, ...(build.pullRequest ? { pullRequest: build.pullRequest } : {}) },
   };
   return {

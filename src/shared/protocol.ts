@@ -36,6 +36,10 @@ export const buildRequestSchema = z.strictObject({
   artifacts: nonEmpty("expected a non-empty list of artifact patterns"),
   token: z.optional(z.string().check(z.minLength(1))),
   env: z.optional(z.record(z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/)), z.string())),
+  /** The target's plain environment (not secret, not masked): for the fetch and the commands. */
+  vars: z.optional(z.record(z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/)), z.string())),
+  /** Extra CA certificates (PEM) the fetch and the commands trust. */
+  caCertificates: z.optional(z.string().check(z.minLength(1))),
   /** Values to mask in output besides the token and env values (e.g. an installation token). */
   mask: z.optional(z.array(z.string())),
   /** Extra fields recorded in builds.json (trigger, …). Never secrets. */
