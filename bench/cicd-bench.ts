@@ -57,6 +57,7 @@ export async function startCicd(o: CicdBenchOptions): Promise<BenchSide> {
   return {
     once: async () => (await timed(build)).ms,
     burst: async () => (await timed(() => Promise.all(Array.from({ length: o.burst }, build)))).ms,
+    timings: () => server.manager.list({ target: TARGET }).flatMap((b) => (b.meta.timings ? [b.meta.timings as Record<string, number>] : [])),
     close: () => server.close(0),
   };
 }

@@ -25,6 +25,8 @@ export interface BenchSide {
   once(): Promise<number>;
   /** `burst` builds started at once, until the last artifact is in place; milliseconds. */
   burst(): Promise<number>;
+  /** The recorded timings (`meta.timings`) of the builds so far, when the side records them. */
+  timings?(): Record<string, number>[];
   close(): Promise<void>;
 }
 

@@ -16,7 +16,7 @@ import { idleServer, runMemory } from "./manager-memory.js";
 import { createSampleProject } from "./sample-project.js";
 import { compileCli, tsxCli } from "./server-process.js";
 import { Report, type SideResult } from "./report.js";
-import { envInt, machineCpuSeconds, sleep } from "./stats.js";
+import { envInt, machineCpuSeconds, median, sleep } from "./stats.js";
 import { runIngest } from "./webhook-ingest.js";
 import { describeFlood, runFlood } from "./webhook-flood.js";
 import { describePublish, runPublishBench } from "./artifact-publish.js";
@@ -37,6 +37,13 @@ const settings = {
 const parts = new Set((process.env.BENCH_ONLY || "builds,checkrun,webhooks,memory,git,flood,publish,scale").split(",").map((s) => s.trim()));
 
 const runId = randomBytes(4).toString("hex");
+
+/** The median of each phase over the single builds' recorded timings, as one `bench:` line. */
+function phaseLine(all: Record<string, number>[]): string {
+  const names = ["queuedMs", "handOverMs", "fetchMs", "commandsMs", "publishMs", "recordMs", "totalMs"];
+  const parts = names.map((name) => `${name.replace(/Ms$/, "")}=${median(all.map((t) => t[name] ?? 0)).toFixed(0)}ms`);
+  return `bench: cicd single build phases (median of ${all.length}) ${parts.join(" ")}`;
+}
 const root = mkdtempSync(path.join(tmpdir(), `cicd-bench-${runId}-`));
 const cleanup = new Cleanup();
 const report = new Report();
@@ -111,6 +118,7 @@ if (parts.has("builds")) {
         await sleep(settings.gapMs);
         c.singleMs.push(await cicd.once());
       }
+      report.extra.push(phaseLine(cicd.timings?.() ?? []));
       await sleep(settings.gapMs);
       let cpu = machineCpuSeconds();
       f.burstMs = await floor.burst();

@@ -121,7 +121,7 @@ export class BuilderSession {
 /** The `success` or `failure` event that tells the manager how a build ended. */
 function finalEvent(builderId: string, at: string, outcome: BuildOutcome): BuilderEvent {
   const commands = outcome.commands.map(({ command, exitCode, durationMs }) => ({ command, exitCode, durationMs }));
-  const common = { builderId, at, key: outcome.key, durationMs: outcome.durationMs, commit: outcome.commit, commands };
+  const common = { builderId, at, key: outcome.key, durationMs: outcome.durationMs, commit: outcome.commit, commands, phases: outcome.phases };
   return outcome.ok
     ? { type: "success", ...common, exitCode: 0, artifacts: outcome.artifacts, sizes: outcome.sizes, ...(outcome.uploads ? { uploads: outcome.uploads } : {}) }
     : {

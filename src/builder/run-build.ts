@@ -12,7 +12,7 @@ import { fetchSource } from "./fetch-source.js";
 import { basicHeader, tokenCredentials } from "./git-fetch.js";
 import type { GitCache } from "./mirror-location.js";
 import { servicefsPublisher, type Publisher } from "./publisher.js";
-import type { ArtifactUpload, CommandResult } from "../shared/protocol.js";
+import type { ArtifactUpload, BuildPhases, CommandResult } from "../shared/protocol.js";
 import { runCommands } from "./run-commands.js";
 import { baseEnv } from "./run-process.js";
 import { parseSource } from "./source-url.js";
@@ -80,6 +80,8 @@ export interface BuildOutcome {
   /** The files sent to the manager (builders started by a manager). */
   uploads?: ArtifactUpload[];
   commands: CommandResult[];
+  /** Where the time went: the fetch, the commands, collecting and sending the files. */
+  phases: BuildPhases;
   /** 0 on success; the failed command's exit code, or null when no command failed. */
   exitCode: number | null;
   /** Masked, for people: why the build failed. */
@@ -115,12 +117,16 @@ export async function runBuild(spec: BuildSpec, environment: BuildEnvironment): 
     await mkdir(home);
     // The target's environment and CAs apply to the fetch too (a proxy, a company's git server).
     const extraEnv = { ...spec.vars, ...(spec.caCertificates ? await trustEnv(buildDir, spec.caCertificates) : {}) };
+    let phaseStart = Date.now();
     const { commit } = await fetchSource({ url: spec.url, ref: spec.ref, sha: spec.sha, token: spec.token, workspace, configDir: buildDir, servicefs: environment.servicefs, gitCache: environment.gitCache, log, signal: environment.signal, env: extraEnv });
     outcome.commit = commit;
+    outcome.phases.fetchMs = Date.now() - phaseStart;
+    phaseStart = Date.now();
     await prepareForCommands(environment, workspace, home, environment.signal);
     const env = commandEnv(spec, commit, workspace, environment.user ? home : undefined, extraEnv);
     const ran = await runCommands(spec.commands, { cwd: workspace, env, log, signal: environment.signal, user: environment.user });
     killLeftovers = ran.killLeftovers;
+    outcome.phases.commandsMs = Date.now() - phaseStart;
     outcome.commands = ran.results.map((r) => ({ ...r, command: log.mask(r.command) }));
     if (environment.signal?.aborted) throw errors.cancelled(`Build ${spec.key}`);
     if (ran.error) {
@@ -130,10 +136,12 @@ export async function runBuild(spec: BuildSpec, environment: BuildEnvironment): 
     }
     // Nothing the commands started may still change the files while they are collected and sent.
     killLeftovers();
+    phaseStart = Date.now();
     const files = await collectArtifacts(workspace, spec.artifacts);
     const publish = environment.publisher ?? servicefsPublisher(environment.servicefs);
     const published = await publish({ key: spec.key, target: spec.target, commit, ref: spec.ref ?? null, durationMs: Date.now() - started, files, meta: spec.meta }, environment.signal);
     Object.assign(outcome, { ok: true, exitCode: 0, artifacts: published.artifacts, sizes: published.sizes, uploads: published.uploads });
+    outcome.phases.publishMs = Date.now() - phaseStart;
     log.line(`published ${published.artifacts.join(", ")} to ${published.where}`);
   } catch (error) {
     outcome.error = isCicdError(error) ? error : new CicdError("INTERNAL", log.mask(errorMessage(error)));
@@ -158,7 +166,7 @@ export async function runBuild(spec: BuildSpec, environment: BuildEnvironment): 
 export function failedOutcome(spec: BuildSpec, logFile?: string): BuildOutcome {
   return {
     ok: false, key: spec.key, target: spec.target, commit: null, ref: spec.ref ?? null, durationMs: 0,
-    artifacts: [], sizes: {}, commands: [], exitCode: null, logFile,
+    artifacts: [], sizes: {}, commands: [], phases: {}, exitCode: null, logFile,
   };
 }
 

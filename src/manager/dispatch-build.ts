@@ -64,6 +64,8 @@ interface Attempt {
   masker: Masker;
   /** The build's result is recorded and its builder's removal handed to `afterBuild`. */
   detached: boolean;
+  /** When this attempt's dispatch began (ms), for the build's timings. */
+  dispatchedAt: number;
 }
 
 type HandOverAnswer = Awaited<ReturnType<typeof handOver>>;
@@ -83,7 +85,7 @@ type Accepted = Extract<HandOverAnswer, { status: "accepted" }>;
 export async function dispatchBuild(deps: DispatchDeps, key: string, control: BuildControl): Promise<void> {
   const admitted = await admit(deps, key);
   if (!admitted) return;
-  const attempt: Attempt = { ...admitted, masker: new Masker([]), detached: false };
+  const attempt: Attempt = { ...admitted, masker: new Masker([]), detached: false, dispatchedAt: Date.now() };
   try {
     const request = await prepare(deps, attempt, control);
     if (!request) return finishStopped(deps, key, control, attempt.target);
@@ -172,13 +174,17 @@ async function followToTheEnd(deps: DispatchDeps, attempt: Attempt, control: Bui
   const builder = attempt.builder!;
   // A reason left by an interrupted attempt no longer holds once this one runs.
   deps.change(build.key, { status: "running", startedAt: now(), reason: null }, "dequeue");
+  const acceptedAt = Date.now();
   const exit = builder.handle.wait(control.signal);
   const first = await Promise.race([
     deps.callbacks.next(builder.builderId, "final").then((event) => ({ event })),
     exit.then(() => ({ event: undefined }), () => ({ event: undefined })),
   ]);
   if (first.event?.type === "success" && !control.signal.aborted) {
-    deps.change(build.key, await successOf(deps, build.key, first.event));
+    const recordFrom = Date.now();
+    const result = await successOf(deps, build.key, first.event);
+    deps.store.setMeta(build.key, { timings: timingsOf(attempt, acceptedAt, first.event, Date.now() - recordFrom) });
+    deps.change(build.key, result);
     attempt.detached = true;
     deps.afterBuild(cleanUp(deps, build.key, builder, exit, accepted.output, attempt.masker));
     return;
@@ -187,6 +193,22 @@ async function followToTheEnd(deps: DispatchDeps, attempt: Attempt, control: Bui
   if (!info || control.signal.aborted) return finishStopped(deps, build.key, control, target, builder.handle);
   await accepted.output.catch(() => undefined);
   await finishExited(deps, build.key, builder.builderId, info, target, builder.handle);
+}
+
+/**
+ * Where a build's time went, for its record (`meta.timings`, in ms): waiting in the queue, the
+ * manager's hand-over (image, builder, request), the builder's fetch, commands and upload, and
+ * the manager's check and publishing of the files.
+ */
+function timingsOf(attempt: Attempt, acceptedAt: number, event: Extract<BuilderEvent, { type: "success" }>, recordMs: number): Record<string, number> {
+  const queuedMs = Math.max(0, attempt.dispatchedAt - Date.parse(attempt.build.createdAt));
+  return {
+    queuedMs,
+    handOverMs: acceptedAt - attempt.dispatchedAt,
+    ...(event.phases ?? {}),
+    recordMs,
+    totalMs: Date.now() - Date.parse(attempt.build.createdAt),
+  };
 }
 
 /** A step threw: an engine failure is an interruption (tried again); anything else ends the build. */

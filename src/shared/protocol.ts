@@ -79,6 +79,9 @@ const commandResult = z.object({ command: z.string(), exitCode: z.nullable(z.num
  */
 export type CommandResult = z.infer<typeof commandResult>;
 const commandResults = z.optional(z.array(commandResult));
+/** How long the builder spent in each phase of a build, in ms (a phase it never reached is left out). */
+const phases = z.optional(z.object({ fetchMs: z.optional(z.number()), commandsMs: z.optional(z.number()), publishMs: z.optional(z.number()) }));
+export type BuildPhases = NonNullable<z.infer<typeof phases>>;
 export const builderEventSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("ready"), ...base, port: z.int(), pid: z.optional(z.int()) }),
   z.object({ type: z.literal("started"), ...base, key: z.string() }),
@@ -97,6 +100,7 @@ export const builderEventSchema = z.discriminatedUnion("type", [
      */
     uploads: z.optional(z.array(artifactUploadSchema)),
     commands: commandResults,
+    phases,
   }),
   z.object({
     type: z.literal("failure"),
@@ -115,6 +119,7 @@ export const builderEventSchema = z.discriminatedUnion("type", [
      */
     code: z.optional(z.string()),
     commands: commandResults,
+    phases,
   }),
 ]);
 export type BuilderEvent = z.infer<typeof builderEventSchema>;

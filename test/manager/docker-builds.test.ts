@@ -51,6 +51,11 @@ describe.skipIf(!hasDocker)("builds in builder containers on the real Docker eng
     const done = await server.manager.waitFor(key, finished, 120_000);
     expect(done).toMatchObject({ status: "succeeded", exitCode: 0 });
     expect(done.artifacts).toEqual([expect.stringMatching(/^hello-1\.0-\d{8}T\d{9}Z\.mjs$/)]);
+    // Where the time went, phase by phase, in the build's record (and so in the API).
+    const timings = (await (await server.api(`/api/v1/builds/${key}`)).json() as Build).meta.timings as Record<string, number>;
+    expect(Object.keys(timings).sort()).toEqual(["commandsMs", "fetchMs", "handOverMs", "publishMs", "queuedMs", "recordMs", "totalMs"]);
+    expect(Object.values(timings).every((ms) => Number.isFinite(ms) && ms >= 0)).toBe(true);
+    expect(timings.totalMs).toBeGreaterThanOrEqual(timings.fetchMs! + timings.commandsMs! + timings.publishMs!);
     const sfs = path.join(server.config.servicefs, "hello");
     const doc = JSON.parse(readFileSync(path.join(sfs, "builds.json"), "utf8"));
     expect(doc.builds.at(-1)).toMatchObject({ key, status: "good", artifacts: done.artifacts });
