@@ -108,6 +108,32 @@ async function benchShape(shape: RepoShape): Promise<string[]> {
       tree.push(await clock(() => git(into, "checkout", "-q", "-f", "HEAD")));
       await rm(into, { recursive: true, force: true });
     }
+    // The same two fetches across a network link (bytes matter there, not on loopback).
+    const link: Link = { bitsPerSecond: int("BENCH_GIT_LINK_MBIT", 20) * 1e6, latencyMs: int("BENCH_GIT_LINK_MS", 40) };
+    const far = await countingProxy(new URL(server.origin), link);
+    const overLink: { fresh: number[]; cached: number[] } = { fresh: [], cached: [] };
+    try {
+      const farCache = { dir: path.join(root, "git-cache-far") };
+      const farMeasure = async (useCache: boolean) => {
+        const dir = path.join(root, `far-${++n}`);
+        await mkdir(path.join(dir, "workspace"), { recursive: true });
+        const log = await BuildLog.open(path.join(root, "logs"), `far${n}`, [], () => undefined);
+        const head = await git(repo.bare, "rev-parse", "main");
+        const o = { url: `${far.origin}/project.git`, ref: "main", sha: head, dir: path.join(dir, "workspace"), configDir: dir, log };
+        const seconds = await clock(() => (useCache ? fetchGitCached({ ...o, cache: farCache }) : fetchGit(o)));
+        await log.close();
+        await rm(dir, { recursive: true, force: true });
+        return seconds;
+      };
+      await farMeasure(true); // the mirror's first fill, paid once
+      for (let i = 0; i < Math.max(3, Math.ceil(runs / 2)); i++) {
+        await repo.commitMore(1);
+        overLink.fresh.push(await farMeasure(false));
+        overLink.cached.push(await farMeasure(true));
+      }
+    } finally {
+      await far.close();
+    }
     const s = (x: number) => `${x.toFixed(2)}s`;
     const mb = (x: number) => (x < 1e5 ? `${(x / 1e3).toFixed(1)}kB` : `${(x / 1e6).toFixed(2)}MB`);
     const [f, c, k, t] = [median(fresh.map((x) => x.seconds)), median(warm.map((x) => x.seconds)), median(clone), median(tree)];
@@ -117,6 +143,7 @@ async function benchShape(shape: RepoShape): Promise<string[]> {
       `bench: ${label} checkout fresh=${s(f)} cached=${s(c)} ratio=${(c / f).toFixed(2)} ${about}`,
       `bench: ${label} clone (full history)=${s(k)} cached/clone=${(c / k).toFixed(2)} ${verdict(c / k <= 0.2, "≤ 0.20")}; writing the work tree alone=${s(t)}`,
       `bench: ${label} bytes from the server fresh=${mb(median(fresh.map((x) => x.bytes)))} cached=${mb(median(warm.map((x) => x.bytes)))} clone=${mb(median(cloneBytes))}`,
+      linkLine(label, link, median(overLink.fresh), median(overLink.cached), shape.linesPerChange > 1),
     ];
   } finally {
     await proxy.close();
@@ -125,8 +152,25 @@ async function benchShape(shape: RepoShape): Promise<string[]> {
   }
 }
 
-/** A TCP proxy in front of the git server that counts the bytes the server sends. */
-async function countingProxy(target: URL): Promise<{ origin: string; bytes(): number; close(): Promise<void> }> {
+/** The fetch across the link: cached against the plain shallow fetch a build makes without the cache. */
+function linkLine(label: string, link: Link, fresh: number, cached: number, judged: boolean): string {
+  const where = `over a ${link.bitsPerSecond / 1e6} Mbit/s, ${link.latencyMs} ms link`;
+  const ratio = cached / fresh;
+  return `bench: ${label} ${where} fresh=${fresh.toFixed(2)}s cached=${cached.toFixed(2)}s ratio=${ratio.toFixed(2)}${judged ? ` ${verdict(ratio <= 0.5, "≤ 0.50")}` : ""}`;
+}
+
+/** A network link: its bandwidth each way and its one-way delay. */
+export interface Link {
+  bitsPerSecond: number;
+  latencyMs: number;
+}
+
+/**
+ * A TCP proxy in front of the git server that counts the bytes the server sends. With `link`,
+ * every chunk, each way, waits for its turn on a line of that bandwidth and then the link's
+ * delay: a server across a real network, not on loopback.
+ */
+async function countingProxy(target: URL, link?: Link): Promise<{ origin: string; bytes(): number; close(): Promise<void> }> {
   let received = 0;
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
@@ -137,7 +181,12 @@ async function countingProxy(target: URL): Promise<{ origin: string; bytes(): nu
       s.on("error", () => s.destroy());
     }
     upstream.on("data", (chunk: Buffer) => (received += chunk.length));
-    client.pipe(upstream).pipe(client);
+    if (link) {
+      shaped(client, upstream, link);
+      shaped(upstream, client, link);
+    } else {
+      client.pipe(upstream).pipe(client);
+    }
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
@@ -149,6 +198,33 @@ async function countingProxy(target: URL): Promise<{ origin: string; bytes(): nu
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * Forwards `from` to `to` as over `link`: each chunk leaves once the line has carried it and
+ * the delay has passed. One queue and one timer per direction, so chunks can never overtake
+ * each other (timers rounded to the millisecond would).
+ */
+function shaped(from: Socket, to: Socket, link: Link): void {
+  let lineFreeAt = 0;
+  const queue: { at: number; chunk: Buffer | null }[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const pump = () => {
+    timer = undefined;
+    while (queue.length && queue[0]!.at <= Date.now()) {
+      const { chunk } = queue.shift()!;
+      if (chunk === null) to.end();
+      else if (to.writable) to.write(chunk);
+    }
+    if (queue.length) timer = setTimeout(pump, Math.max(1, queue[0]!.at - Date.now()));
+  };
+  const push = (chunk: Buffer | null) => {
+    if (chunk) lineFreeAt = Math.max(Date.now(), lineFreeAt) + (chunk.length * 8 * 1000) / link.bitsPerSecond;
+    queue.push({ at: Math.max(Date.now(), lineFreeAt) + link.latencyMs, chunk });
+    timer ??= setTimeout(pump, Math.max(1, queue[0]!.at - Date.now()));
+  };
+  from.on("data", (chunk: Buffer) => push(chunk));
+  from.once("end", () => push(null));
 }
 
 /**
