@@ -1,8 +1,6 @@
+import { benchConfig } from "./bench-config.js";
 import { execFileSync } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
-import path from "node:path";
-import { parseConfig } from "../src/config/load-config.js";
 import { createExecutor } from "../src/executor/index.js";
 import { FINAL_STATUSES } from "../src/manager/types.js";
 import { startServer } from "../src/server/start-server.js";
@@ -48,18 +46,10 @@ export async function runCheckRunLatency(o: CheckRunLatencyOptions): Promise<Che
   };
   const github = await startFakeGitHub(seen);
   const payload = pushPayload();
-  const file = path.join(o.dir, "cicd.yml");
-  writeFileSync(file, "# written by the benchmark (bench/check-run-latency.ts)\n");
-  const config = parseConfig(
-    {
-      port: 0,
-      host: "0.0.0.0",
-      servicefs: "./servicefs",
-      database: "./cicd.sqlite",
-      targets: [{ name: "hello-world", repository: payload.repository.full_name, url: o.project.url, commands: o.project.commands, artifacts: o.project.artifacts, timeout: "5m" }],
-    },
-    { file, env: {} },
-  );
+  const config = benchConfig(o.dir, "bench/check-run-latency.ts", {
+    host: "0.0.0.0",
+    targets: [{ name: "hello-world", repository: payload.repository.full_name, url: o.project.url, commands: o.project.commands, artifacts: o.project.artifacts, timeout: "5m" }],
+  });
   const executor = createExecutor("docker", { logger: o.logger.child("executor"), instance: o.instance });
   const server = await startServer({ config, executor, logger: o.logger, env: { CICD_API_TOKEN: "bench-api-token-0123456789", ...github.env } });
   const samplesMs: number[] = [];

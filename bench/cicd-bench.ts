@@ -1,7 +1,7 @@
-import { existsSync, statSync, writeFileSync } from "node:fs";
+import { benchConfig } from "./bench-config.js";
+import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { CicdClient } from "../src/client/index.js";
-import { parseConfig } from "../src/config/load-config.js";
 import { createExecutor, type ExecutorName } from "../src/executor/index.js";
 import { FINAL_STATUSES, type Build } from "../src/manager/types.js";
 import { startServer, type RunningServer } from "../src/server/start-server.js";
@@ -32,20 +32,12 @@ const TARGET = "sample";
  * delay). A burst is `burst` builds triggered at once and drained with the server's `concurrency`.
  */
 export async function startCicd(o: CicdBenchOptions): Promise<BenchSide> {
-  const file = path.join(o.dir, "cicd.yml");
-  writeFileSync(file, "# written by the benchmark (bench/cicd-bench.ts)\n");
-  const config = parseConfig(
-    {
-      port: 0,
-      // Builder containers call back through the Docker bridge (host.docker.internal).
-      host: "0.0.0.0",
-      servicefs: "./servicefs",
-      database: "./cicd.sqlite",
-      concurrency: o.concurrency,
-      targets: [{ name: TARGET, url: o.project.url, commands: o.project.commands, artifacts: o.project.artifacts, timeout: "5m" }],
-    },
-    { file, env: {} },
-  );
+  const config = benchConfig(o.dir, "bench/cicd-bench.ts", {
+    // Builder containers call back through the Docker bridge (host.docker.internal).
+    host: "0.0.0.0",
+    concurrency: o.concurrency,
+    targets: [{ name: TARGET, url: o.project.url, commands: o.project.commands, artifacts: o.project.artifacts, timeout: "5m" }],
+  });
   const token = "bench-api-token-0123456789";
   const executor = createExecutor(o.executor ?? "docker", { logger: o.logger.child("executor"), instance: o.instance });
   const server = await startServer({ config, executor, logger: o.logger, env: { CICD_API_TOKEN: token } });

@@ -1,9 +1,9 @@
+import { benchConfig } from "./bench-config.js";
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { parseConfig } from "../src/config/load-config.js";
 import type { Executor } from "../src/executor/types.js";
 import { startServer } from "../src/server/start-server.js";
 import type { Logger } from "../src/shared/logger.js";
@@ -71,19 +71,11 @@ const neverRuns: Executor = {
  */
 export async function runIngest(o: IngestOptions): Promise<IngestResult> {
   const github = await startFakeGitHub();
-  const file = path.join(o.dir, "cicd.yml");
-  writeFileSync(file, "# written by the benchmark (bench/webhook-ingest.ts)\n");
   const payload = pushPayload();
-  const config = parseConfig(
-    {
-      port: 0,
-      host: "127.0.0.1",
-      servicefs: "./servicefs",
-      database: "./cicd.sqlite",
-      targets: [{ name: "hello-world", repository: payload.repository.full_name, url: o.project.url, commands: o.project.commands, artifacts: o.project.artifacts, supersede: process.env.BENCH_SUPERSEDE !== "false" }],
-    },
-    { file, env: {} },
-  );
+  const config = benchConfig(o.dir, "bench/webhook-ingest.ts", {
+    host: "127.0.0.1",
+    targets: [{ name: "hello-world", repository: payload.repository.full_name, url: o.project.url, commands: o.project.commands, artifacts: o.project.artifacts, supersede: process.env.BENCH_SUPERSEDE !== "false" }],
+  });
   const server = await startServer({ config, executor: neverRuns, logger: o.logger, env: { CICD_API_TOKEN: "bench-api-token-0123456789", ...github.env } });
   const bodyFile = path.join(o.dir, "push.json");
   writeFileSync(bodyFile, JSON.stringify(payload));

@@ -39,6 +39,8 @@ export interface WorkloadSpec {
   env: Record<string, string>;
   mounts: Mount[];
   limits?: Limits;
+  /** Swarm constraints of the target (`placement`); executors that place nothing ignore them. */
+  placement?: string[];
   /** Published ports, docker style "8080:8080" (runners only). */
   ports?: string[];
   /** Port the workload listens on inside (builders), so the manager can reach it. */

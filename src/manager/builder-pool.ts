@@ -319,6 +319,7 @@ export class BuilderPool {
       env: { CICD_BUILDER_ID: builderId, CICD_MANAGER_URL: this.deps.callbackUrl(), CICD_MANAGER_TOKEN: token },
       mounts: [...sourceMounts(target.url, config.servicefs), ...caches, ...(mirror ? [mirror] : [])],
       limits: { ...config.limits, ...target.limits },
+      placement: target.placement,
       listenPort: 8080,
       capabilities: [...BUILDER_CAPABILITIES, ...(!trusted ? ["NET_ADMIN"] : [])],
     };

@@ -83,6 +83,7 @@ export class Runners {
         { host: stateDir, container: stateDir },
       ],
       limits: { ...this.deps.config.limits, ...target.limits },
+      placement: target.placement,
       ports: run.ports,
     });
     this.deps.store.insert({ id, target: target.name, state: "running", createdAt: new Date().toISOString(), stoppedAt: null, exitCode: null, stateFile });

@@ -25,6 +25,5 @@ export function makeExecutor(config: Config, environment: Environment, dataDir: 
     docker: config.docker,
     dockerEnvironment: { DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH },
     callbackHost: config.callbackHost,
-    placement: (target) => config.targets.find((t) => t.name === target)?.placement ?? [],
   });
 }

@@ -86,7 +86,7 @@ describe.skipIf(!hasDocker)("executor swarm, end to end", () => {
         maxAttempts: 3,
         targets: [target("hello", ["sh build.sh"]), target("slow", ["echo started; sleep 600"]), target("drained", ["sleep 4", "sh build.sh"])],
       }),
-      { executor: createExecutor("swarm", { logger: memoryLogger(), instance, placement: () => [`node.labels.${label}==yes`] }) },
+      { executor: createExecutor("swarm", { logger: memoryLogger(), instance }) },
     );
   }, 600_000);
 

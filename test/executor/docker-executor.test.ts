@@ -1,5 +1,4 @@
 import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
@@ -9,17 +8,15 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createExecutor, DockerExecutor } from "../../src/executor/index.js";
-import type { WorkloadHandle, WorkloadSpec } from "../../src/executor/index.js";
 import { isCicdError } from "../../src/shared/errors.js";
 import { memoryLogger } from "../helpers/memory-logger.js";
 import { requireDocker } from "../helpers/docker.js";
 import { writeFakeCli } from "./fake-cli.js";
+import { workloadKit } from "./workload-kit.js";
 
 const run = promisify(execFile);
 const hasDocker = await requireDocker();
 const IMAGE = "cicd-test-executor:latest";
-const runId = randomBytes(3).toString("hex");
-let seq = 0;
 
 interface Inspected {
   State: { Running: boolean };
@@ -39,21 +36,7 @@ describe.skipIf(!hasDocker)("DockerExecutor", () => {
   const logger = memoryLogger();
   const root = mkdtempSync(path.join(os.tmpdir(), "cicd-exec-docker-"));
   const executor = createExecutor("docker", { logger, projectRoot: root, images: { builder: IMAGE } }) as DockerExecutor;
-  const handles: WorkloadHandle[] = [];
-
-  function spec(args: string[], extra: Partial<WorkloadSpec> = {}): WorkloadSpec {
-    return { id: `t${runId}-${++seq}`, role: "builder", target: "hello", image: IMAGE, args, env: {}, mounts: [], ...extra };
-  }
-  async function start(s: WorkloadSpec): Promise<WorkloadHandle> {
-    const handle = await executor.start(s);
-    handles.push(handle);
-    return handle;
-  }
-  async function collect(handle: WorkloadHandle): Promise<string> {
-    let text = "";
-    await handle.output((chunk) => (text += chunk));
-    return text;
-  }
+  const { spec, start, collect, handles, runId } = workloadKit(() => executor, IMAGE, "t");
 
   beforeAll(async () => {
     writeFakeCli(path.join(root, "docker/build/cicd.mjs"));

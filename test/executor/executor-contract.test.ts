@@ -8,7 +8,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createExecutor, type ExecutorName, type ExecutorOptions } from "../../src/executor/index.js";
-import type { Executor, WorkloadHandle, WorkloadSpec } from "../../src/executor/index.js";
+import type { Executor } from "../../src/executor/index.js";
 import { isCicdError } from "../../src/shared/errors.js";
 import { requireDocker } from "../helpers/docker.js";
 import { memoryLogger } from "../helpers/memory-logger.js";
@@ -16,6 +16,7 @@ import { startRemoteEngine, type RemoteEngine } from "../helpers/remote-engine.j
 import { sshServerUnavailable, startSshServer, type SshServer } from "../helpers/ssh-server.js";
 import { joinSwarm, type SwarmMembership } from "../helpers/swarm.js";
 import { writeFakeCli } from "./fake-cli.js";
+import { workloadKit } from "./workload-kit.js";
 
 /**
  * The Executor contract (src/executor/types.ts), checked the same way against every real
@@ -99,27 +100,13 @@ for (const setUp of setUps) {
     const logger = memoryLogger();
     const root = mkdtempSync(path.join(os.tmpdir(), "cicd-contract-"));
     const instance = `contract-${randomBytes(4).toString("hex")}`;
-    const runId = randomBytes(3).toString("hex");
-    let seq = 0;
     let executor: Executor;
     let opened: Opened;
     let options: Partial<ExecutorOptions> = {};
-    const handles: WorkloadHandle[] = [];
+    const { spec, start, collect, handles } = workloadKit(() => executor, IMAGE, "c");
 
     const make = (extra: Partial<ExecutorOptions> = {}) =>
       createExecutor(setUp.executor, { logger, projectRoot: root, images: { builder: IMAGE }, instance, ...options, ...extra } as ExecutorOptions);
-    const spec = (args: string[], extra: Partial<WorkloadSpec> = {}): WorkloadSpec =>
-      ({ id: `c${runId}-${++seq}`, role: "builder", target: "hello", image: IMAGE, args, env: {}, mounts: [], ...extra });
-    async function start(s: WorkloadSpec): Promise<WorkloadHandle> {
-      const handle = await executor.start(s);
-      handles.push(handle);
-      return handle;
-    }
-    async function collect(handle: WorkloadHandle): Promise<string> {
-      let text = "";
-      await handle.output((chunk) => (text += chunk));
-      return text;
-    }
 
     beforeAll(async () => {
       opened = await setUp.open();

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { serviceSpec } from "../../src/executor/swarm/service-spec.js";
 import type { WorkloadSpec } from "../../src/executor/types.js";
 
-const context = { labels: { "cicd.instance": "i1" }, placement: ["node.labels.arch==arm64"], managerNode: "node.id==abc", hosts: ["172.17.0.1 host.docker.internal"], jobs: true };
+const context = { labels: { "cicd.instance": "i1" }, managerNode: "node.id==abc", hosts: ["172.17.0.1 host.docker.internal"], jobs: true };
 const builder: WorkloadSpec = {
   id: "b1",
   role: "builder",
@@ -14,6 +14,7 @@ const builder: WorkloadSpec = {
   mounts: [{ host: "/data/cache/targets/app/home_cache", container: "/home/cache", volume: "cicd-cache-app-home_cache" }],
   limits: { memory: "2g", cpus: 2, pids: 512 },
   capabilities: ["CHOWN", "SETUID"],
+  placement: ["node.labels.arch==arm64"],
 };
 
 type Spec = {

@@ -1,13 +1,12 @@
 import type Dockerode from "dockerode";
 import { errors } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
-import { packageRoot } from "../project-root.js";
 import type { Executor, FoundWorkload, Role, WorkloadHandle, WorkloadSpec } from "../types.js";
 import { containerConfig, MANAGED_LABEL } from "./container-config.js";
 import { dockerMessage, ignoring } from "./docker-errors.js";
 import { DockerWorkload } from "./docker-workload.js";
 import { checkEngine, connectEngine, type Engine, type EngineEnvironment, type EngineSettings } from "./engine.js";
-import { type BuiltInImages, ImagePreparer } from "./image-preparer.js";
+import { type BuiltInImages, builtInImagePreparer, type ImagePreparer } from "./image-preparer.js";
 
 export const INSTANCE_LABEL = "cicd.instance";
 
@@ -70,10 +69,7 @@ export class DockerExecutor implements Executor {
     this.engine = connectEngine(options.docker, options.dockerEnvironment);
     this.sharesDisk = this.engine.display.startsWith("unix://");
     this.log = options.logger.child("docker");
-    this.images = new ImagePreparer(this.engine.docker, options.projectRoot ?? packageRoot(), {
-      builder: options.images?.builder ?? "cicd-builder",
-      runner: options.images?.runner ?? "cicd-runner",
-    }, this.log);
+    this.images = builtInImagePreparer(this.engine.docker, options, this.log);
   }
 
   get docker(): Dockerode {
@@ -81,8 +77,8 @@ export class DockerExecutor implements Executor {
   }
 
   async check(): Promise<string> {
-    const { version } = await checkEngine(this.engine);
-    return `Docker ${version} at ${this.engine.display}`;
+    const { ServerVersion } = await checkEngine(this.engine);
+    return `Docker ${ServerVersion ?? "(version unknown)"} at ${this.engine.display}`;
   }
 
   prepareImage(image: string, log: Logger): Promise<void> {

@@ -82,23 +82,26 @@ function certFiles(dir = path.join(os.homedir(), ".docker")): { ca: string; cert
 }
 
 /**
- * Asks the engine who it is, so a wrong address or certificate stops the server at start with
- * a message naming the host rather than failing the first build. Resolves with the engine's
- * version and whether it is a swarm manager.
+ * Asks the engine who it is (`GET /info`), so a wrong address or certificate stops the server at
+ * start with a message naming the host rather than failing the first build.
  */
-export async function checkEngine(engine: Engine, timeoutMs = 15_000): Promise<{ version: string; swarm: "manager" | "worker" | "none" }> {
+export async function checkEngine(engine: Engine, timeoutMs = 15_000): Promise<EngineInfo> {
   try {
-    const info = (await withTimeout(engine.docker.info() as Promise<EngineInfo>, timeoutMs)) ;
-    const swarm = info.Swarm?.LocalNodeState === "active" ? (info.Swarm.ControlAvailable ? "manager" : "worker") : "none";
-    return { version: info.ServerVersion ?? "unknown", swarm };
+    return await withTimeout(engine.docker.info() as Promise<EngineInfo>, timeoutMs);
   } catch (error) {
     throw errors.executorFailed(`Cannot reach the Docker engine at ${engine.display}: ${dockerMessage(error)}. ${hint(engine.display)}`);
   }
 }
 
-interface EngineInfo {
+/** The parts of the engine's `/info` that cicd reads. */
+export interface EngineInfo {
   ServerVersion?: string;
-  Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean };
+  Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean; NodeID?: string; Nodes?: number };
+}
+
+/** The engine's part in a swarm: a manager (it can run services), a worker, or none. */
+export function swarmRole(info: EngineInfo): "manager" | "worker" | "none" {
+  return info.Swarm?.LocalNodeState === "active" ? (info.Swarm.ControlAvailable ? "manager" : "worker") : "none";
 }
 
 function hint(display: string): string {

@@ -2,6 +2,7 @@ import { formatDuration } from "../../shared/duration.js";
 import { errors } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
 import type { Role } from "../types.js";
+import { packageRoot } from "../project-root.js";
 import { buildContext } from "./build-context.js";
 import { BUNDLE_LABEL, bundleHash, recipeFiles } from "./bundle-hash.js";
 import { dockerMessage, dockerStatus } from "./docker-errors.js";
@@ -140,6 +141,14 @@ function progress(event: ProgressEvent, log: Logger): void {
   for (const line of (event.stream ?? "").split("\n")) if (line.trim()) log.info(line.trimEnd());
   // Layer download ticks are noise; their start and end lines are not.
   if (event.status && !event.progress) log.debug(`${event.id ? `${event.id}: ` : ""}${event.status}`);
+}
+
+/** The preparer of an executor's images: the built-in ones from `projectRoot` (default: the cicd package), under the given or default tags. */
+export function builtInImagePreparer(docker: Dockerode, options: { projectRoot?: string; images?: Partial<BuiltInImages> }, serverLog: Logger): ImagePreparer {
+  return new ImagePreparer(docker, options.projectRoot ?? packageRoot(), {
+    builder: options.images?.builder ?? "cicd-builder",
+    runner: options.images?.runner ?? "cicd-runner",
+  }, serverLog);
 }
 
 /** "name" and "name:latest" are one image; a digest or tag is kept as written. */

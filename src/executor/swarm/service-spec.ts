@@ -10,8 +10,6 @@ export const STOP_GRACE_MS = 10_000;
 export interface ServiceContext {
   /** Extra labels (the manager's instance). */
   labels: Record<string, string>;
-  /** The target's Swarm constraints (`placement`). */
-  placement: string[];
   /** Constraint that puts a workload on the manager's node, for one that mounts the manager's folders. */
   managerNode: string;
   /** `/etc/hosts` lines of the task ("IP name"), e.g. the manager's address as host.docker.internal. */
@@ -66,7 +64,7 @@ export function serviceSpec(spec: WorkloadSpec, context: ServiceContext): Record
         Reservations: { MemoryBytes: memory === undefined ? undefined : Math.floor(memory / 4) },
       },
       RestartPolicy: { Condition: "none", MaxAttempts: 0 },
-      Placement: { Constraints: [...context.placement, ...(needsManagerDisk ? [context.managerNode] : [])] },
+      Placement: { Constraints: [...(spec.placement ?? []), ...(needsManagerDisk ? [context.managerNode] : [])] },
     },
     Mode: job ? { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } } : { Replicated: { Replicas: 1 } },
     ...(spec.ports?.length ? { EndpointSpec: { Ports: spec.ports.map(publishedPort) } } : {}),

@@ -1,31 +1,22 @@
 import type Dockerode from "dockerode";
 import { errorMessage, errors } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
-import { packageRoot } from "../project-root.js";
 import type { Executor, FoundWorkload, WorkloadHandle, WorkloadSpec } from "../types.js";
-import { foundFromLabels, INSTANCE_LABEL, labelScope } from "../docker/docker-executor.js";
+import { type DockerExecutorOptions, foundFromLabels, INSTANCE_LABEL, labelScope } from "../docker/docker-executor.js";
 import { dockerMessage, dockerStatus } from "../docker/docker-errors.js";
-import { checkEngine, connectEngine, type Engine, type EngineEnvironment, type EngineSettings } from "../docker/engine.js";
-import { type BuiltInImages, ImagePreparer } from "../docker/image-preparer.js";
+import { checkEngine, connectEngine, swarmRole, type Engine, type EngineInfo } from "../docker/engine.js";
+import { builtInImagePreparer, type ImagePreparer } from "../docker/image-preparer.js";
 import { serviceSpec } from "./service-spec.js";
 import { firstTask, SwarmWorkload } from "./swarm-workload.js";
 
-export interface SwarmExecutorOptions {
-  logger: Logger;
-  projectRoot?: string;
-  images?: Partial<BuiltInImages>;
-  /** A swarm manager node's engine (`docker:` of cicd.yml, else DOCKER_HOST, else the local socket). */
-  docker?: EngineSettings;
-  dockerEnvironment?: EngineEnvironment;
-  instance?: string;
+/** The docker executor's options (the engine must be a swarm manager node's), and where builders call. */
+export interface SwarmExecutorOptions extends DockerExecutorOptions {
   /**
    * The address builders on any node reach the manager at (`callbackHost` of cicd.yml). Unset,
    * the address of this machine on Docker's default bridge: right only when every task runs on
    * this machine (a single-node swarm).
    */
   callbackHost?: string;
-  /** Per target name, its Swarm constraints (`placement`). */
-  placement?: (target: string) => string[];
 }
 
 /** What the executor learns of the swarm once. */
@@ -75,10 +66,7 @@ export class SwarmExecutor implements Executor {
   constructor(private readonly options: SwarmExecutorOptions) {
     this.engine = connectEngine(options.docker, options.dockerEnvironment);
     this.log = options.logger.child("swarm");
-    this.images = new ImagePreparer(this.engine.docker, options.projectRoot ?? packageRoot(), {
-      builder: options.images?.builder ?? "cicd-builder",
-      runner: options.images?.runner ?? "cicd-runner",
-    }, this.log);
+    this.images = builtInImagePreparer(this.engine.docker, options, this.log);
   }
 
   private get docker(): Dockerode {
@@ -95,15 +83,16 @@ export class SwarmExecutor implements Executor {
    * need its disk) and its default bridge's address (how a task on this node reaches it).
    */
   async check(): Promise<string> {
-    const { version, swarm } = await checkEngine(this.engine);
+    const info = await checkEngine(this.engine);
+    const swarm = swarmRole(info);
     if (swarm !== "manager") {
       throw errors.executorFailed(`The Docker engine at ${this.engine.display} is ${swarm === "worker" ? "a swarm worker" : "not part of a swarm"}; executor swarm needs a manager node (docker swarm init, or docker.host pointing at one).`);
     }
-    const { nodes } = await this.learn();
+    const { nodes } = await this.learn(info);
     if (nodes > 1 && !this.options.callbackHost) {
       this.log.warn(`the swarm has ${nodes} nodes, but callbackHost is not set: builders on other nodes would call their own machine; set callbackHost to an address of this machine every node reaches`);
     }
-    return `Docker ${version} swarm of ${nodes} node(s) at ${this.engine.display}`;
+    return `Docker ${info.ServerVersion ?? "(version unknown)"} swarm of ${nodes} node(s) at ${this.engine.display}`;
   }
 
   prepareImage(image: string, log: Logger): Promise<void> {
@@ -114,7 +103,6 @@ export class SwarmExecutor implements Executor {
     const here = await this.learn();
     const body = serviceSpec(spec, {
       labels: this.options.instance ? { [INSTANCE_LABEL]: this.options.instance } : {},
-      placement: this.options.placement?.(spec.target) ?? [],
       managerNode: `node.id==${here.nodeId}`,
       hosts: this.options.callbackHost || !here.gateway ? [] : [`${here.gateway} host.docker.internal`],
       jobs: here.jobs,
@@ -176,10 +164,10 @@ export class SwarmExecutor implements Executor {
   /** Services keep running; a restarted manager re-attaches. */
   async close(): Promise<void> {}
 
-  /** This node's id, its default bridge's address and the swarm's size, asked once. */
-  private learn(): Promise<Learned> {
+  /** This node's id, its default bridge's address and the swarm's size, asked once (`known`: the engine's /info, when already asked). */
+  private learn(known?: EngineInfo): Promise<Learned> {
     this.learned ??= (async () => {
-      const info = (await this.docker.info()) as { Swarm?: { NodeID?: string; Nodes?: number } };
+      const info = known ?? ((await this.docker.info()) as EngineInfo);
       const { ApiVersion } = await this.docker.version();
       const bridge = (await this.docker.getNetwork("bridge").inspect().catch(() => undefined)) as { IPAM?: { Config?: Array<{ Gateway?: string }> } } | undefined;
       return {

@@ -94,23 +94,25 @@ export class SwarmWorkload implements WorkloadHandle {
 
   /** Removes the service: Swarm has no stop that keeps it, and a stopped task is never restarted. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    try {
-      await ignoring([404], () => this.service.remove());
-    } catch (error) {
-      throw errors.executorFailed(`Stopping workload ${this.id} failed: ${dockerMessage(error)}`);
-    }
+    await this.remove("Stopping");
   }
 
   async destroy(): Promise<void> {
-    await this.stop().catch((error: unknown) => {
-      throw errors.executorFailed(`Removing workload ${this.id} failed: ${dockerMessage(error)}`);
-    });
+    await this.remove("Removing");
     // The engine answers before the task's container is gone; "destroyed" means nothing is left.
     for (let i = 0; i < 100; i++) {
       const left = await this.docker.listContainers({ all: true, filters: { label: [`com.docker.swarm.service.name=${this.serviceName}`] } }).catch(() => []);
       if (left.length === 0) return;
       await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  private async remove(doing: string): Promise<void> {
+    this.stopped = true;
+    try {
+      await ignoring([404], () => this.service.remove());
+    } catch (error) {
+      throw errors.executorFailed(`${doing} workload ${this.id} failed: ${dockerMessage(error)}`);
     }
   }
 }
