@@ -113,6 +113,8 @@ describe("manager with a scripted executor", () => {
     const spec = executor.started.find((s) => s.buildKey === build.key)!;
     expect(spec.mounts.map((m) => m.container)).not.toContain("/root/.m2");
     expect(spec.mounts.some((m) => m.host.startsWith(server.config.servicefs))).toBe(false);
+    // Nor a node's cache volume (what executors without the manager's disk mount instead).
+    expect(spec.mounts.filter((m) => m.volume !== undefined)).toEqual([]);
     expect(spec.args).toContain("--isolate-network");
     expect(spec.capabilities).toContain("NET_ADMIN");
     const published = (await (await server.api("/api/v1/targets/hello/artifacts")).json()) as { builds: unknown[] };
