@@ -1,6 +1,7 @@
 import { readlinkSync } from "node:fs";
 import { hostname } from "node:os";
-import { open, readFile, stat, unlink, utimes } from "node:fs/promises";
+import { link, open, readdir, readFile, stat, unlink, utimes, writeFile } from "node:fs/promises";
+import path from "node:path";
 import { errors } from "../shared/errors.js";
 
 export interface LockOptions {
@@ -28,6 +29,9 @@ export interface HeldLock {
   assertHeld(): Promise<void>;
 }
 
+/** The ending of an owner's draft (see create()); a holder killed before removing it leaves one. */
+const DRAFT = ".new";
+
 /**
  * Runs `fn` while holding an exclusive lock file shared by every process on the same file
  * system (builders and runners in containers included). The lock is created with O_EXCL, so
@@ -48,18 +52,13 @@ export async function withFileLock<T>(lockPath: string, fn: (lock: HeldLock) => 
   const staleMs = options.staleMs ?? 60_000;
   const started = Date.now();
   // The random part tells apart two holders of one process that started in the same millisecond.
-  const owner = `${processSpace()} ${process.pid} ${Date.now()} ${Math.random().toString(36).slice(2, 10)}`;
+  const tag = Math.random().toString(36).slice(2, 10);
+  const owner = `${processSpace()} ${process.pid} ${Date.now()} ${tag}`;
+  const draft = `${lockPath}.${process.pid}-${tag}${DRAFT}`;
   let wait = 2;
   for (;;) {
     if (options.signal?.aborted) throw errors.cancelled(`Waiting for the lock ${lockPath}`);
-    try {
-      const handle = await open(lockPath, "wx", 0o644);
-      await handle.writeFile(owner);
-      await handle.close();
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    }
+    if (await create(lockPath, draft, owner)) break;
     if (await isStale(lockPath, staleMs)) {
       await breakStaleLock(lockPath, staleMs);
       continue;
@@ -78,6 +77,27 @@ export async function withFileLock<T>(lockPath: string, fn: (lock: HeldLock) => 
     // Only remove the lock if it is still ours (it may have been broken as stale).
     const current = await readFile(lockPath, "utf8").catch(() => "");
     if (current === owner) await unlink(lockPath).catch(() => undefined);
+  }
+}
+
+/**
+ * Creates the lock file with the owner already in it, or returns false when it exists. The
+ * owner is written to a file of its own first and that file hard-linked to the lock's name
+ * (link fails when the name exists, exactly like O_EXCL, also over NFS): a lock file is never
+ * seen empty. Created empty and then filled, a holder killed between the two would leave a lock
+ * naming no one, which only its age can break (staleMs, a minute) and every builder, runner
+ * and `cicd gc` would wait on it.
+ */
+async function create(lockPath: string, draft: string, owner: string): Promise<boolean> {
+  await writeFile(draft, owner, { mode: 0o644, flag: "wx" });
+  try {
+    await link(draft, lockPath);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    return false;
+  } finally {
+    await unlink(draft).catch(() => undefined);
   }
 }
 
@@ -176,9 +196,23 @@ async function breakStaleLock(lockPath: string, staleMs: number): Promise<void> 
   }
   try {
     await handle.close();
-    if (await isStale(lockPath, staleMs)) await unlink(lockPath).catch(() => undefined);
+    if (await isStale(lockPath, staleMs)) {
+      await unlink(lockPath).catch(() => undefined);
+      await removeDeadDrafts(lockPath, staleMs);
+    }
   } finally {
     await unlink(breaker).catch(() => undefined);
+  }
+}
+
+/** Removes the drafts (see create()) of holders that died taking the lock, judged as locks are. */
+async function removeDeadDrafts(lockPath: string, staleMs: number): Promise<void> {
+  const prefix = `${path.basename(lockPath)}.`;
+  const names = await readdir(path.dirname(lockPath)).catch(() => []);
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith(DRAFT)) continue;
+    const draft = path.join(path.dirname(lockPath), name);
+    if (await isStale(draft, staleMs)) await unlink(draft).catch(() => undefined);
   }
 }
 
@@ -195,6 +229,6 @@ async function isStale(lockPath: string, staleMs: number): Promise<boolean> {
       return (error as NodeJS.ErrnoException).code === "ESRCH";
     }
   }
-  // Empty content means a writer is between open and write: only stale if old.
+  // Another host or container (or no readable owner): only stale if old.
   return Date.now() - info.mtimeMs > staleMs;
 }

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, readFile, rm, stat, unlink, utimes, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { withFileLock } from "../../src/servicefs/index.js";
 
 const holder = path.join(import.meta.dirname, "fixtures", "hold-lock.ts");
+const churner = path.join(import.meta.dirname, "fixtures", "churn-lock.ts");
 let dir: string;
 let lock: string;
 const children: ChildProcess[] = [];
@@ -83,6 +84,38 @@ describe("withFileLock", () => {
     const started = Date.now();
     await expect(withFileLock(lock, async () => "mine", { timeoutMs: 5_000 })).resolves.toBe("mine");
     expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it("never shows a lock file without its holder, so a holder killed at any moment blocks no one", async () => {
+    // A process that takes and releases the lock without pause, watched and then killed at
+    // random moments: the lock file must name its holder from the instant it exists, or a kill
+    // between creating and filling it would leave an empty lock that only age can break (60 s).
+    for (let round = 0; round < 6; round++) {
+      const child = spawn(process.execPath, ["--import", "tsx", churner, lock], { stdio: ["ignore", "pipe", "inherit"] });
+      children.push(child);
+      await new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));
+      const until = Date.now() + 100 + Math.random() * 150;
+      while (Date.now() < until) {
+        const content = await readFile(lock, "utf8").catch(() => undefined);
+        expect(content, "the lock file exists without its holder's name").not.toBe("");
+      }
+      child.kill("SIGKILL");
+      await new Promise((r) => child.once("exit", r));
+      const started = Date.now();
+      await expect(withFileLock(lock, async () => "mine", { timeoutMs: 5_000 })).resolves.toBe("mine");
+      expect(Date.now() - started).toBeLessThan(2_000);
+    }
+  });
+
+  it("removes what a holder killed while taking the lock left, when it breaks that holder's lock", async () => {
+    const child = await holdInOtherProcess();
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+    // Its draft (the lock's content, written before the lock is linked to it), as a kill leaves it.
+    await writeFile(`${lock}.${child.pid}-abcdefgh.new`, await readFile(lock, "utf8"));
+    await writeFile(`${lock}.1-alive.new`, "other-host 1 0 alive"); // another host's, recent: kept
+    await expect(withFileLock(lock, async () => "mine", { timeoutMs: 5_000 })).resolves.toBe("mine");
+    expect((await readdir(dir)).sort()).toEqual([".builds.lock.1-alive.new"]);
   });
 
   it("breaks an old lock from another host, but not a recent one", async () => {
