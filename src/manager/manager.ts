@@ -1,7 +1,6 @@
 import { EventEmitter } from "node:events";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import PQueue from "p-queue";
 import { findTarget, type Config } from "../config/load-config.js";
 import type { Executor } from "../executor/types.js";
 import { newBuildKey } from "../shared/build-key.js";
@@ -19,6 +18,7 @@ import type { Db } from "../store/open-database.js";
 import { ArtifactInbox, type ReceivedFile } from "./artifact-inbox.js";
 import { BuilderCallbacks } from "./builder-callbacks.js";
 import { BuildLogs } from "./build-logs.js";
+import { DispatchSlots, type SlotWork } from "./dispatch-slots.js";
 import { GroupCommit } from "./group-commit.js";
 import { BuilderPool } from "./builder-pool.js";
 import { recover } from "./recover.js";
@@ -60,9 +60,11 @@ interface Running {
 }
 
 /**
- * The build service: a p-queue in memory over the durable queue in SQLite. Every change is
- * written to the store before it is acted on, so a restart rebuilds the same queue. Dispatch of
- * one build is in dispatch-build.ts; this class owns ordering, cancel, timeouts and shutdown.
+ * The build service over the durable queue in SQLite. Every change is written to the store
+ * before it is acted on, so a restart finds the same queue. The queue stays there: when a slot
+ * is free, the next build is read from its front (dispatch-slots.ts), so memory and start time
+ * do not grow with its length. Dispatch of one build is in dispatch-build.ts; this class owns
+ * ordering, cancel, timeouts and shutdown.
  */
 export class Manager implements BuildService {
   readonly callbacks = new BuilderCallbacks();
@@ -71,10 +73,12 @@ export class Manager implements BuildService {
   /** Artifacts of builds kept by key, outside builds.json (pull requests). */
   readonly buildArtifacts: BuildArtifacts;
   private readonly inbox: ArtifactInbox;
-  private readonly queue: PQueue;
+  private readonly slots: DispatchSlots;
   private readonly events = new EventEmitter();
+  /** Builds holding a slot (being dispatched, running, or re-attached after a restart). */
   private readonly running = new Map<string, Running>();
-  private readonly scheduled = new Set<string>();
+  /** Queued builds waiting out a retry's delay: the front of the queue skips them until then. */
+  private readonly delayed = new Set<string>();
   private readonly deps: DispatchDeps;
   private readonly pool: BuilderPool;
   private readonly cleanups = new Set<Promise<void>>();
@@ -89,7 +93,7 @@ export class Manager implements BuildService {
     this.servicefs = new ServiceFs(options.config.servicefs);
     this.buildArtifacts = new BuildArtifacts(path.join(options.dataDir, "artifacts"));
     this.inbox = new ArtifactInbox(path.join(options.dataDir, "incoming"));
-    this.queue = new PQueue({ concurrency: options.config.concurrency, autoStart: false });
+    this.slots = new DispatchSlots(options.config.concurrency, () => this.nextQueued());
     this.inserts = new GroupCommit((builds) => options.store.insertQueuedAll(builds));
     this.outbox = new CheckOutbox(options.db);
     this.pool = new BuilderPool({ ...options, callbacks: this.callbacks, servicefs: this.servicefs, cacheDir: path.join(options.dataDir, "cache") });
@@ -108,21 +112,22 @@ export class Manager implements BuildService {
       change: (key, patch, how) => this.change(key, patch, how),
       retry: (key, patch, delayMs) => {
         this.change(key, patch, "requeue-back");
-        setTimeout(() => this.schedule(key), delayMs).unref();
+        this.delayed.add(key);
+        setTimeout(() => {
+          this.delayed.delete(key);
+          this.slots.fill();
+        }, delayMs).unref();
       },
-      requeueFront: (key) => {
-        this.change(key, {}, "requeue-front");
-        this.schedule(key, true);
-      },
+      // Its own slot is still held: the key is taken again once that slot frees.
+      requeueFront: (key) => void this.change(key, {}, "requeue-front"),
     };
   }
 
   /** Recovers builds interrupted by a restart, rebuilds the queue from SQLite, starts work. */
   async start(): Promise<void> {
     const resumed = await recover({ ...this.deps, maxAttempts: this.options.config.maxAttempts, requeue: (key, patch) => this.change(key, patch, "requeue-back") });
-    for (const r of resumed) this.track(r.build.key, true, (control) => resumeBuild(this.deps, r.build, r.handle, r.builderId, control));
-    for (const key of this.options.store.queuedKeys()) this.schedule(key);
-    this.queue.start();
+    for (const r of resumed) this.slots.first(this.take(r.build.key, (control) => resumeBuild(this.deps, r.build, r.handle, r.builderId, control)));
+    this.slots.start();
     this.warmUp();
   }
 
@@ -142,7 +147,7 @@ export class Manager implements BuildService {
     if (!result.duplicate) {
       this.emit(result.build, null);
       this.supersedeOlder(result.build, target.supersede);
-      this.schedule(result.build.key);
+      this.slots.fill();
       if (this.options.config.warmBuilders) this.pool.reserve(target);
     } else if (reserved) {
       void this.pool.discard(reserved);
@@ -252,8 +257,7 @@ export class Manager implements BuildService {
     this.stopping = true;
     // Triggers already accepted are written now, before the caller closes the database.
     this.inserts.flush();
-    this.queue.pause();
-    this.queue.clear();
+    this.slots.pause();
     const pool = this.pool.close();
     const idle = Promise.all([...this.running.keys()].map((key) => this.waitFor(key, (b) => FINAL_STATUSES.includes(b.status), graceMs).catch(() => undefined)));
     await Promise.race([idle, new Promise((r) => setTimeout(r, graceMs).unref())]);
@@ -269,8 +273,13 @@ export class Manager implements BuildService {
     }
   }
 
+  /** Builds waiting (not yet taken by a slot) and builds holding a slot. */
   get stats(): { queued: number; running: number } {
-    return { queued: this.queue.size, running: this.running.size };
+    const store = this.options.store;
+    // A build being dispatched is still in the queue until its builder accepts it.
+    let taken = 0;
+    for (const key of this.running.keys()) if (store.get(key)?.status === "queued") taken++;
+    return { queued: Math.max(0, store.queueLength() - taken), running: this.running.size };
   }
 
   /**
@@ -309,20 +318,26 @@ export class Manager implements BuildService {
     this.pool.prestart(this.options.store.queueFront(this.pool.capacity + this.running.size));
   }
 
-  private schedule(key: string, front = false): void {
-    if (this.scheduled.has(key) || this.stopping) return;
-    this.track(key, front, (control) => dispatchBuild(this.deps, key, control));
+  /**
+   * The first build of the queue that no slot holds and that waits out no retry delay, taken
+   * (see take()); undefined when there is none. Those skipped are at most the builds holding a
+   * slot plus those delayed, so that many more entries of the front always suffice.
+   */
+  private nextQueued(): SlotWork | undefined {
+    if (this.stopping) return undefined;
+    const front = this.options.store.queueFront(this.running.size + this.delayed.size + 1);
+    const entry = front.find((e) => !this.running.has(e.key) && !this.delayed.has(e.key));
+    return entry && this.take(entry.key, (control) => dispatchBuild(this.deps, entry.key, control));
   }
 
-  private track(key: string, front: boolean, work: (control: BuildControl) => Promise<void>): void {
-    this.scheduled.add(key);
-    void this.queue.add(async () => {
-      this.scheduled.delete(key);
-      const entry: Running = { controller: new AbortController() };
+  /** Marks `key` as holding a slot now, and returns the work that runs it under its timeout. */
+  private take(key: string, work: (control: BuildControl) => Promise<void>): SlotWork {
+    const entry: Running = { controller: new AbortController() };
+    this.running.set(key, entry);
+    return async () => {
       const control: BuildControl = { signal: entry.controller.signal, reason: () => entry.reason };
       const build = this.get(key);
       const target = build && findTarget(this.options.config, build.target);
-      this.running.set(key, entry);
       this.warmUp();
       const timer = setTimeout(() => {
         entry.reason ??= "timeout";
@@ -337,7 +352,7 @@ export class Manager implements BuildService {
         clearTimeout(timer);
         this.running.delete(key);
       }
-    }, { priority: front ? 1 : 0 });
+    };
   }
 
   private change(key: string, patch: BuildPatch, how: "update" | "dequeue" | "requeue-front" | "requeue-back" = "update", meta?: Record<string, unknown>): Build {

@@ -16,8 +16,9 @@ export interface Resumed {
  * After a restart: every build the store says is running is looked up by its workload.
  * Still running → re-attached (returned, to be followed). Gone → if builds.json shows it was
  * published it succeeded; otherwise it goes back to the queue (reason says it was interrupted)
- * while attempts remain, and ends as `error` after that. Builds that were being dispatched (queued, builder assigned) lose their half-started
- * builder and stay queued. Builder workloads no build claims are removed.
+ * while attempts remain, and ends as `error` after that. Builds that were being dispatched
+ * (queued, builder assigned) lose their half-started builder and stay queued. Builder workloads
+ * no build claims are removed.
  */
 export async function recover(
   deps: DispatchDeps & { maxAttempts: number; requeue: (key: string, patch: BuildPatch) => void },
@@ -30,7 +31,7 @@ export async function recover(
   const byId = new Map(found.map((w) => [w.id, w]));
   const claimed = new Set<string>();
   const resumed: Resumed[] = [];
-  for (const build of store.active()) {
+  for (const build of store.running()) {
     const { builderId, tokenHash } = store.builderOf(build.key);
     if (!builderId) continue;
     const workload = byId.get(builderId);
@@ -44,7 +45,6 @@ export async function recover(
         continue;
       }
     }
-    if (build.status === "queued") continue;
     const published = await findPublished(deps, build);
     if (published) {
       deps.change(build.key, published);

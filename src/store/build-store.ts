@@ -71,6 +71,8 @@ export class BuildStore {
    * asks for it on every trigger and dispatch, and a burst only appends behind it.
    */
   private front?: { limit: number; entries: QueueEntry[] };
+  /** How many builds the queue holds, kept up to date by this store's writes once counted. */
+  private length?: number;
   /** One transaction wrapper for every method: making one per call costs as much as a statement. */
   private readonly transaction: (work: () => unknown) => unknown;
 
@@ -107,7 +109,7 @@ export class BuildStore {
       frontPosition: db.prepare<[], { p: number }>("SELECT IFNULL(MIN(position), 1) - 1 AS p FROM queue"),
       enqueue: db.prepare<[string, number]>("INSERT OR REPLACE INTO queue (key, position) VALUES (?, ?)"),
       dequeue: db.prepare<[string]>("DELETE FROM queue WHERE key = ?"),
-      queued: db.prepare<[], { key: string }>("SELECT key FROM queue ORDER BY position"),
+      queueLength: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM queue"),
       front: db.prepare<[number], { key: string; target: string; untrusted: number }>(
         "SELECT q.key, b.target, b.untrusted FROM queue q JOIN builds b ON b.key = q.key ORDER BY q.position LIMIT ?",
       ),
@@ -115,7 +117,7 @@ export class BuildStore {
       setBuilder: db.prepare<[string | null, string | null, string]>(
         "UPDATE builds SET builder_id = ?, builder_token_hash = ? WHERE key = ?",
       ),
-      active: db.prepare<[], Row>("SELECT * FROM builds WHERE status IN ('queued', 'running') ORDER BY seq"),
+      running: db.prepare<[], Row>("SELECT * FROM builds INDEXED BY builds_running WHERE status = 'running' ORDER BY seq"),
     };
   }
 
@@ -150,6 +152,7 @@ export class BuildStore {
     const meta = JSON.stringify(build.meta);
     this.stmt.insert.run({ ...build, replayKey: build.replayKey ?? null, seq, number, untrusted: build.untrusted ? 1 : 0, meta });
     this.stmt.enqueue.run(build.key, this.stmt.back.get()!.p);
+    if (this.length !== undefined) this.length++;
     // The row is what was written plus the columns' defaults: no need to read it back.
     return { build: newBuildOf({ ...build, number }, meta), duplicate: false };
   }
@@ -191,9 +194,14 @@ export class BuildStore {
     return (this.prepared(sql).all(...args) as Row[]).map(toBuild);
   }
 
-  /** Keys waiting in the queue, front first. */
-  queuedKeys(): string[] {
-    return this.stmt.queued.all().map((r) => r.key);
+  /**
+   * How many builds wait in the queue. Counted once, then kept by this store's writes (the one
+   * writer of its database): the server's health and metrics ask for it all the time, and a
+   * count of 100,000 entries costs milliseconds.
+   */
+  queueLength(): number {
+    this.length ??= this.stmt.queueLength.get()!.n;
+    return this.length;
   }
 
   /** The first `limit` builds of the queue, front first. */
@@ -206,14 +214,16 @@ export class BuildStore {
     return entries.slice();
   }
 
-  /** Builds that are queued or running (for recovery after a restart), oldest first. */
-  active(): Build[] {
-    return this.stmt.active.all().map(toBuild);
+  /** Builds that are running (for recovery after a restart), oldest first; the queue is not read. */
+  running(): Build[] {
+    return this.stmt.running.all().map(toBuild);
   }
 
   /** Puts a build back at the front (busy builder) or the back (retry) of the queue as `queued`. */
   requeue(key: string, where: "front" | "back", patch: BuildPatch = {}): Build {
     this.front = undefined;
+    // Already in the queue or not: counted again when next asked.
+    this.length = undefined;
     return this.atomically(() => {
       this.patchRow(key, { ...patch, status: "queued" });
       this.stmt.enqueue.run(key, (where === "front" ? this.stmt.frontPosition : this.stmt.back).get()!.p);
@@ -221,12 +231,11 @@ export class BuildStore {
     });
   }
 
-  /** Takes the build off the queue and applies `patch` (e.g. status running) in one step. */
   /** Takes the build out of the queue and patches it; `meta` is merged into its meta in the same commit. */
   dequeue(key: string, patch: BuildPatch = {}, meta?: Record<string, unknown>): Build {
     this.front = undefined;
     return this.atomically(() => {
-      this.stmt.dequeue.run(key);
+      if (this.stmt.dequeue.run(key).changes && this.length !== undefined) this.length--;
       if (meta) this.mergeMeta(key, meta);
       this.patchRow(key, patch);
       return this.get(key)!;
@@ -266,7 +275,14 @@ export class BuildStore {
   }
 
   private atomically<T>(work: () => T): T {
-    return this.transaction(work) as T;
+    try {
+      return this.transaction(work) as T;
+    } catch (error) {
+      // Rolled back: what was kept of the queue may not hold any more.
+      this.front = undefined;
+      this.length = undefined;
+      throw error;
+    }
   }
 
   private prepared(sql: string): Database.Statement<unknown[]> {

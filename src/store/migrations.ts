@@ -121,4 +121,9 @@ export const migrations: string[] = [
   );
   CREATE INDEX sessions_by_expiry ON sessions(expires_at);
   `,
+  // 8: recovery after a restart reads the running builds only; the queue, however long, stays
+  // in SQLite (manager.ts pulls its front).
+  `
+  CREATE INDEX builds_running ON builds(seq) WHERE status = 'running';
+  `,
 ];

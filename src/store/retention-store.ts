@@ -71,7 +71,9 @@ export class RetentionStore {
       marked: db.prepare(`SELECT ${COLUMNS} FROM builds WHERE json_extract(meta, '$.deleting') IS NOT NULL ORDER BY seq`),
       mark: db.prepare("UPDATE builds SET meta = json_set(meta, '$.deleting', ?) WHERE key = ?"),
       remove: db.prepare("DELETE FROM builds WHERE key = ?"),
-      logs: db.prepare("SELECT key, log_path FROM builds WHERE target = ?"),
+      // Not the queued ones: however long the queue, they have nothing on disk yet (a retried
+      // build's earlier log is counted again once it runs).
+      logs: db.prepare("SELECT key, log_path FROM builds WHERE target = ? AND status <> 'queued'"),
     };
   }
 
@@ -102,7 +104,7 @@ export class RetentionStore {
     });
   }
 
-  /** Every build of `target` with its log file (for its disk use: logs, artifacts kept by key). */
+  /** Every build of `target` that ran or runs, with its log file (for its disk use: logs, artifacts kept by key). */
   logsOf(target: string): { key: string; logPath: string | null }[] {
     return this.stmt.logs.all(target).map((r) => ({ key: r.key, logPath: r.log_path }));
   }

@@ -42,7 +42,7 @@ describe("BuildStore", () => {
     expect(build).toMatchObject({ status: "queued", attempts: 0, commit: null, artifacts: [], untrusted: true, pullRequest: 7 });
     const again = store.insertQueued(newBuild({ deliveryId: `delivery-${build.key}` }));
     expect(again).toEqual({ build: store.get(build.key), duplicate: true });
-    expect(store.queuedKeys()).toEqual([build.key]);
+    expect(store.queueFront(100).map((e) => e.key)).toEqual([build.key]);
   });
 
   it("inserts a group in one transaction, in order, deduping inside the group, or nothing at all", () => {
@@ -51,10 +51,10 @@ describe("BuildStore", () => {
     const [a, b] = [newBuild(), newBuild()];
     const results = store.insertQueuedAll([a, b, newBuild({ deliveryId: a.deliveryId })]);
     expect(results.map((r) => [r.build.key, r.duplicate])).toEqual([[a.key, false], [b.key, false], [a.key, true]]);
-    expect(store.queuedKeys()).toEqual([a.key, b.key]);
+    expect(store.queueFront(100).map((e) => e.key)).toEqual([a.key, b.key]);
     // A write that fails (a key already taken) undoes the whole group.
     expect(() => store.insertQueuedAll([newBuild(), newBuild({ key: a.key, deliveryId: "another" })])).toThrow();
-    expect(store.queuedKeys()).toEqual([a.key, b.key]);
+    expect(store.queueFront(100).map((e) => e.key)).toEqual([a.key, b.key]);
     expect(new Database(file, { readonly: true }).prepare("SELECT COUNT(*) AS n FROM builds").get()).toEqual({ n: 2 });
   });
 
@@ -65,8 +65,11 @@ describe("BuildStore", () => {
     const reader = new Database(file, { readonly: true }).prepare<[number], { key: string; target: string; untrusted: number }>(
       "SELECT q.key, b.target, b.untrusted FROM queue q JOIN builds b ON b.key = q.key ORDER BY q.position LIMIT ?",
     );
-    const check = (limit: number) =>
+    const length = new Database(file, { readonly: true }).prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM queue");
+    const check = (limit: number) => {
       expect(store.queueFront(limit)).toEqual(reader.all(limit).map((r) => ({ key: r.key, target: r.target, untrusted: r.untrusted === 1 })));
+      expect(store.queueLength()).toBe(length.get()!.n);
+    };
     const a = store.insertQueued(newBuild()).build.key;
     check(3);
     const b = store.insertQueued(newBuild({ target: "other", untrusted: true })).build.key;
@@ -85,6 +88,13 @@ describe("BuildStore", () => {
     store.requeue(b, "back");
     check(10);
     expect(store.queueFront(10).at(-1)).toMatchObject({ key: b, target: "other", untrusted: true });
+    store.dequeue(b, { status: "cancelled" });
+    store.dequeue(b, {}); // no longer queued: takes nothing off
+    check(10);
+    // A group that fails half-way is rolled back, and so is what the store counted of it.
+    const dup = newBuild();
+    expect(() => store.insertQueuedAll([newBuild(), dup, { ...dup, deliveryId: null }])).toThrow();
+    check(10);
   });
 
   it("lists newest first, by target and status", () => {
@@ -117,6 +127,7 @@ describe("BuildStore", () => {
       DROP TABLE target_numbers;
       ALTER TABLE builds DROP COLUMN number;
       DROP TABLE sessions;
+      DROP INDEX builds_running;
     `);
     old.pragma("user_version = 2");
     old.close();
@@ -128,9 +139,13 @@ describe("BuildStore", () => {
     const store = new BuildStore(db);
     const second = store.insertQueued(newBuild()).build.key;
     expect(store.list().map((b) => b.key)).toEqual([second, first]);
-    expect(store.queuedKeys()).toEqual([first, second]);
+    expect(store.queueFront(100).map((e) => e.key)).toEqual([first, second]);
     // Builds from before numbers were kept are numbered in their order, and numbering goes on.
     expect([store.get(first)?.number, store.get(second)?.number]).toEqual([1, 2]);
+    // What a restart reads (through its own index, which the upgrade made): the running builds only.
+    store.dequeue(first, { status: "running" });
+    expect(store.running().map((b) => b.key)).toEqual([first]);
+    expect(store.queueLength()).toBe(1);
   });
 
   it("treats a build of the same target and replay key within the window as a duplicate, whatever the delivery id", () => {
@@ -143,7 +158,7 @@ describe("BuildStore", () => {
     for (const ms of [1, 60_000, REPLAY_WINDOW_MS]) {
       expect(store.insertQueued(newBuild({ replayKey, createdAt: at(ms) }))).toEqual({ build: store.get(first.build.key), duplicate: true });
     }
-    expect(store.queuedKeys()).toEqual([first.build.key]);
+    expect(store.queueFront(100).map((e) => e.key)).toEqual([first.build.key]);
     // Another target of the same push, another key, or no key at all (REST, /build, re-run) is new.
     expect(store.insertQueued(newBuild({ replayKey, target: "other", createdAt: at(1) })).duplicate).toBe(false);
     expect(store.insertQueued(newBuild({ replayKey: `${replayKey}x`, createdAt: at(1) })).duplicate).toBe(false);

@@ -1,0 +1,56 @@
+/** One piece of work that holds a slot until it settles. */
+export type SlotWork = () => Promise<void>;
+
+/**
+ * At most `concurrency` works at once, pulled rather than queued: whenever a slot is free the
+ * slots ask `next()` for the next work (the manager reads it from the front of the queue in
+ * SQLite), so nothing is held in memory for a build that waits, however long the queue. Work
+ * given to `first()` (builds re-attached after a restart) goes before anything `next()` offers.
+ *
+ * `next()` must mark what it returns as taken before it returns (synchronously), so that the
+ * following call offers something else.
+ */
+export class DispatchSlots {
+  private busy = 0;
+  private paused = true;
+  private readonly urgent: SlotWork[] = [];
+
+  constructor(
+    private readonly concurrency: number,
+    private readonly next: () => SlotWork | undefined,
+  ) {}
+
+  /** Starts filling slots (created paused, so recovery finishes first). */
+  start(): void {
+    this.paused = false;
+    this.fill();
+  }
+
+  /** Takes no more work; works already running go on. */
+  pause(): void {
+    this.paused = true;
+    this.urgent.length = 0;
+  }
+
+  /** Runs `work` before anything `next()` offers, as soon as a slot is free. */
+  first(work: SlotWork): void {
+    this.urgent.push(work);
+    this.fill();
+  }
+
+  /** Something may be ready to run (a build was queued, a retry's wait ended): fills free slots. */
+  fill(): void {
+    while (!this.paused && this.busy < this.concurrency) {
+      const work = this.urgent.shift() ?? this.next();
+      if (!work) return;
+      this.busy++;
+      // A work that throws has logged its own error (manager.ts); the slot is freed either way.
+      void work()
+        .catch(() => undefined)
+        .finally(() => {
+          this.busy--;
+          this.fill();
+        });
+    }
+  }
+}
