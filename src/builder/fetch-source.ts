@@ -6,6 +6,7 @@ import { errors, errorMessage, isCicdError } from "../shared/errors.js";
 import type { BuildLog } from "./build-log.js";
 import { fetchGitCached } from "./git-cached-fetch.js";
 import { fetchGit, tokenCredentials } from "./git-fetch.js";
+import type { KeptWorkTree } from "./kept-work-tree.js";
 import type { GitCache } from "./mirror-location.js";
 import { baseEnv, runProcess } from "./run-process.js";
 import { parseSource, redact } from "./source-url.js";
@@ -24,6 +25,8 @@ export interface FetchSourceOptions {
   servicefs: string;
   /** Keep bare mirrors of git sources here, so a build fetches only new objects. */
   gitCache?: GitCache;
+  /** A remote git source updates this kept work tree (`workspace` is its tree) through the git cache. */
+  kept?: KeptWorkTree;
   log: BuildLog;
   signal?: AbortSignal;
   /** More environment for git (the target's `env` and CA bundle). */
@@ -41,7 +44,7 @@ export async function fetchSource(o: FetchSourceOptions): Promise<{ commit: stri
   const fail = (why: string) => errors.sourceFetchFailed(redact(o.url), o.log.mask(why));
   const git = (url: string, credentials?: string) => {
     const options = { url, credentials, ref: o.ref, sha: o.sha, dir: o.workspace, configDir: o.configDir, log: o.log, signal: o.signal, env: o.env };
-    return o.gitCache ? fetchGitCached({ ...options, cache: o.gitCache }) : fetchGit(options);
+    return o.gitCache ? fetchGitCached({ ...options, cache: o.gitCache, kept: o.kept }) : fetchGit(options);
   };
   // git reads an argument that starts with "-" as an option (--upload-pack runs a command).
   if (o.ref !== undefined && (o.ref.startsWith("-") || o.ref.includes(":") || [...o.ref].some((c) => c <= " " || c === "\x7f"))) {

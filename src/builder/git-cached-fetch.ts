@@ -3,11 +3,14 @@ import path from "node:path";
 import { errorMessage, errors, isCicdError } from "../shared/errors.js";
 import { fetchGit, gitEnv, lastLines, type GitFetchOptions } from "./git-fetch.js";
 import { MirrorProblem, updateMirror } from "./git-mirror.js";
+import { KeptTreeProblem, updateKeptTree, type KeptWorkTree } from "./kept-work-tree.js";
 import { mirrorFor, withMirrorLock, type GitCache, type Mirror } from "./mirror-location.js";
 import { runProcess } from "./run-process.js";
 
 export interface CachedFetchOptions extends GitFetchOptions {
   cache: GitCache;
+  /** Update this kept work tree (`dir` is its tree) rather than write every file into an empty `dir`. */
+  kept?: KeptWorkTree;
 }
 
 /**
@@ -33,7 +36,7 @@ export async function fetchGitCached(o: CachedFetchOptions): Promise<string> {
     try {
       const fetched = await withMirrorLock(mirror, (signal) => updateMirror({ ...o, signal, mirror, env, replace }), o.signal);
       id = fetched.id;
-      return await checkout(o, env, mirror, fetched.commit);
+      return o.kept ? await updateKept(o, o.kept, mirror, fetched.commit) : await checkout(o, env, mirror, fetched.commit);
     } catch (error) {
       if (o.signal?.aborted) throw errors.sourceFetchFailed(o.url, "the build was cancelled");
       if (isCicdError(error) && error.code === "SOURCE_FETCH_FAILED") throw error;
@@ -68,6 +71,29 @@ async function checkout(o: CachedFetchOptions, env: NodeJS.ProcessEnv, mirror: M
   }
   o.log.line(`checked out ${head}`);
   return head;
+}
+
+/**
+ * The kept work tree at `commit` (kept-work-tree.ts): updated in place, or written afresh once
+ * when that fails (a build damaged it). Its git runs as the tree's user and without the
+ * credentials, which only the mirror's fetch needs.
+ */
+async function updateKept(o: CachedFetchOptions, kept: KeptWorkTree, mirror: Mirror, commit: string): Promise<string> {
+  if (o.sha && !commit.startsWith(o.sha.toLowerCase())) throw errors.sourceFetchFailed(o.url, `the mirror has ${commit}, not the commit ${o.sha} asked for`);
+  const env = await gitEnv({ ...o, credentials: undefined });
+  const objects = path.resolve(mirror.gitDir, "objects");
+  let fresh: boolean;
+  try {
+    ({ fresh } = await updateKeptTree(kept, { commit, objects, url: o.url, env, fresh: false, signal: o.signal }));
+  } catch (error) {
+    if (!(error instanceof KeptTreeProblem)) throw error;
+    o.log.line(`note: the kept work tree could not be updated (${o.log.mask(error.message)}); writing it afresh`);
+    ({ fresh } = await updateKeptTree(kept, { commit, objects, url: o.url, env, fresh: true, signal: o.signal }).catch((again: unknown) => {
+      throw new MirrorProblem(errorMessage(again), false);
+    }));
+  }
+  o.log.line(`checked out ${commit} in ${fresh ? "a fresh" : "the"} kept work tree`);
+  return commit;
 }
 
 async function unusableReason(dir: string): Promise<string | undefined> {

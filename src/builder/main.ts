@@ -91,6 +91,7 @@ function makeSession({ options, secrets, giveUpAfterMs }: Setup, deps: BuilderDe
       // A builder the manager started: the manager keeps the build's log; one copy is enough.
       logDir: options.managerUrl ? undefined : options.logDir,
       gitCache: options.gitCache,
+      keptWorkspace: options.keepWorkspace,
       out: deps.out,
       user: options.user,
       cacheDirs: options.cacheDirs,

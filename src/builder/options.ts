@@ -30,6 +30,8 @@ export interface BuilderOptions {
   logDir: string;
   /** `--git-mirror DIR` (this repository's own folder) wins over `--git-cache DIR`. */
   gitCache?: GitCache;
+  /** `--keep-workspace DIR`: the target's kept work tree (kept-work-tree.ts). */
+  keepWorkspace?: string;
   once: boolean;
   /**
    * `servicefs`: publish good builds into the service file system (the standalone builder).
@@ -55,7 +57,7 @@ export interface BuilderOptions {
 const stringFlags = [
   "url", "token", "servicefs", "target", "port", "ref", "sha", "key", "secrets",
   "manager-url", "manager-token", "builder-id", "workdir", "log-dir", "host", "git-cache", "git-mirror",
-  "publish-to", "user",
+  "keep-workspace", "publish-to", "user",
 ] as const;
 
 /** Parses argv (flags win) over env (`CICD_*`). Throws INVALID_ARGUMENT naming the flag. */
@@ -103,6 +105,7 @@ export function parseBuilderOptions(argv: string[], env: NodeJS.ProcessEnv = pro
     workdir,
     logDir: path.resolve(str("log-dir") ?? path.join(workdir, "cicd-logs")),
     gitCache: gitCacheOf(str("git-mirror"), str("git-cache")),
+    keepWorkspace: optional(str("keep-workspace"), (d) => path.resolve(d)),
     once: flagBool(values.once, negated.has("once"), env.CICD_ONCE, "CICD_ONCE"),
     publishTo,
     user: optional(str("user"), parseCommandUser),

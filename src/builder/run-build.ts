@@ -9,6 +9,7 @@ import { collectArtifacts } from "./collect-artifacts.js";
 import { handOver, makeReachable, type CommandUser } from "./command-user.js";
 import { trustEnv } from "./trust-bundle.js";
 import { fetchSource } from "./fetch-source.js";
+import { withKeptWorkTree, type KeptWorkTree } from "./kept-work-tree.js";
 import { basicHeader, tokenCredentials } from "./git-fetch.js";
 import type { GitCache } from "./mirror-location.js";
 import { servicefsPublisher, type Publisher } from "./publisher.js";
@@ -57,6 +58,12 @@ export interface BuildEnvironment {
   logDir?: string;
   /** Bare mirrors of git sources kept between builds (`--git-cache` / `--git-mirror`). */
   gitCache?: GitCache;
+  /**
+   * The target's kept work tree (`--keep-workspace DIR`, kept-work-tree.ts): a remote git source
+   * is checked out there over the last build's tree instead of into an empty one. Needs the git
+   * cache (its objects come from the mirror); without it, or for other sources, unused.
+   */
+  keptWorkspace?: string;
   /** Console sink for the build's (masked) output; default: stdout. */
   out?: (text: string) => void;
   signal?: AbortSignal;
@@ -100,6 +107,14 @@ export interface BuildOutcome {
 export async function runBuild(spec: BuildSpec, environment: BuildEnvironment): Promise<BuildOutcome> {
   assertBuildKey(spec.key);
   assertTargetName(spec.target);
+  if (environment.keptWorkspace && environment.gitCache && isRemoteGit(spec.url)) {
+    return withKeptWorkTree(environment.keptWorkspace, environment.user, (kept, note) => runIn(spec, environment, kept, note));
+  }
+  return runIn(spec, environment);
+}
+
+/** runBuild in the kept work tree when given one, else in an empty workspace of its own. */
+async function runIn(spec: BuildSpec, environment: BuildEnvironment, kept?: KeptWorkTree, note?: string): Promise<BuildOutcome> {
   const started = Date.now();
   const log = await BuildLog.open(environment.logDir, spec.key, secretsOf(spec), environment.out ?? ((t) => void process.stdout.write(t)));
   let buildDir: string | undefined;
@@ -107,22 +122,23 @@ export async function runBuild(spec: BuildSpec, environment: BuildEnvironment): 
   let killLeftovers = () => {};
   try {
     log.line(`cicd builder: build ${spec.key} of target ${spec.target}`);
+    if (note) log.line(note);
     await mkdir(environment.workdir, { recursive: true });
     buildDir = await mkdtemp(path.join(environment.workdir, `cicd-${spec.key}-`));
     // The commands' user may pass through (to its workspace and home) but not list or write it.
     await chmod(buildDir, 0o711);
-    const workspace = path.join(buildDir, "workspace");
+    const workspace = kept?.workTree ?? path.join(buildDir, "workspace");
     const home = path.join(buildDir, "home");
-    await mkdir(workspace);
+    if (!kept) await mkdir(workspace);
     await mkdir(home);
     // The target's environment and CAs apply to the fetch too (a proxy, a company's git server).
     const extraEnv = { ...spec.vars, ...(spec.caCertificates ? await trustEnv(buildDir, spec.caCertificates) : {}) };
     let phaseStart = Date.now();
-    const { commit } = await fetchSource({ url: spec.url, ref: spec.ref, sha: spec.sha, token: spec.token, workspace, configDir: buildDir, servicefs: environment.servicefs, gitCache: environment.gitCache, log, signal: environment.signal, env: extraEnv });
+    const { commit } = await fetchSource({ url: spec.url, ref: spec.ref, sha: spec.sha, token: spec.token, workspace, configDir: buildDir, servicefs: environment.servicefs, gitCache: environment.gitCache, kept, log, signal: environment.signal, env: extraEnv });
     outcome.commit = commit;
     outcome.phases.fetchMs = Date.now() - phaseStart;
     phaseStart = Date.now();
-    await prepareForCommands(environment, workspace, home, environment.signal);
+    await prepareForCommands(environment, kept ? [home] : [workspace, home], [...(kept ? [workspace] : []), ...(environment.cacheDirs ?? [])], environment.signal);
     const env = commandEnv(spec, commit, workspace, environment.user ? home : undefined, extraEnv);
     const ran = await runCommands(spec.commands, { cwd: workspace, env, log, signal: environment.signal, user: environment.user });
     killLeftovers = ran.killLeftovers;
@@ -162,6 +178,15 @@ export async function runBuild(spec: BuildSpec, environment: BuildEnvironment): 
   return outcome;
 }
 
+/** A remote git repository (what the git cache, and so the kept work tree, serves). */
+function isRemoteGit(url: string): boolean {
+  try {
+    return parseSource(url).kind === "git";
+  } catch {
+    return false;
+  }
+}
+
 /** The outcome of a build that failed before anything ran; runBuild fills it in as it goes. */
 export function failedOutcome(spec: BuildSpec, logFile?: string): BuildOutcome {
   return {
@@ -171,21 +196,22 @@ export function failedOutcome(spec: BuildSpec, logFile?: string): BuildOutcome {
 }
 
 /**
- * Hands the workspace, the home folder and the target's caches to the commands' user (when it
- * is not the builder's). A cache already owned by that user is left as it is: handing over a
- * large cache again on every build would cost seconds.
+ * Hands the fresh workspace, the home folder, the target's caches and the kept work tree to
+ * the commands' user (when it is not the builder's). Those in `kept` (caches, the kept tree)
+ * that already belong to that user are left as they are: handing a large folder over again on
+ * every build would cost seconds.
  */
-async function prepareForCommands(environment: BuildEnvironment, workspace: string, home: string, signal?: AbortSignal): Promise<void> {
+async function prepareForCommands(environment: BuildEnvironment, fresh: string[], kept: string[], signal?: AbortSignal): Promise<void> {
   const user = environment.user;
   if (!user) return;
-  const caches: string[] = [];
-  for (const dir of environment.cacheDirs ?? []) {
+  const handed = [...fresh];
+  for (const dir of kept) {
     const info = await stat(dir).catch(() => undefined);
     if (!info) continue;
     await makeReachable(dir);
-    if (info.uid !== user.uid) caches.push(dir);
+    if (info.uid !== user.uid) handed.push(dir);
   }
-  await handOver([workspace, home, ...caches], user, signal);
+  await handOver(handed, user, signal);
 }
 
 /** A minimal env: the builder's basics, the build's secrets, then what cicd tells every build. */

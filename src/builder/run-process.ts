@@ -15,11 +15,11 @@ export interface ProcessResult {
 export function runProcess(
   file: string,
   args: string[],
-  options: { cwd?: string; env: NodeJS.ProcessEnv; signal?: AbortSignal },
+  options: { cwd?: string; env: NodeJS.ProcessEnv; signal?: AbortSignal; identity?: { uid?: number; gid?: number } },
 ): Promise<ProcessResult> {
   return new Promise((resolve) => {
     // A process group of its own, so an abort reaches the whole tree.
-    const child = spawn(file, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const child = spawn(file, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"], detached: true, ...options.identity });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout = keepTail(stdout + c)));

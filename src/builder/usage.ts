@@ -21,6 +21,9 @@ Build:
                        build then fetches only new objects (builders may share DIR)
   --git-mirror DIR     the same for one repository: its mirror is DIR/mirror.git (what the CICD_GIT_MIRROR
                        manager passes, mounting only that folder); wins over --git-cache
+  --keep-workspace DIR keep the work tree of a remote git source in DIR between builds and    CICD_KEEP_WORKSPACE
+                       update it (checkout, clean -ffdx) instead of writing every file; needs
+                       the git cache
 
 Isolation (what the manager passes to the builders it starts):
   --user UID[:GID]     run the build commands as this user (the builder must be root);     CICD_USER

@@ -299,6 +299,8 @@ export class BuilderPool {
     // The mirror is the builder's: only when the commands run as another user can they not write it.
     const mirror = trusted && user !== undefined ? gitMirrorMount(cacheDir, target) : undefined;
     const caches = trusted ? cacheMounts(cacheDir, target) : [];
+    // Only where the mirror is: the kept tree borrows its objects and is never fetched into.
+    const kept = mirror && target.workspace === "incremental" ? keptWorkTreeMount(cacheDir, target) : undefined;
     const servicefsSource = /^servicefs:/.test(target.url);
     return {
       id: builderId,
@@ -311,13 +313,14 @@ export class BuilderPool {
         "--port", executor.isolated ? "8080" : "0", "--host", executor.isolated ? "0.0.0.0" : "127.0.0.1",
         ...(servicefsSource ? ["--servicefs", config.servicefs] : []),
         ...(mirror ? ["--git-mirror", mirror.container] : []),
+        ...(kept ? ["--keep-workspace", kept.container] : []),
         ...(user ? ["--user", user] : []),
         ...caches.flatMap((c) => ["--cache-dir", c.container]),
         ...(!trusted && executor.isolated ? ["--isolate-network", ...hostAddresses().flatMap((a) => ["--deny-net", a])] : []),
         ...(executor.reachesWorkloads ? [] : ["--fetch-build"]),
       ],
       env: { CICD_BUILDER_ID: builderId, CICD_MANAGER_URL: this.deps.callbackUrl(), CICD_MANAGER_TOKEN: token },
-      mounts: [...sourceMounts(target.url, config.servicefs), ...caches, ...(mirror ? [mirror] : [])],
+      mounts: [...sourceMounts(target.url, config.servicefs), ...caches, ...(mirror ? [mirror] : []), ...(kept ? [kept] : [])],
       limits: { ...config.limits, ...target.limits },
       placement: target.placement,
       listenPort: 8080,
@@ -391,4 +394,16 @@ export function gitMirrorMount(cacheDir: string, target: Pick<Target, "name" | "
   const host = path.join(cacheDir, "git", target.name, key);
   mkdirSync(host, { recursive: true });
   return { host, container: host, volume: volumeName("cicd-git", target.name, key) };
+}
+
+/**
+ * The folder of a target's kept work tree (`workspace: incremental`; builder/kept-work-tree.ts):
+ * `<cache>/workspaces/<target>/<mirrorKey>`, mounted at the same path, one per target and
+ * repository like the mirror.
+ */
+export function keptWorkTreeMount(cacheDir: string, target: Pick<Target, "name" | "url">): Mount {
+  const key = mirrorKey(target.url.trim());
+  const host = path.join(cacheDir, "workspaces", target.name, key);
+  mkdirSync(host, { recursive: true });
+  return { host, container: host, volume: volumeName("cicd-workspace", target.name, key) };
 }

@@ -114,6 +114,34 @@ describe("what a build can and cannot make the manager believe", () => {
     expect(executor.started.find((s) => s.target === "one")!.args.join(" ")).toContain("--user 1000:1000");
   });
 
+  it("keeps a work tree only for `workspace: incremental` builds of the target's own repository, never for a fork's", async () => {
+    const url = "https://git.example.com/acme/app.git";
+    const { server, executor } = await start([
+      target("kept", ["echo ok"], { url, workspace: "incremental" }),
+      target("plain", ["echo ok"], { url }),
+      target("local", ["echo ok"], { url: "file:///srv/app.git", workspace: "incremental" }),
+    ], { warmBuilders: false });
+    const run = async (name: string, more: Record<string, unknown> = {}) => {
+      const { build } = await server.manager.trigger({ target: name, trigger: "api", ...more });
+      await server.manager.waitFor(build.key, finished, 10_000);
+      const spec = executor.started.find((s) => s.buildKey === build.key)!;
+      const at = spec.args.indexOf("--keep-workspace");
+      return { dir: at < 0 ? undefined : spec.args[at + 1], spec };
+    };
+    const kept = await run("kept");
+    expect(kept.dir).toBeDefined();
+    expect(path.basename(path.dirname(kept.dir!))).toBe("kept");
+    expect(existsSync(kept.dir!)).toBe(true);
+    expect(kept.spec.mounts).toContainEqual(expect.objectContaining({ host: kept.dir, container: kept.dir }));
+    // The same folder for the target's next build; none for a fork's, another target's, or a file:// source.
+    expect((await run("kept")).dir).toBe(kept.dir);
+    const fork = await run("kept", { trigger: "pull_request", ref: "refs/pull/4/head", sha: "f".repeat(40), pullRequest: 4, untrusted: true });
+    expect(fork.dir).toBeUndefined();
+    expect(fork.spec.mounts.map((m) => m.host)).not.toContain(kept.dir);
+    expect((await run("plain")).dir).toBeUndefined();
+    expect((await run("local")).dir).toBeUndefined();
+  });
+
   it("limits every builder by default and keeps only the capabilities the builder needs", async () => {
     const { server, executor } = await start([target("hello", ["echo ok"])], { warmBuilders: false });
     await server.manager.waitFor((await server.manager.trigger({ target: "hello", trigger: "api" })).build.key, finished, 10_000);
