@@ -49,7 +49,8 @@ export async function benchGitCache(): Promise<string[]> {
  * `bench: git checkout fresh=1.23s cached=0.11s ratio=0.09 (5000 commits, …)`.
  * Each round pushes one new commit, then measures, with the builder's own code, into an empty
  * workspace: fresh (no cache: shallow fetch of the commit + checkout) and cached (warm mirror:
- * fetch the new commit into it + checkout); and for reference a plain full `git clone`, and
+ * fetch the new commit into it + checkout), and incremental (the same, into the kept work tree
+ * of the last round, `workspace: incremental`); and for reference a plain full `git clone`, and
  * writing the work tree alone (`git checkout` from local objects: what no fetch can save).
  * Medians over the rounds; bytes are what the server sent, counted by a proxy in front of it.
  */
@@ -81,6 +82,21 @@ async function benchShape(shape: RepoShape): Promise<string[]> {
       await rm(dir, { recursive: true, force: true });
       return sample;
     };
+    /** The same build's fetch with `workspace: incremental`: the kept tree updated in place. */
+    const kept = { workTree: path.join(root, "kept", "tree"), gitDir: path.join(root, "kept", "git") };
+    await mkdir(kept.workTree, { recursive: true });
+    const measureKept = async () => {
+      const log = await BuildLog.open(path.join(root, "logs"), `kept${++n}`, [], () => undefined);
+      const head = await git(repo.bare, "rev-parse", "main");
+      const configDir = path.join(root, `kept-config-${n}`);
+      await mkdir(configDir);
+      const started = performance.now();
+      const commit = await fetchGitCached({ url, ref: "main", sha: head, dir: kept.workTree, configDir, log, cache, kept });
+      const seconds = (performance.now() - started) / 1000;
+      await log.close();
+      if (commit !== head) throw new Error(`kept tree at ${commit}, expected ${head}`);
+      return seconds;
+    };
     const clock = async (fn: () => Promise<unknown>) => {
       const started = performance.now();
       await fn();
@@ -88,12 +104,15 @@ async function benchShape(shape: RepoShape): Promise<string[]> {
     };
 
     await measure(true); // fills the mirror: the first build of a repository pays once
+    await measureKept(); // writes the kept tree: its first build pays once
     const fresh: { seconds: number; bytes: number }[] = [];
     const warm: typeof fresh = [];
+    const incremental: number[] = [];
     for (let i = 0; i < runs; i++) {
       await repo.commitMore(1);
       fresh.push(await measure(false));
       warm.push(await measure(true));
+      incremental.push(await measureKept());
     }
     const clone: number[] = [];
     const cloneBytes: number[] = [];
@@ -136,12 +155,13 @@ async function benchShape(shape: RepoShape): Promise<string[]> {
     }
     const s = (x: number) => `${x.toFixed(2)}s`;
     const mb = (x: number) => (x < 1e5 ? `${(x / 1e3).toFixed(1)}kB` : `${(x / 1e6).toFixed(2)}MB`);
-    const [f, c, k, t] = [median(fresh.map((x) => x.seconds)), median(warm.map((x) => x.seconds)), median(clone), median(tree)];
+    const [f, c, k, t, inc] = [median(fresh.map((x) => x.seconds)), median(warm.map((x) => x.seconds)), median(clone), median(tree), median(incremental)];
     const about = `(${shape.name}: ${shape.commits} commits, ${shape.files} files, ${((await repo.treeBytes()) / 1e6).toFixed(1)} MB work tree, median of ${runs})`;
     const label = shape.label;
     return [
       `bench: ${label} checkout fresh=${s(f)} cached=${s(c)} ratio=${(c / f).toFixed(2)} ${about}`,
       `bench: ${label} clone (full history)=${s(k)} cached/clone=${(c / k).toFixed(2)} ${verdict(c / k <= 0.2, "≤ 0.20")}; writing the work tree alone=${s(t)}`,
+      `bench: ${label} incremental (workspace: incremental)=${s(inc)} incremental/clone=${(inc / k).toFixed(2)} ${verdict(inc / k <= 0.2, "≤ 0.20")} incremental/fresh=${(inc / f).toFixed(2)}`,
       `bench: ${label} bytes from the server fresh=${mb(median(fresh.map((x) => x.bytes)))} cached=${mb(median(warm.map((x) => x.bytes)))} clone=${mb(median(cloneBytes))}`,
       linkLine(label, link, median(overLink.fresh), median(overLink.cached), shape.linesPerChange > 1),
     ];

@@ -1,7 +1,7 @@
-import { access, constants, mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { access, appendFile, constants, mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { errorMessage, errors, isCicdError } from "../shared/errors.js";
-import { fetchGit, gitEnv, lastLines, type GitFetchOptions } from "./git-fetch.js";
+import { fetchGit, gitEnv, headCommit, lastLines, type GitFetchOptions } from "./git-fetch.js";
 import { MirrorProblem, updateMirror } from "./git-mirror.js";
 import { KeptTreeProblem, updateKeptTree, type KeptWorkTree } from "./kept-work-tree.js";
 import { mirrorFor, withMirrorLock, type GitCache, type Mirror } from "./mirror-location.js";
@@ -63,9 +63,10 @@ async function checkout(o: CachedFetchOptions, env: NodeJS.ProcessEnv, mirror: M
   };
   await step("init", "-q", ".");
   await writeFile(path.join(o.dir, ".git", "objects", "info", "alternates"), `${path.resolve(mirror.gitDir, "objects")}\n`);
-  await step("remote", "add", "origin", o.url);
+  // What `git remote add origin URL` writes, without a process of its own (each costs milliseconds).
+  await appendFile(path.join(o.dir, ".git", "config"), `[remote "origin"]\n\turl = ${configValue(o.url)}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n`);
   await step("checkout", "-q", "--detach", commit);
-  const head = await step("rev-parse", "HEAD");
+  const head = await headCommit(o.dir).catch(() => step("rev-parse", "HEAD"));
   if (head !== commit || (o.sha && !head.startsWith(o.sha.toLowerCase()))) {
     throw errors.sourceFetchFailed(o.url, `checked out ${head}, not the commit ${o.sha ?? commit} asked for`);
   }
@@ -94,6 +95,11 @@ async function updateKept(o: CachedFetchOptions, kept: KeptWorkTree, mirror: Mir
   }
   o.log.line(`checked out ${commit} in ${fresh ? "a fresh" : "the"} kept work tree`);
   return commit;
+}
+
+/** A value as git's config file reads it: quoted, with backslashes and quotes escaped. */
+function configValue(value: string): string {
+  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 
 async function unusableReason(dir: string): Promise<string | undefined> {

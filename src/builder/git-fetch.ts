@@ -91,7 +91,7 @@ function cloneableName(ref: string): string | undefined {
 }
 
 /** The commit HEAD points at, read from .git without starting a process. */
-async function headCommit(dir: string): Promise<string> {
+export async function headCommit(dir: string): Promise<string> {
   const head = (await readFile(path.join(dir, ".git", "HEAD"), "utf8")).trim();
   const m = /^ref: (.+)$/.exec(head);
   const sha = m ? (await readFile(path.join(dir, ".git", m[1]!), "utf8")).trim() : head;

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { rm, stat } from "node:fs/promises";
+import path from "node:path";
 import { errors } from "../shared/errors.js";
 import { normalizeGitUrl } from "../shared/git-url.js";
 import type { BuildLog } from "./build-log.js";
@@ -43,17 +44,21 @@ export async function updateMirror(f: MirrorFetch): Promise<{ commit: string; id
     await rm(f.mirror.gitDir, { recursive: true, force: true });
   }
   await ensureMirror(f);
+  const keep = `refs/cicd/${createHash("sha256").update(f.ref ?? "").digest("hex").slice(0, 16)}`;
+  // A ref built before is only moved: the count of kept refs changes only with a new one (a
+  // packed ref reads as new, which costs one needless count).
+  const known = !!(await stat(path.join(f.mirror.gitDir, keep)).catch(() => undefined));
   let commit: string;
   try {
-    commit = await fetchInto(f);
+    commit = await fetchInto(f, keep);
   } catch (error) {
     if (!(error instanceof MirrorProblem) || !error.damaged) throw error;
     f.log.line(`note: the git cache is damaged (${error.message}); rebuilding it`);
     await rm(f.mirror.gitDir, { recursive: true, force: true });
     await ensureMirror(f);
-    commit = await fetchInto(f);
+    commit = await fetchInto(f, keep);
   }
-  await dropOldRefs(f);
+  if (!known) await dropOldRefs(f);
   return { commit, id: (await stat(f.mirror.gitDir)).ino };
 }
 
@@ -80,17 +85,17 @@ async function ensureMirror(f: MirrorFetch): Promise<void> {
   }
 }
 
-/** Fetches what the build wants into a ref of its own (so git keeps it) and resolves the commit. */
-async function fetchInto(f: MirrorFetch): Promise<string> {
+/** Fetches what the build wants into `keep`, a ref of its own (so git keeps it), and resolves the commit. */
+async function fetchInto(f: MirrorFetch, keep: string): Promise<string> {
   const git = gitIn(f);
-  const keep = `refs/cicd/${createHash("sha256").update(f.ref ?? "").digest("hex").slice(0, 16)}`;
-  if (f.sha && /^([0-9a-f]{40}|[0-9a-f]{64})$/.test(f.sha) && (await git("cat-file", "-e", `${f.sha}^{commit}`)).code === 0) {
+  const fullSha = f.sha && /^([0-9a-f]{40}|[0-9a-f]{64})$/.test(f.sha) ? f.sha : undefined;
+  if (fullSha && (await git("cat-file", "-e", `${fullSha}^{commit}`)).code === 0) {
     // git would not even connect for a commit it has; the server must still say this build may
     // read the repository (and that it still exists).
     const asked = await git("ls-remote", "origin", "HEAD");
     if (asked.code !== 0) throw classify(asked.stderr, f);
-    await git("update-ref", keep, f.sha);
-    return f.sha;
+    await git("update-ref", keep, fullSha);
+    return fullSha;
   }
   let fetched = await git("fetch", "--no-tags", "--no-write-fetch-head", "origin", `+${f.sha ?? f.ref ?? "HEAD"}:${keep}`);
   const refused = fetched.code !== 0 && !!f.sha && !isAuthProblem(fetched.stderr);
@@ -101,6 +106,8 @@ async function fetchInto(f: MirrorFetch): Promise<string> {
     fetched = await git("fetch", "--prune", "--no-tags", "--no-write-fetch-head", "origin", "+refs/heads/*:refs/cicd/all/heads/*", "+refs/tags/*:refs/cicd/all/tags/*");
   }
   if (fetched.code !== 0) throw classify(fetched.stderr, f);
+  // A full sha fetched is that commit (the checkout checks it is one): no process to ask.
+  if (fullSha && !refused) return fullSha;
   const found = await git("rev-parse", "--verify", "-q", `${f.sha ?? keep}^{commit}`);
   if (found.code !== 0 && f.sha) throw errors.sourceFetchFailed(f.url, `commit ${f.sha} was not found in the repository`);
   if (found.code !== 0) throw new MirrorProblem(`the fetched ${f.ref ?? "HEAD"} is not in the mirror`, true);
