@@ -26,12 +26,15 @@ export interface MemoryResult {
   startMs: number;
   idleKb: number;
   queuedKb: number;
+  /** V8's heap in use at that moment (`/metrics`): what the queue holds, without the garbage of the requests that queued it. */
+  queuedHeapKb: number;
   /** Time to queue `queued` builds over REST. */
   queueMs: number;
   /** From spawn to /healthz answering with the whole queue rebuilt. */
   restartMs: number;
   /** RSS of the restarted process after `idleMs` (the queue without the garbage of 10,000 requests). */
   restartedKb: number;
+  restartedHeapKb: number;
 }
 
 const TOKEN = "bench-api-token-0123456789";
@@ -57,6 +60,7 @@ export async function runMemory(o: MemoryOptions): Promise<MemoryResult> {
   await waitHealthy(url, (h) => h.queued + h.running === o.queued, 60_000);
   await sleep(o.idleMs);
   const queuedKb = rssKb(server.pid);
+  const queuedHeapKb = await heapUsedKb(url);
 
   await stopServer(server, "SIGKILL");
   const restart = await timed(async () => {
@@ -66,8 +70,17 @@ export async function runMemory(o: MemoryOptions): Promise<MemoryResult> {
   });
   await sleep(o.idleMs);
   const restartedKb = rssKb(restart.value.pid);
+  const restartedHeapKb = await heapUsedKb(url);
   await stopServer(restart.value, "SIGTERM");
-  return { startMs: server.startMs, idleKb, queuedKb, queueMs: queue.ms, restartMs: restart.ms, restartedKb };
+  return { startMs: server.startMs, idleKb, queuedKb, queuedHeapKb, queueMs: queue.ms, restartMs: restart.ms, restartedKb, restartedHeapKb };
+}
+
+/** The server's V8 heap in use, from its Prometheus metrics. */
+async function heapUsedKb(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+  const match = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(text);
+  if (!match) throw new Error("the server's /metrics has no nodejs_heap_size_used_bytes");
+  return Number(match[1]) / 1024;
 }
 
 /** A freshly started server (its own, empty data folder): time to /healthz, RSS after `idleMs`. */

@@ -61,9 +61,9 @@ export class Report {
     if (this.idleRestOnly) out.push(idle("compiled, without GitHub settings (REST only)", this.idleRestOnly));
     if (this.memory) {
       const m = this.memory;
-      out.push(`compiled, GitHub App configured: rss idle ${megabytes(m.idleKb)}, start with an empty store ${seconds(m.startMs)}; rss with ${s.queued} queued ${megabytes(m.queuedKb)}`);
+      out.push(`compiled, GitHub App configured: rss idle ${megabytes(m.idleKb)}, start with an empty store ${seconds(m.startMs)}; rss with ${s.queued} queued ${megabytes(m.queuedKb)} (heap in use ${megabytes(m.queuedHeapKb)})`);
       out.push(`queueing ${s.queued} builds over REST (16 at a time): ${seconds(m.queueMs)} (${((s.queued / m.queueMs) * 1000).toFixed(0)}/s)`);
-      out.push(`restart after SIGKILL with ${s.queued} queued: ${seconds(m.restartMs)} from spawn to /healthz with the queue rebuilt; then rss ${megabytes(m.restartedKb)}`);
+      out.push(`restart after SIGKILL with ${s.queued} queued: ${seconds(m.restartMs)} from spawn to /healthz; then rss ${megabytes(m.restartedKb)} (heap in use ${megabytes(m.restartedHeapKb)})`);
     }
     return out;
   }
@@ -92,7 +92,7 @@ export class Report {
     }
     if (memory) {
       out.push(`bench: rss idle=${megabytes(memory.idleKb)} (dockerode loaded) ${verdict(memory.idleKb <= 100 * 1024, "≤ 100MB")}`);
-      out.push(`bench: rss queued${s.queued}=${megabytes(memory.queuedKb)} after-restart=${megabytes(memory.restartedKb)}`);
+      out.push(`bench: rss queued${s.queued}=${megabytes(memory.queuedKb)} after-restart=${megabytes(memory.restartedKb)} ${verdict(memory.restartedKb <= 120 * 1024, "≤ 120MB")}; heap in use queued=${megabytes(memory.queuedHeapKb)} after-restart=${megabytes(memory.restartedHeapKb)}`);
       out.push(`bench: restart queued${s.queued}=${seconds(memory.restartMs)} ${verdict(memory.restartMs <= 2000, "≤ 2s")}`);
     }
     return [...out, ...this.extra];
