@@ -6,7 +6,7 @@ import { errors, errorMessage, isCicdError } from "../shared/errors.js";
 import type { BuildLog } from "./build-log.js";
 import { fetchGitCached } from "./git-cached-fetch.js";
 import { fetchGit, tokenCredentials } from "./git-fetch.js";
-import type { KeptWorkTree } from "./kept-work-tree.js";
+import { KeptTreeProblem, type KeptWorkTree } from "./kept-work-tree.js";
 import type { GitCache } from "./mirror-location.js";
 import { baseEnv, runProcess } from "./run-process.js";
 import { parseSource, redact } from "./source-url.js";
@@ -76,7 +76,8 @@ export async function fetchSource(o: FetchSourceOptions): Promise<{ commit: stri
     }
     return { commit: null };
   } catch (error) {
-    if (isCicdError(error)) throw error;
+    // The kept work tree's problem is the caller's to handle (a fresh tree), not the source's.
+    if (isCicdError(error) || error instanceof KeptTreeProblem) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     throw fail(code === "ENOENT" ? "no such file or folder" : errorMessage(error));
   }

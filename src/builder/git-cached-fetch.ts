@@ -1,7 +1,7 @@
 import { access, appendFile, constants, mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { errorMessage, errors, isCicdError } from "../shared/errors.js";
-import { fetchGit, gitEnv, headCommit, lastLines, type GitFetchOptions } from "./git-fetch.js";
+import { configValue, fetchGit, gitEnv, headCommit, lastLines, type GitFetchOptions } from "./git-fetch.js";
 import { MirrorProblem, updateMirror } from "./git-mirror.js";
 import { KeptTreeProblem, updateKeptTree, type KeptWorkTree } from "./kept-work-tree.js";
 import { mirrorFor, withMirrorLock, type GitCache, type Mirror } from "./mirror-location.js";
@@ -25,6 +25,7 @@ export async function fetchGitCached(o: CachedFetchOptions): Promise<string> {
   const mirror = mirrorFor(o.cache, o.url);
   const unusable = await unusableReason(path.dirname(mirror.gitDir));
   if (unusable) {
+    if (o.kept) throw new KeptTreeProblem(`the git cache is not usable (${unusable})`);
     o.log.line(`note: the git cache ${path.dirname(mirror.gitDir)} is not usable (${unusable}); fetching without it`);
     return fetchGit(o);
   }
@@ -40,13 +41,17 @@ export async function fetchGitCached(o: CachedFetchOptions): Promise<string> {
     } catch (error) {
       if (o.signal?.aborted) throw errors.sourceFetchFailed(o.url, "the build was cancelled");
       if (isCicdError(error) && error.code === "SOURCE_FETCH_FAILED") throw error;
-      await emptyFolder(o.dir);
       const why = o.log.mask(errorMessage(error));
       if (error instanceof MirrorProblem && error.damaged && id !== undefined && replace === undefined) {
+        if (!o.kept) await emptyFolder(o.dir);
         o.log.line(`note: the git cache is damaged (${why}); rebuilding it`);
         replace = id;
         continue;
       }
+      // The kept tree is the commands' user's: the builder never fetches into it (as root, with
+      // the credentials). The build goes on in a fresh tree of its own (run-build.ts).
+      if (o.kept) throw error instanceof KeptTreeProblem ? error : new KeptTreeProblem(`the git cache could not be used (${why})`);
+      await emptyFolder(o.dir);
       o.log.line(`note: the git cache could not be used (${why}); fetching without it`);
       return fetchGit(o);
     }
@@ -76,7 +81,7 @@ async function checkout(o: CachedFetchOptions, env: NodeJS.ProcessEnv, mirror: M
 
 /**
  * The kept work tree at `commit` (kept-work-tree.ts): updated in place, or written afresh once
- * when that fails (a build damaged it). Its git runs as the tree's user and without the
+ * when that fails (a build damaged it); a second failure is the caller's KeptTreeProblem. Its git runs as the tree's user and without the
  * credentials, which only the mirror's fetch needs.
  */
 async function updateKept(o: CachedFetchOptions, kept: KeptWorkTree, mirror: Mirror, commit: string): Promise<string> {
@@ -89,17 +94,10 @@ async function updateKept(o: CachedFetchOptions, kept: KeptWorkTree, mirror: Mir
   } catch (error) {
     if (!(error instanceof KeptTreeProblem)) throw error;
     o.log.line(`note: the kept work tree could not be updated (${o.log.mask(error.message)}); writing it afresh`);
-    ({ fresh } = await updateKeptTree(kept, { commit, objects, url: o.url, env, fresh: true, signal: o.signal }).catch((again: unknown) => {
-      throw new MirrorProblem(errorMessage(again), false);
-    }));
+    ({ fresh } = await updateKeptTree(kept, { commit, objects, url: o.url, env, fresh: true, signal: o.signal }));
   }
   o.log.line(`checked out ${commit} in ${fresh ? "a fresh" : "the"} kept work tree`);
   return commit;
-}
-
-/** A value as git's config file reads it: quoted, with backslashes and quotes escaped. */
-function configValue(value: string): string {
-  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 
 async function unusableReason(dir: string): Promise<string | undefined> {

@@ -99,6 +99,15 @@ export async function headCommit(dir: string): Promise<string> {
   return sha;
 }
 
+/**
+ * A value as git's config file reads it: quoted, with backslashes, quotes, newlines and tabs
+ * escaped (what `git config` itself writes).
+ */
+export function configValue(value: string): string {
+  const escapes: Record<string, string> = { "\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\b": "\\b" };
+  return `"${value.replace(/[\\"\n\t\b]/g, (c) => escapes[c]!)}"`;
+}
+
 /** The environment every git call of a build runs with; credentials travel only here. */
 export async function gitEnv(o: Pick<GitFetchOptions, "url" | "credentials" | "configDir" | "log" | "env">): Promise<NodeJS.ProcessEnv> {
   // Our own global config: the user's ~/.gitconfig cannot change a build, and a repository

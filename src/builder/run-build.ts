@@ -9,7 +9,7 @@ import { collectArtifacts } from "./collect-artifacts.js";
 import { handOver, makeReachable, type CommandUser } from "./command-user.js";
 import { trustEnv } from "./trust-bundle.js";
 import { fetchSource } from "./fetch-source.js";
-import { withKeptWorkTree, type KeptWorkTree } from "./kept-work-tree.js";
+import { KeptTreeProblem, withKeptWorkTree, type KeptWorkTree } from "./kept-work-tree.js";
 import { basicHeader, tokenCredentials } from "./git-fetch.js";
 import type { GitCache } from "./mirror-location.js";
 import { servicefsPublisher, type Publisher } from "./publisher.js";
@@ -114,7 +114,8 @@ export async function runBuild(spec: BuildSpec, environment: BuildEnvironment): 
 }
 
 /** runBuild in the kept work tree when given one, else in an empty workspace of its own. */
-async function runIn(spec: BuildSpec, environment: BuildEnvironment, kept?: KeptWorkTree, note?: string): Promise<BuildOutcome> {
+async function runIn(spec: BuildSpec, environment: BuildEnvironment, keptTree?: KeptWorkTree, note?: string): Promise<BuildOutcome> {
+  let kept = keptTree;
   const started = Date.now();
   const log = await BuildLog.open(environment.logDir, spec.key, secretsOf(spec), environment.out ?? ((t) => void process.stdout.write(t)));
   let buildDir: string | undefined;
@@ -127,14 +128,22 @@ async function runIn(spec: BuildSpec, environment: BuildEnvironment, kept?: Kept
     buildDir = await mkdtemp(path.join(environment.workdir, `cicd-${spec.key}-`));
     // The commands' user may pass through (to its workspace and home) but not list or write it.
     await chmod(buildDir, 0o711);
-    const workspace = kept?.workTree ?? path.join(buildDir, "workspace");
+    let workspace = kept?.workTree ?? path.join(buildDir, "workspace");
     const home = path.join(buildDir, "home");
     if (!kept) await mkdir(workspace);
     await mkdir(home);
     // The target's environment and CAs apply to the fetch too (a proxy, a company's git server).
     const extraEnv = { ...spec.vars, ...(spec.caCertificates ? await trustEnv(buildDir, spec.caCertificates) : {}) };
     let phaseStart = Date.now();
-    const { commit } = await fetchSource({ url: spec.url, ref: spec.ref, sha: spec.sha, token: spec.token, workspace, configDir: buildDir, servicefs: environment.servicefs, gitCache: environment.gitCache, kept, log, signal: environment.signal, env: extraEnv });
+    const fetch = () => fetchSource({ url: spec.url, ref: spec.ref, sha: spec.sha, token: spec.token, workspace, configDir: buildDir!, servicefs: environment.servicefs, gitCache: environment.gitCache, kept, log, signal: environment.signal, env: extraEnv });
+    const { commit } = await fetch().catch(async (error: unknown) => {
+      if (!kept || !(error instanceof KeptTreeProblem)) throw error;
+      log.line(`note: the kept work tree could not be used (${log.mask(error.message)}); this build checks out a fresh tree`);
+      kept = undefined;
+      workspace = path.join(buildDir!, "workspace");
+      await mkdir(workspace);
+      return fetch();
+    });
     outcome.commit = commit;
     outcome.phases.fetchMs = Date.now() - phaseStart;
     phaseStart = Date.now();

@@ -125,7 +125,7 @@ export const targetSchema = z
     supersede: z.union([z.boolean(), z.literal("running")], { error: "expected true, false or running" }).default(true)
       .describe("A newer trigger of the same branch (or pull request) cancels its queued builds; `running` also stops a running build of an older commit."),
     workspace: z.enum(["fresh", "incremental"], { error: "expected fresh or incremental" }).default("fresh")
-      .describe("`incremental` keeps the target's last work tree and updates it (git checkout, git clean -ffdx) instead of writing every file: for large repositories. Remote git sources with the git cache only; never for pull requests from forks; one build at a time uses it (a second one at once checks out fresh)."),
+      .describe("`incremental` keeps the target's last work tree and updates it (git checkout, git clean -ffdx) instead of writing every file: for large repositories. Remote git sources with the git cache only, on executors that isolate builds; never for pull requests from forks; one build at a time uses it (a second one at once checks out fresh)."),
     user: z.string().regex(/^(root|\d+(:\d+)?)$/, { error: "expected a uid, uid:gid (e.g. 1000:1000) or root" }).optional()
       .describe("User the build's commands run as inside the builder (default 1000:1000, unprivileged; root gives the commands root inside the container)."),
     run: runSchema.optional(),

@@ -299,8 +299,9 @@ export class BuilderPool {
     // The mirror is the builder's: only when the commands run as another user can they not write it.
     const mirror = trusted && user !== undefined ? gitMirrorMount(cacheDir, target) : undefined;
     const caches = trusted ? cacheMounts(cacheDir, target) : [];
-    // Only where the mirror is: the kept tree borrows its objects and is never fetched into.
-    const kept = mirror && target.workspace === "incremental" ? keptWorkTreeMount(cacheDir, target) : undefined;
+    // Only where the mirror is (the kept tree borrows its objects and is never fetched into),
+    // and only in isolated workloads: host processes of every target share one user.
+    const kept = mirror && executor.isolated && target.workspace === "incremental" ? keptWorkTreeMount(cacheDir, target) : undefined;
     const servicefsSource = /^servicefs:/.test(target.url);
     return {
       id: builderId,

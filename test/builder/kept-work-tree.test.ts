@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newBuildKey } from "../../src/builder/build-key.js";
@@ -126,20 +126,41 @@ describe("workspace: incremental — the kept work tree", () => {
     await expect(stat(path.join(tree(), "untracked.txt"))).rejects.toThrow();
   });
 
-  it.runIf(user)("runs the tree's git as the commands' user: a filter a build planted in its config never runs as the builder", async () => {
-    await build([]);
+  it("resets what a build changed in the tree's repository: a planted filter, attributes, a skip-worktree file", async () => {
     // Where whoever runs the filter can write.
     const open = path.join(root.dir, "open");
-    await mkdir(open);
+    await mkdir(open, { recursive: true });
     await chmod(open, 0o777);
-    const marker = path.join(open, "filter-ran-as");
-    // What a build's commands could do: the repository is theirs.
-    await git(tree(), "-c", "safe.directory=*", "config", "filter.evil.smudge", `sh -c 'id -u > ${marker}; cat'`);
-    await writeFile(path.join(kept, "git", "info", "attributes"), "*.txt filter=evil\n");
-    await repo.commit({ "version.txt": "v4" }, "v4");
-    const next = await build([]);
+    const marker = path.join(open, "filter-ran");
+    const plant = [
+      `git config filter.evil.smudge "sh -c 'id -u > ${marker}; cat'"`,
+      'mkdir -p "$(git rev-parse --git-dir)/info" && echo "*.txt filter=evil" > "$(git rev-parse --git-dir)/info/attributes"',
+      "git update-index --skip-worktree src/file-3.txt && echo changed-and-hidden > src/file-3.txt",
+    ];
+    expect((await build(plant)).reason).toBeUndefined();
+    await repo.commit({ "version.txt": "v5" }, "v5");
+    const next = await build(["cat src/file-3.txt > dist/file-3.txt"]);
     expect(next.reason).toBeUndefined();
-    expect(next.app).toBe("v4");
-    expect((await readFile(marker, "utf8")).trim()).toBe(String(user!.uid));
+    expect(next.app).toBe("v5");
+    expect(next.log).toContain("in the kept work tree");
+    expect(next.status).toBe("!! dist/");
+    expect((await readFile(path.join(tree(), "src", "file-3.txt"), "utf8"))).toBe("file 3\n");
+    await expect(stat(marker)).rejects.toThrow();
+  });
+
+  it.runIf(user)("goes on in a fresh tree of its own when the kept one cannot be used, and never writes into it as the builder", async () => {
+    await build([]);
+    // Something the commands' user cannot remove, and a repository that forces a fresh write.
+    const stuck = path.join(tree(), "stuck");
+    await mkdir(stuck);
+    await writeFile(path.join(stuck, "file"), "root's\n");
+    await writeFile(path.join(kept, "git", "HEAD"), "garbage\n");
+    const again = await build([]);
+    expect(again.reason, again.log).toBeUndefined();
+    expect(again.head).toBe(await git(repo.work, "rev-parse", "main"));
+    expect(again.log).toContain("the kept work tree could not be used");
+    expect(again.log).toContain("this build checks out a fresh tree");
+    expect(await readFile(path.join(stuck, "file"), "utf8")).toBe("root's\n");
+    await rm(stuck, { recursive: true, force: true });
   });
 });

@@ -140,6 +140,14 @@ describe("what a build can and cannot make the manager believe", () => {
     expect(fork.spec.mounts.map((m) => m.host)).not.toContain(kept.dir);
     expect((await run("plain")).dir).toBeUndefined();
     expect((await run("local")).dir).toBeUndefined();
+
+    // Host processes (executor local) of every target share one user: no kept tree there.
+    const hostProcesses = new FakeExecutor();
+    hostProcesses.isolated = false;
+    const other = await start([target("kept", ["echo ok"], { url, workspace: "incremental" })], { warmBuilders: false }, hostProcesses);
+    const { build } = await other.server.manager.trigger({ target: "kept", trigger: "api" });
+    await other.server.manager.waitFor(build.key, finished, 10_000);
+    expect(hostProcesses.started.find((s) => s.buildKey === build.key)!.args).not.toContain("--keep-workspace");
   });
 
   it("limits every builder by default and keeps only the capabilities the builder needs", async () => {
