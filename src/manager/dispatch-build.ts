@@ -102,7 +102,13 @@ export async function dispatchBuild(deps: DispatchDeps, key: string, control: Bu
 /** Step 1: the build and its target, or undefined when it is not to run (its end recorded). */
 async function admit(deps: DispatchDeps, key: string): Promise<Pick<Attempt, "build" | "target"> | undefined> {
   const build = deps.store.get(key);
-  if (!build || build.status !== "queued") return undefined; // cancelled while waiting
+  if (!build) return undefined;
+  if (build.status !== "queued") {
+    // Ended while it waited, yet still in the queue (never by this server's own writes): take
+    // it out, or the next free slot would be offered it again and again.
+    deps.store.dequeue(key);
+    return undefined;
+  }
   const target = findTarget(deps.config, build.target);
   if (!target) {
     deps.change(key, { ...endedAs("config_error"), reason: `target "${build.target}" is no longer in the configuration` }, "dequeue");

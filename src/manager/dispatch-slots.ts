@@ -13,7 +13,7 @@ export type SlotWork = () => Promise<void>;
 export class DispatchSlots {
   private busy = 0;
   private paused = true;
-  private readonly urgent: SlotWork[] = [];
+  private readonly urgent: { work: SlotWork; dropped?: () => void }[] = [];
 
   constructor(
     private readonly concurrency: number,
@@ -26,22 +26,22 @@ export class DispatchSlots {
     this.fill();
   }
 
-  /** Takes no more work; works already running go on. */
+  /** Takes no more work; works already running go on, those given to first() and not yet started are dropped (told). */
   pause(): void {
     this.paused = true;
-    this.urgent.length = 0;
+    for (const { dropped } of this.urgent.splice(0)) dropped?.();
   }
 
-  /** Runs `work` before anything `next()` offers, as soon as a slot is free. */
-  first(work: SlotWork): void {
-    this.urgent.push(work);
+  /** Runs `work` before anything `next()` offers, as soon as a slot is free; `dropped` is called if it never starts. */
+  first(work: SlotWork, dropped?: () => void): void {
+    this.urgent.push({ work, dropped });
     this.fill();
   }
 
   /** Something may be ready to run (a build was queued, a retry's wait ended): fills free slots. */
   fill(): void {
     while (!this.paused && this.busy < this.concurrency) {
-      const work = this.urgent.shift() ?? this.next();
+      const work = this.urgent.shift()?.work ?? this.next();
       if (!work) return;
       this.busy++;
       // A work that throws has logged its own error (manager.ts); the slot is freed either way.

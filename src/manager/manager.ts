@@ -126,7 +126,11 @@ export class Manager implements BuildService {
   /** Recovers builds interrupted by a restart, rebuilds the queue from SQLite, starts work. */
   async start(): Promise<void> {
     const resumed = await recover({ ...this.deps, maxAttempts: this.options.config.maxAttempts, requeue: (key, patch) => this.change(key, patch, "requeue-back") });
-    for (const r of resumed) this.slots.first(this.take(r.build.key, (control) => resumeBuild(this.deps, r.build, r.handle, r.builderId, control)));
+    for (const r of resumed) {
+      const work = this.take(r.build.key, (control) => resumeBuild(this.deps, r.build, r.handle, r.builderId, control));
+      // Never started (shut down first): it holds no slot, and the next start re-attaches it.
+      this.slots.first(work, () => this.running.delete(r.build.key));
+    }
     this.slots.start();
     this.warmUp();
   }
