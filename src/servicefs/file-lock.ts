@@ -94,11 +94,33 @@ async function create(lockPath: string, draft: string, owner: string): Promise<b
     await link(draft, lockPath);
     return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    return false;
+    const code = (error as NodeJS.ErrnoException).code;
+    // Over NFS a link whose reply was lost is retried and answered EEXIST: it is ours if the
+    // draft now has two names.
+    if (code === "EEXIST") return (await stat(draft).catch(() => undefined))?.nlink === 2;
+    // A file system without hard links (some FUSE and SMB mounts): O_EXCL, with the old window.
+    if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "ENOSYS") return createExclusive(lockPath, owner);
+    throw error;
   } finally {
     await unlink(draft).catch(() => undefined);
   }
+}
+
+/** create() where hard links are not supported: made empty with O_EXCL, then filled. */
+async function createExclusive(lockPath: string, owner: string): Promise<boolean> {
+  let handle;
+  try {
+    handle = await open(lockPath, "wx", 0o644);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
+  }
+  try {
+    await handle.writeFile(owner);
+  } finally {
+    await handle.close();
+  }
+  return true;
 }
 
 /** Keeps a held lock fresh and notices when it stops being this holder's. */
