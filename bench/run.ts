@@ -34,7 +34,7 @@ const settings = {
   idleMs: int("BENCH_IDLE_MS", 3000),
   timeoutMin: int("BENCH_TIMEOUT_MIN", 20),
 };
-const parts = new Set((process.env.BENCH_ONLY || "builds,checkrun,webhooks,memory,git,flood,publish,scale").split(",").map((s) => s.trim()));
+const parts = new Set((process.env.BENCH_ONLY || "builds,project,checkrun,webhooks,memory,git,flood,publish,scale").split(",").map((s) => s.trim()));
 
 const runId = randomBytes(4).toString("hex");
 
@@ -202,6 +202,18 @@ if (parts.has("flood")) {
     const cli = await compileCli(path.join(buildDir, "cicd.mjs"));
     const options = { connections: int("BENCH_FLOOD_CONNECTIONS", 100), seconds: int("BENCH_FLOOD_SECONDS", 10), reopenMs: int("BENCH_FLOOD_REOPEN_MS", 50) };
     for (const line of describeFlood(await runFlood({ ...options, cli, dir: mkdtempSync(path.join(root, "flood-")) }), options)) say(line);
+  });
+}
+
+if (parts.has("project")) {
+  const rounds = Math.max(int("BENCH_PROJECT_ROUNDS", 3), 1);
+  await part(`real project: a TypeScript project with npm dependencies, by hand, by cicd cold and warm (${rounds} rounds; needs the npm registry)`, async () => {
+    const { benchRealProject } = await import("./real-project.js");
+    const label = `cicd.bench=${runId}`;
+    const instance = `bench-project-${runId}`;
+    cleanup.containers([label]);
+    cleanup.containers([`cicd.instance=${instance}`]);
+    report.extra.push(...(await benchRealProject({ dir: path.join(root, "real-project"), image, label, instance, logger: logger("real-project"), cleanup, rounds })));
   });
 }
 
