@@ -21,6 +21,8 @@ export interface CicdBenchOptions {
   concurrency: number;
   /** Where builds run (default docker). */
   executor?: ExecutorName;
+  /** The target's `reuse` (default 1: a container per build). */
+  reuse?: number;
 }
 
 const TARGET = "sample";
@@ -36,7 +38,7 @@ export async function startCicd(o: CicdBenchOptions): Promise<BenchSide> {
     // Builder containers call back through the Docker bridge (host.docker.internal).
     host: "0.0.0.0",
     concurrency: o.concurrency,
-    targets: [{ name: TARGET, url: o.project.url, commands: o.project.commands, artifacts: o.project.artifacts, timeout: "5m" }],
+    targets: [{ name: TARGET, url: o.project.url, commands: o.project.commands, artifacts: o.project.artifacts, timeout: "5m", reuse: o.reuse ?? 1 }],
   });
   const token = "bench-api-token-0123456789";
   const executor = createExecutor(o.executor ?? "docker", { logger: o.logger.child("executor"), instance: o.instance });

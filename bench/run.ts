@@ -132,6 +132,18 @@ if (parts.has("builds")) {
     } finally {
       await cicd.close();
     }
+    // The same burst with `reuse`: a builder container serves up to that many builds.
+    const reuse = int("BENCH_REUSE", 10);
+    const reusing = await startCicd({ project, dir: mkdtempSync(path.join(root, "cicd-reuse-")), instance, logger: logger("cicd-reuse-server"), ...settings, reuse });
+    try {
+      await reusing.once();
+      await sleep(settings.gapMs);
+      const cpu = machineCpuSeconds();
+      const burstMs = await reusing.burst();
+      report.reuse = { reuse, burstMs, burstCpuPerBuild: (machineCpuSeconds() - cpu) / settings.burst };
+    } finally {
+      await reusing.close();
+    }
   });
 }
 

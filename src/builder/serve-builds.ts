@@ -16,8 +16,10 @@ export interface ServeOptions {
   port: number;
   /** Required from callers of the endpoint when set (the manager token). */
   token?: string;
-  /** Serve one build, then stop. */
+  /** Serve one build, then stop. Otherwise builds are served one after another, with `ready` again after each. */
   once: boolean;
+  /** The manager's events URL, when a manager started this builder (then `ready` is said again after each build). */
+  managerUrl?: string;
   /**
    * Fetch the build from the manager (after `ready`) rather than wait for it to be sent: for
    * builders the manager cannot connect to. `managerUrl` is the events URL.
@@ -64,7 +66,22 @@ export async function serveBuilds(o: ServeOptions): Promise<ServeHandle> {
 
   function accepted(done: Promise<BuildOutcome>): void {
     lastBuild = done;
-    if (!o.once) return;
+    if (!o.once) {
+      // Serving on (a builder the manager reuses): once the build's end is told and its
+      // workspace gone, `ready` again. When neither reaches the manager (gone for longer than
+      // the broadcaster tries), this builder ends, as a one-build builder would: the manager's
+      // next start then reads its exit.
+      if (o.managerUrl === undefined) return;
+      void done.then(async () => {
+        await o.broadcaster.drain();
+        const told = await o.broadcaster.send({ type: "ready", builderId: o.builderId, at: new Date().toISOString(), port, pid: process.pid });
+        if (told || closing) return;
+        o.log.error("the manager did not hear of the last build's end; stopping");
+        await stop();
+        finish(1);
+      });
+      return;
+    }
     void done.then(async (outcome) => {
       await stop();
       finish(outcome.ok ? 0 : 1);

@@ -124,6 +124,8 @@ export const targetSchema = z
       .describe("With executor swarm: constraints that pick the nodes this target's builders and runners run on (e.g. node.labels.arch==arm64); limits become resource limits and reservations."),
     supersede: z.union([z.boolean(), z.literal("running")], { error: "expected true, false or running" }).default(true)
       .describe("A newer trigger of the same branch (or pull request) cancels its queued builds; `running` also stops a running build of an older commit."),
+    reuse: z.number({ error: "expected a number of builds" }).int().min(1).max(100).default(1)
+      .describe("How many builds of this target one builder container may serve one after another (each in a fresh work tree): 1 starts a container per build. Never for pull requests from forks; a builder whose build failed, timed out or was stopped is not reused. Executors whose builders the manager reaches (docker, local)."),
     workspace: z.enum(["fresh", "incremental"], { error: "expected fresh or incremental" }).default("fresh")
       .describe("`incremental` keeps the target's last work tree and updates it (git checkout, git clean -ffdx) instead of writing every file: for large repositories. Remote git sources with the git cache only, on executors that isolate builds; never for pull requests from forks; one build at a time uses it (a second one at once checks out fresh)."),
     user: z.string().regex(/^(root|\d+(:\d+)?)$/, { error: "expected a uid, uid:gid (e.g. 1000:1000) or root" }).optional()

@@ -7,7 +7,7 @@ type Waiter = { type: Wanted; resolve: (event: BuilderEvent) => void };
 
 interface Entry {
   tokenHash: string;
-  /** The build this builder serves (a builder serves one build from its start). */
+  /** The build this builder serves now (one from its start; a reused one, one after another). */
   key?: string;
   events: BuilderEvent[];
   waiters: Waiter[];
@@ -61,13 +61,30 @@ export class BuilderCallbacks {
     return true;
   }
 
-  /** Resolves with the first event of `type` ("final" = success or failure), past or future. */
-  next(builderId: string, type: Waiter["type"]): Promise<BuilderEvent> {
+  /**
+   * Resolves with the first event of `type` ("final" = success or failure), past or future;
+   * with `after`, the first one that came after that event.
+   */
+  next(builderId: string, type: Waiter["type"], after?: BuilderEvent): Promise<BuilderEvent> {
     const entry = this.builders.get(builderId);
     if (!entry) return Promise.reject(new Error(`builder ${builderId} is not registered`));
-    const seen = entry.events.find((e) => matches(e, type));
+    const from = after ? entry.events.indexOf(after) + 1 : 0;
+    const seen = entry.events.slice(from).find((e) => matches(e, type));
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve) => entry.waiters.push({ type, resolve }));
+  }
+
+  /**
+   * A reused builder serves `key` now: its uploads and events count for that build. What it
+   * said up to its last build's end is forgotten; what came after (its `ready` again) is kept.
+   */
+  rebind(builderId: string, key: string): void {
+    const entry = this.builders.get(builderId);
+    if (!entry) return;
+    entry.key = key;
+    let last = -1;
+    entry.events.forEach((e, i) => matches(e, "final") && (last = i));
+    entry.events = entry.events.slice(last + 1);
   }
 
   /**

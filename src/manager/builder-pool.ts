@@ -16,8 +16,9 @@ import { refusesUntrusted } from "./dispatch-build.js";
 /** Output a builder wrote before its build was handed to it (start-up lines); capped. */
 const EARLY_OUTPUT_LIMIT = 64 * 1024;
 
-/** A started builder workload, waiting for (or serving) exactly one build. */
+/** A started builder workload, waiting for (or serving) one build; a reusable one, one after another. */
 export interface PooledBuilder {
+  /** The build it serves now (a reused builder's changes with each build). */
   key: string;
   target: string;
   builderId: string;
@@ -35,6 +36,10 @@ export interface PooledBuilder {
   pipe(sink: (chunk: string) => void): Promise<void>;
   /** True once the workload has exited (a warm builder that died is never handed a build). */
   exited(): boolean;
+  /** Builds it may serve in all (the target's `reuse`; 1 for a builder that ends after its build). */
+  reuse: number;
+  /** Builds handed to it so far. */
+  served: number;
 }
 
 export interface PoolDeps {
@@ -76,6 +81,10 @@ export class BuilderPool {
   private closed = false;
   /** Container creations in flight (their image is ready): close waits for these. */
   private readonly launching = new Set<Promise<void>>();
+  /** Per target, reusable builders between two builds (trusted builds only), each with its idle timer. */
+  private readonly idle = new Map<string, { builder: PooledBuilder; timer: NodeJS.Timeout }[]>();
+  /** Per target, reusable builders between their build's end and their `ready` again (keepWhen). */
+  private readonly returning = new Map<string, Set<Promise<void>>>();
 
   constructor(private readonly deps: PoolDeps) {}
 
@@ -91,6 +100,8 @@ export class BuilderPool {
 
   /** Keeps up to `concurrency` warm builders, under fresh keys, for the next triggers of `target`. */
   reserve(target: Target, idleMs = 10 * 60_000): void {
+    // Builders that serve several builds wait between builds themselves (keep()).
+    if (this.reusable(target, true)) return;
     const keys = this.reserved.get(target.name) ?? [];
     this.reserved.set(target.name, keys);
     while (!this.closed && keys.length < this.deps.config.concurrency && this.waiting() < this.capacity) {
@@ -115,7 +126,7 @@ export class BuilderPool {
       const target = findTarget(this.deps.config, b.target);
       // A build that dispatch will refuse (untrusted, not isolated) gets no builder.
       if (b.untrusted && refusesUntrusted(this.deps.config, this.deps.executor)) continue;
-      if (target) void this.startFor(b.key, target, true, !b.untrusted);
+      if (target && !this.reusable(target, !b.untrusted)) void this.startFor(b.key, target, true, !b.untrusted);
     }
   }
 
@@ -137,6 +148,18 @@ export class BuilderPool {
    */
   async acquire(key: string, target: Target, trusted: boolean): Promise<PooledBuilder> {
     this.taken.add(key);
+    const reused = trusted ? await this.takeIdleOrReturning(target.name) : undefined;
+    if (reused) {
+      // A builder started ahead for this key is not needed.
+      if (this.byKey.has(key) || this.starting.has(key)) void this.discardAhead(key);
+      reused.key = key;
+      reused.served++;
+      // Started before this build: if it turns out gone, dispatch starts a fresh one (stale).
+      reused.warm = true;
+      this.deps.callbacks.rebind(reused.builderId, key);
+      this.deps.onAcquire?.(target.name, true);
+      return reused;
+    }
     const pending = this.starting.get(key);
     const warm = this.byKey.get(key) ?? (pending ? await pending : undefined);
     this.byKey.delete(key);
@@ -191,15 +214,83 @@ export class BuilderPool {
     }
   }
 
+  /**
+   * A reusable builder whose build succeeded and who said `ready` again: kept for the target's
+   * next build while it may serve more (`reuse`), for up to `idleMs`; otherwise removed.
+   */
+  private async keep(builder: PooledBuilder, idleMs = 60_000): Promise<void> {
+    if (this.closed || builder.served >= builder.reuse || builder.exited()) return this.destroy(builder);
+    const list = this.idle.get(builder.target) ?? [];
+    this.idle.set(builder.target, list);
+    const timer = setTimeout(() => {
+      const at = list.findIndex((e) => e.builder === builder);
+      if (at >= 0) void this.destroy(list.splice(at, 1)[0]!.builder);
+    }, idleMs);
+    timer.unref();
+    list.push({ builder, timer });
+  }
+
+  /**
+   * Keeps `builder` (keep()) once `ready` says it may serve again, or removes it. Until then it
+   * counts as on its way back: the target's next build waits for it (acquire) rather than start
+   * a container of its own.
+   */
+  async keepWhen(builder: PooledBuilder, ready: Promise<boolean>): Promise<void> {
+    const back = ready.then((ok) => (ok ? this.keep(builder) : this.destroy(builder)), () => this.destroy(builder));
+    const set = this.returning.get(builder.target) ?? new Set<Promise<void>>();
+    this.returning.set(builder.target, set);
+    set.add(back);
+    try {
+      await back;
+    } finally {
+      set.delete(back);
+    }
+  }
+
+  /** An idle builder of `target`, or one on its way back (waited for up to `waitMs`), or undefined. */
+  private async takeIdleOrReturning(target: string, waitMs = 5_000): Promise<PooledBuilder | undefined> {
+    const idle = this.takeIdle(target);
+    if (idle) return idle;
+    const back = [...(this.returning.get(target) ?? [])];
+    if (!back.length) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.any(back).catch(() => undefined), new Promise((r) => (timer = setTimeout(r, waitMs)))]);
+    clearTimeout(timer);
+    return this.takeIdle(target);
+  }
+
+  /** A live idle builder of `target`, taken out of the idle list; dead ones found are removed. */
+  private takeIdle(target: string): PooledBuilder | undefined {
+    const list = this.idle.get(target) ?? [];
+    for (let entry = list.shift(); entry; entry = list.shift()) {
+      clearTimeout(entry.timer);
+      if (!entry.builder.exited()) return entry.builder;
+      void this.destroy(entry.builder);
+    }
+    return undefined;
+  }
+
+  /** Removes the builder started ahead for `key` (its build got a reused one instead). */
+  private async discardAhead(key: string): Promise<void> {
+    const pending = this.starting.get(key);
+    const entry = this.byKey.get(key) ?? (pending ? await pending : undefined);
+    if (entry && this.byKey.get(key) === entry) this.byKey.delete(key);
+    if (entry) await this.destroy(entry);
+  }
+
   /** Removes every builder still waiting for a build. */
   async close(): Promise<void> {
     this.closed = true;
     this.reserved.clear();
+    const idle = [...this.idle.values()].flat();
+    this.idle.clear();
+    for (const { timer } of idle) clearTimeout(timer);
     // startFor removes each builder still starting as soon as it has started. Those whose
     // container is being created are waited for, so none is left running when the process exits
     // next; those still waiting for their image are not (an image build or a hung engine must
     // not hold up shutdown): they never create one.
     await Promise.all([
+      ...idle.map(({ builder }) => this.destroy(builder)),
       ...[...this.byKey.values()].filter((e) => !this.taken.has(e.key)).map((e) => this.discard(e.key)),
       ...this.launching,
     ]);
@@ -269,6 +360,8 @@ export class BuilderPool {
       () => undefined,
     );
     const entry: PooledBuilder = {
+      reuse: this.reusable(target, trusted) ? target.reuse : 1,
+      served: 1,
       key,
       target: target.name,
       builderId,
@@ -286,6 +379,15 @@ export class BuilderPool {
     };
     this.byKey.set(key, entry);
     return entry;
+  }
+
+  /**
+   * Whether builders of `target` serve several builds (`reuse` above 1): trusted builds only,
+   * on executors whose builders the manager reaches (it hands each build over at the builder's
+   * port; a builder that fetches its build fetches one).
+   */
+  private reusable(target: Target, trusted: boolean): boolean {
+    return trusted && target.reuse > 1 && this.deps.executor.reachesWorkloads;
   }
 
   /**
@@ -310,7 +412,7 @@ export class BuilderPool {
       buildKey: key,
       image: target.image,
       args: [
-        "--once", "--publish-to", "manager",
+        ...(this.reusable(target, trusted) ? [] : ["--once"]), "--publish-to", "manager",
         "--port", executor.isolated ? "8080" : "0", "--host", executor.isolated ? "0.0.0.0" : "127.0.0.1",
         ...(servicefsSource ? ["--servicefs", config.servicefs] : []),
         ...(mirror ? ["--git-mirror", mirror.container] : []),

@@ -192,9 +192,12 @@ async function followToTheEnd(deps: DispatchDeps, attempt: Attempt, control: Bui
     deps.store.setMeta(build.key, { timings: timingsOf(attempt, acceptedAt, first.event, Date.now() - recordFrom) });
     deps.change(build.key, result);
     attempt.detached = true;
-    deps.afterBuild(cleanUp(deps, build.key, builder, exit, accepted.output, attempt.masker));
+    deps.afterBuild(builder.reuse > 1 ? keepForNext(deps, build.key, builder, first.event, attempt.masker) : cleanUp(deps, build.key, builder, exit, accepted.output, attempt.masker));
     return;
   }
+  // A builder that serves several builds does not end after a failed one: it is stopped (and
+  // not reused), and its exit read as a one-build builder's would be.
+  if (first.event && builder.reuse > 1) await builder.handle.stop(5_000).catch(() => undefined);
   const info = await exit.catch((error: unknown) => (control.signal.aborted ? undefined : Promise.reject(error)));
   if (!info || control.signal.aborted) return finishStopped(deps, build.key, control, target, builder.handle);
   await accepted.output.catch(() => undefined);
@@ -266,6 +269,33 @@ async function cleanUp(deps: DispatchDeps, key: string, builder: PooledBuilder, 
   deps.pool.release(key);
   await deps.logs.end(key);
 }
+
+/**
+ * After a build that succeeded on a builder that serves several builds: once the builder says
+ * `ready` again (its last lines of this build written, its workspace removed), this build's log
+ * ends and the builder waits for the target's next build (pool.keep, which removes it when it
+ * has served its `reuse`). A builder that does not say `ready` within 30 s is removed.
+ */
+async function keepForNext(deps: DispatchDeps, key: string, builder: PooledBuilder, final: BuilderEvent, masker: Masker): Promise<void> {
+  const ready = (async () => {
+    const said = await Promise.race([
+      deps.callbacks.next(builder.builderId, "ready", final).then(() => true, () => false),
+      builder.handle.wait().then(() => false, () => false),
+      delay(30_000).then(() => false),
+    ]);
+    // Output travels apart from the events: a moment for this build's last lines to arrive.
+    if (said) await delay(OUTPUT_GRACE_MS);
+    builder.pipe(() => undefined);
+    deps.logs.append(key, masker.flush());
+    return said;
+  })();
+  await deps.pool.keepWhen(builder, ready);
+  deps.pool.release(key);
+  await deps.logs.end(key);
+}
+
+/** How long a reused builder's output may lag behind its `ready`. */
+const OUTPUT_GRACE_MS = 50;
 
 /**
  * Why publishing failed, in the operator's terms and without the server's paths (the reason is
@@ -357,7 +387,14 @@ export async function resumeBuild(deps: DispatchDeps, build: Build, handle: Work
   const target = findTarget(deps.config, build.target);
   try {
     deps.logs.note(build.key, "manager restarted; re-attached to the running builder");
-    const info = await handle.wait(control.signal).catch(() => undefined);
+    // A builder that serves several builds does not end with this one: its final word ends it.
+    const exit = handle.wait(control.signal);
+    const final = deps.callbacks.next(builderId, "final").then(async () => {
+      await delay(FINAL_EVENT_GRACE_MS); // a one-build builder ends by itself by then
+      await handle.stop(5_000);
+    }, () => undefined);
+    await Promise.race([exit.catch(() => undefined), final.catch(() => undefined)]);
+    const info = await exit.catch(() => undefined);
     if (!info || control.signal.aborted) return finishStopped(deps, build.key, control, target, handle);
     await finishExited(deps, build.key, builderId, info, target, handle);
   } finally {
