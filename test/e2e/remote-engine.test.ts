@@ -47,7 +47,7 @@ describe.skipIf(!hasDocker)("executor docker on a remote engine over TLS", () =>
         maxAttempts: 5,
         docker: { host: engine.host, tls: { ca: engine.ca, cert: engine.cert, key: engine.key } },
         targets: [
-          { name: "hello", url, token: TOKEN, commands: ["sh build.sh"], artifacts: ["dist/*"], cache: ["/home/cache"] },
+          { name: "remote-hello", url, token: TOKEN, commands: ["sh build.sh"], artifacts: ["dist/*"], cache: ["/home/cache"] },
           { name: "long", url, token: TOKEN, commands: ["echo started", "sleep 8", "sh build.sh"], artifacts: ["dist/*"], cache: ["/home/cache"] },
         ],
       }),
@@ -63,15 +63,16 @@ describe.skipIf(!hasDocker)("executor docker on a remote engine over TLS", () =>
   }, 120_000);
 
   it("builds there, keeps the cache in the engine's own volume, and publishes the files it sent back", async () => {
-    const { build } = await server.manager.trigger({ target: "hello", trigger: "api", ref: "main" });
+    const { build } = await server.manager.trigger({ target: "remote-hello", trigger: "api", ref: "main" });
     const done = await server.manager.waitFor(build.key, ended, 180_000);
     expect(done.status, done.reason ?? "").toBe("succeeded");
-    const published = JSON.parse(readFileSync(path.join(server.config.servicefs, "hello", "builds.json"), "utf8")) as { builds: { key: string; artifacts: string[] }[] };
-    const files = published.builds.find((b) => b.key === build.key)!.artifacts.map((a) => readFileSync(path.join(server.config.servicefs, "hello", a), "utf8"));
+    const published = JSON.parse(readFileSync(path.join(server.config.servicefs, "remote-hello", "builds.json"), "utf8")) as { builds: { key: string; artifacts: string[] }[] };
+    const files = published.builds.find((b) => b.key === build.key)!.artifacts.map((a) => readFileSync(path.join(server.config.servicefs, "remote-hello", a), "utf8"));
     expect(files).toContain("built-remotely\n");
     // The builder ran on that engine: the cache volume is there, and this engine has none.
-    expect((await engine.docker(["volume", "ls", "-q"])).stdout).toContain("cicd-cache-hello-home_cache");
-    expect((await run("docker", ["volume", "ls", "-q", "--filter", "name=cicd-cache-hello-home_cache"])).stdout.trim()).toBe("");
+    // (A target name of this file's own: the swarm suite, running beside it, makes a volume for its "hello" here.)
+    expect((await engine.docker(["volume", "ls", "-q"])).stdout).toContain("cicd-cache-remote-hello-home_cache");
+    expect((await run("docker", ["volume", "ls", "-q", "--filter", "name=cicd-cache-remote-hello-home_cache"])).stdout.trim()).toBe("");
   }, 240_000);
 
   it("the engine stopped in the middle of a build and started again: the build is tried again and succeeds", async () => {
