@@ -38,6 +38,9 @@ export class BuilderSession {
   private current?: { key: string; abort: AbortController };
   private last?: { key: string; ok: boolean };
 
+  /** Whether the last build's end (`success` or `failure`) reached the manager. */
+  finalTold: Promise<boolean> = Promise.resolve(true);
+
   constructor(private readonly options: SessionOptions) {}
 
   status(): BuilderStatus {
@@ -99,7 +102,7 @@ export class BuilderSession {
       reported = true;
       this.last = { key: spec.key, ok: outcome.ok };
       done();
-      void broadcaster.send(finalEvent(builderId, at(), outcome));
+      this.finalTold = broadcaster.send(finalEvent(builderId, at(), outcome));
       log.info(outcome.ok ? "build succeeded" : "build failed", { key: spec.key, reason: outcome.reason });
     };
     let outcome: BuildOutcome;

@@ -127,7 +127,7 @@ async function buildOnce(options: BuilderOptions, session: BuilderSession, broad
 async function serve(options: BuilderOptions, session: BuilderSession, broadcaster: Broadcaster, log: Logger): Promise<number> {
   let handle: Awaited<ReturnType<typeof serveBuilds>>;
   try {
-    handle = await serveBuilds({ session, broadcaster, builderId: options.builderId, host: options.host, port: options.port, token: options.managerToken, once: options.once, managerUrl: options.managerUrl, log,
+    handle = await serveBuilds({ session, broadcaster, builderId: options.builderId, host: options.host, port: options.port, token: options.managerToken, once: options.once, maxBuilds: options.maxBuilds, log,
       ...(options.fetchBuild ? { fetchFrom: { managerUrl: options.managerUrl!, token: options.managerToken! } } : {}) });
   } catch (error) {
     process.stderr.write(`cicd builder: could not listen on ${options.host}:${options.port}: ${errorMessage(error)}\n`);

@@ -30,6 +30,12 @@ export interface BuilderOptions {
   logDir: string;
   /** `--git-mirror DIR` (this repository's own folder) wins over `--git-cache DIR`. */
   gitCache?: GitCache;
+  /**
+   * `--max-builds N`: serve up to N builds one after another for the manager that started this
+   * builder, saying `ready` again after each; then, or after a minute and a half idle, or when
+   * the manager did not hear of a build's end, exit. Undefined: `--once`, or serve on for ever.
+   */
+  maxBuilds?: number;
   /** `--keep-workspace DIR`: the target's kept work tree (kept-work-tree.ts). */
   keepWorkspace?: string;
   once: boolean;
@@ -57,7 +63,7 @@ export interface BuilderOptions {
 const stringFlags = [
   "url", "token", "servicefs", "target", "port", "ref", "sha", "key", "secrets",
   "manager-url", "manager-token", "builder-id", "workdir", "log-dir", "host", "git-cache", "git-mirror",
-  "keep-workspace", "publish-to", "user",
+  "keep-workspace", "publish-to", "user", "max-builds",
 ] as const;
 
 /** Parses argv (flags win) over env (`CICD_*`). Throws INVALID_ARGUMENT naming the flag. */
@@ -106,6 +112,10 @@ export function parseBuilderOptions(argv: string[], env: NodeJS.ProcessEnv = pro
     logDir: path.resolve(str("log-dir") ?? path.join(workdir, "cicd-logs")),
     gitCache: gitCacheOf(str("git-mirror"), str("git-cache")),
     keepWorkspace: optional(str("keep-workspace"), (d) => path.resolve(d)),
+    maxBuilds: optional(str("max-builds"), (n) => {
+      if (!/^\d+$/.test(n) || Number(n) < 1 || Number(n) > 1000) throw errors.invalidArgument("--max-builds", "a number of builds from 1 to 1000", n);
+      return Number(n);
+    }),
     once: flagBool(values.once, negated.has("once"), env.CICD_ONCE, "CICD_ONCE"),
     publishTo,
     user: optional(str("user"), parseCommandUser),
@@ -115,6 +125,9 @@ export function parseBuilderOptions(argv: string[], env: NodeJS.ProcessEnv = pro
     fetchBuild: flagBool(values["fetch-build"], false, env.CICD_FETCH_BUILD, "CICD_FETCH_BUILD"),
     help: false,
   };
+  if (options.maxBuilds !== undefined && (options.once || !options.managerUrl)) {
+    throw errors.invalidArgument("--max-builds", "used with --manager-url and without --once", String(options.maxBuilds));
+  }
   if (options.runOnStartup) requireBuildFlags(options);
   if ((publishTo === "manager" || options.fetchBuild) && (!options.managerUrl || !options.managerToken)) {
     if (options.fetchBuild && publishTo !== "manager") throw errors.invalidArgument("--fetch-build", "used with --manager-url and --manager-token");

@@ -18,8 +18,8 @@ export interface ServeOptions {
   token?: string;
   /** Serve one build, then stop. Otherwise builds are served one after another, with `ready` again after each. */
   once: boolean;
-  /** The manager's events URL, when a manager started this builder (then `ready` is said again after each build). */
-  managerUrl?: string;
+  /** Serve up to this many builds for the manager that started it, `ready` again after each (see accepted()). */
+  maxBuilds?: number;
   /**
    * Fetch the build from the manager (after `ready`) rather than wait for it to be sent: for
    * builders the manager cannot connect to. `managerUrl` is the events URL.
@@ -40,12 +40,22 @@ export interface ServeHandle {
   close(): Promise<void>;
 }
 
+/** How long a builder with `--max-builds` waits for its next build before it ends (the manager keeps it a minute). */
+const IDLE_EXIT_MS = 90_000;
+
 /** Listens for builds, announces `ready` with the port, and serves builds one at a time. */
 export async function serveBuilds(o: ServeOptions): Promise<ServeHandle> {
   let finish!: (code: number) => void;
   const finished = new Promise<number>((resolve) => (finish = resolve));
   let lastBuild: Promise<BuildOutcome> | undefined;
   let closing: Promise<void> | undefined;
+  let served = 0;
+  let idleTimer: NodeJS.Timeout | undefined;
+  const end = async (code: number) => {
+    clearTimeout(idleTimer);
+    await stop();
+    finish(code);
+  };
 
   const server: Server = createEndpoint({
     session: o.session,
@@ -66,22 +76,27 @@ export async function serveBuilds(o: ServeOptions): Promise<ServeHandle> {
 
   function accepted(done: Promise<BuildOutcome>): void {
     lastBuild = done;
-    if (!o.once) {
-      // Serving on (a builder the manager reuses): once the build's end is told and its
-      // workspace gone, `ready` again. When neither reaches the manager (gone for longer than
-      // the broadcaster tries), this builder ends, as a one-build builder would: the manager's
-      // next start then reads its exit.
-      if (o.managerUrl === undefined) return;
-      void done.then(async () => {
+    clearTimeout(idleTimer);
+    if (o.maxBuilds !== undefined) {
+      // A builder the manager reuses: once the build's end is told and its workspace gone,
+      // `ready` again. It ends as a one-build builder would (so that a manager started again
+      // reads its exit) after its last build, when the manager did not hear of this build's
+      // end, or after IDLE_EXIT_MS without a build.
+      served++;
+      void done.then(async (outcome) => {
+        const toldEnd = await o.session.finalTold;
         await o.broadcaster.drain();
-        const told = await o.broadcaster.send({ type: "ready", builderId: o.builderId, at: new Date().toISOString(), port, pid: process.pid });
-        if (told || closing) return;
-        o.log.error("the manager did not hear of the last build's end; stopping");
-        await stop();
-        finish(1);
+        if (closing) return;
+        if (served >= o.maxBuilds! || !toldEnd) return end(outcome.ok && toldEnd ? 0 : 1);
+        if (o.session.status().state === "building") return; // taken already: its own end says ready
+        const toldReady = await o.broadcaster.send({ type: "ready", builderId: o.builderId, at: new Date().toISOString(), port, pid: process.pid });
+        if (!toldReady) return end(1);
+        idleTimer = setTimeout(() => void end(0), IDLE_EXIT_MS);
+        idleTimer.unref();
       });
       return;
     }
+    if (!o.once) return;
     void done.then(async (outcome) => {
       await stop();
       finish(outcome.ok ? 0 : 1);

@@ -34,6 +34,8 @@ Isolation (what the manager passes to the builders it starts):
   --deny-net CIDR      another address range to cut off (the host's); repeatable           CICD_DENY_NET *
   --publish-to WHERE   servicefs (default) or manager: send good builds' files to the      CICD_PUBLISH_TO
                        manager, which publishes them
+  --max-builds N       serve up to N builds one after another, saying ready after each;     CICD_MAX_BUILDS
+                       end after N, after 90 s idle, or when the manager did not hear a build end
   --fetch-build        fetch the build from the manager after saying ready, rather than    CICD_FETCH_BUILD
                        wait for it (when the manager cannot connect to this builder)
 

@@ -3,7 +3,7 @@ import { mkdirSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import path from "node:path";
 import { findTarget, type Config, type Target } from "../config/load-config.js";
-import type { Executor, Mount, WorkloadHandle, WorkloadSpec } from "../executor/types.js";
+import type { Executor, ExitInfo, Mount, WorkloadHandle, WorkloadSpec } from "../executor/types.js";
 import { newBuildKey } from "../shared/build-key.js";
 import { errorMessage } from "../shared/errors.js";
 import { mirrorKey } from "../shared/git-url.js";
@@ -24,6 +24,12 @@ export interface PooledBuilder {
   builderId: string;
   token: string;
   handle: WorkloadHandle;
+  /**
+   * The workload's exit, read once for the builder's whole life (a reused builder serves many
+   * builds, and each wait is a request held open at the engine). Rejects when the engine cannot
+   * tell it.
+   */
+  exit: Promise<ExitInfo>;
   /** Started ahead of its build (warm), rather than when the build was dispatched. */
   warm: boolean;
   /**
@@ -79,6 +85,9 @@ export class BuilderPool {
   /** Keys whose build is being dispatched: they have their builder; never prestart them again. */
   private readonly taken = new Set<string>();
   private closed = false;
+  /** Resolves (false: "not back") when the pool closes, so no builder on its way back holds shutdown up. */
+  private readonly closing: Promise<false>;
+  private closeNow!: () => void;
   /** Container creations in flight (their image is ready): close waits for these. */
   private readonly launching = new Set<Promise<void>>();
   /** Per target, reusable builders between two builds (trusted builds only), each with its idle timer. */
@@ -86,7 +95,9 @@ export class BuilderPool {
   /** Per target, reusable builders between their build's end and their `ready` again (keepWhen). */
   private readonly returning = new Map<string, Set<Promise<void>>>();
 
-  constructor(private readonly deps: PoolDeps) {}
+  constructor(private readonly deps: PoolDeps) {
+    this.closing = new Promise<false>((resolve) => (this.closeNow = () => resolve(false)));
+  }
 
   /** A key reserved for the next build of `target` (its builder is already warm), or undefined. */
   takeReservedKey(target: string): string | undefined {
@@ -122,11 +133,13 @@ export class BuilderPool {
   prestart(builds: { key: string; target: string; untrusted: boolean }[]): void {
     for (const b of builds) {
       if (this.closed || this.byKey.has(b.key) || this.starting.has(b.key) || this.taken.has(b.key)) continue;
-      if (this.waiting() >= this.capacity && !this.giveUpReserved()) return;
       const target = findTarget(this.deps.config, b.target);
-      // A build that dispatch will refuse (untrusted, not isolated) gets no builder.
+      // A build that dispatch will refuse (untrusted, not isolated) gets no builder, nor does one
+      // whose builder comes back from its last build (reuse): neither may give up a reserved one.
+      if (!target || this.reusable(target, !b.untrusted)) continue;
       if (b.untrusted && refusesUntrusted(this.deps.config, this.deps.executor)) continue;
-      if (target && !this.reusable(target, !b.untrusted)) void this.startFor(b.key, target, true, !b.untrusted);
+      if (this.waiting() >= this.capacity && !this.giveUpReserved()) return;
+      void this.startFor(b.key, target, true, !b.untrusted);
     }
   }
 
@@ -236,7 +249,10 @@ export class BuilderPool {
    * a container of its own.
    */
   async keepWhen(builder: PooledBuilder, ready: Promise<boolean>): Promise<void> {
-    const back = ready.then((ok) => (ok ? this.keep(builder) : this.destroy(builder)), () => this.destroy(builder));
+    const settle = (ok: boolean) => (ok && !this.closed ? this.keep(builder) : this.destroy(builder));
+    const back = Promise.race([ready, this.closing]).then(settle, () => this.destroy(builder));
+    // One that has served its last build is not waited for: the next build starts its own.
+    if (builder.served >= builder.reuse) return back;
     const set = this.returning.get(builder.target) ?? new Set<Promise<void>>();
     this.returning.set(builder.target, set);
     set.add(back);
@@ -281,6 +297,7 @@ export class BuilderPool {
   /** Removes every builder still waiting for a build. */
   async close(): Promise<void> {
     this.closed = true;
+    this.closeNow();
     this.reserved.clear();
     const idle = [...this.idle.values()].flat();
     this.idle.clear();
@@ -293,6 +310,8 @@ export class BuilderPool {
       ...idle.map(({ builder }) => this.destroy(builder)),
       ...[...this.byKey.values()].filter((e) => !this.taken.has(e.key)).map((e) => this.discard(e.key)),
       ...this.launching,
+      // Builders on their way back are removed as soon as they are back (keepWhen, closed).
+      ...[...this.returning.values()].flatMap((set) => [...set]),
     ]);
   }
 
@@ -349,7 +368,8 @@ export class BuilderPool {
       .catch((error: unknown) => this.deps.logger.warn("builder output ended with an error", { key, error: errorMessage(error) }))
       .finally(() => (ended = true));
     let gone = false;
-    void handle.wait().then(
+    const exit = handle.wait();
+    void exit.then(
       () => {
         gone = true;
         if (this.byKey.get(key)?.handle === handle) {
@@ -367,6 +387,7 @@ export class BuilderPool {
       builderId,
       token,
       handle,
+      exit,
       warm,
       trusted,
       exited: () => gone || ended,
@@ -412,7 +433,7 @@ export class BuilderPool {
       buildKey: key,
       image: target.image,
       args: [
-        ...(this.reusable(target, trusted) ? [] : ["--once"]), "--publish-to", "manager",
+        ...(this.reusable(target, trusted) ? ["--max-builds", String(target.reuse)] : ["--once"]), "--publish-to", "manager",
         "--port", executor.isolated ? "8080" : "0", "--host", executor.isolated ? "0.0.0.0" : "127.0.0.1",
         ...(servicefsSource ? ["--servicefs", config.servicefs] : []),
         ...(mirror ? ["--git-mirror", mirror.container] : []),

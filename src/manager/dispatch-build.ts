@@ -181,7 +181,7 @@ async function followToTheEnd(deps: DispatchDeps, attempt: Attempt, control: Bui
   // A reason left by an interrupted attempt no longer holds once this one runs.
   deps.change(build.key, { status: "running", startedAt: now(), reason: null }, "dequeue");
   const acceptedAt = Date.now();
-  const exit = builder.handle.wait(control.signal);
+  const exit = exitOf(builder, control.signal);
   const first = await Promise.race([
     deps.callbacks.next(builder.builderId, "final").then((event) => ({ event })),
     exit.then(() => ({ event: undefined }), () => ({ event: undefined })),
@@ -192,7 +192,11 @@ async function followToTheEnd(deps: DispatchDeps, attempt: Attempt, control: Bui
     deps.store.setMeta(build.key, { timings: timingsOf(attempt, acceptedAt, first.event, Date.now() - recordFrom) });
     deps.change(build.key, result);
     attempt.detached = true;
-    deps.afterBuild(builder.reuse > 1 ? keepForNext(deps, build.key, builder, first.event, attempt.masker) : cleanUp(deps, build.key, builder, exit, accepted.output, attempt.masker));
+    // A builder serves another build only after one that was published: after publish_failed
+    // (a full disk, say) the next build would most likely fail the same way, on a builder
+    // that may be the reason.
+    const keep = builder.reuse > 1 && result.status === "succeeded";
+    deps.afterBuild(keep ? keepForNext(deps, build.key, builder, first.event, attempt.masker) : cleanUp(deps, build.key, builder, exit, accepted.output, attempt.masker));
     return;
   }
   // A builder that serves several builds does not end after a failed one: it is stopped (and
@@ -202,6 +206,11 @@ async function followToTheEnd(deps: DispatchDeps, attempt: Attempt, control: Bui
   if (!info || control.signal.aborted) return finishStopped(deps, build.key, control, target, builder.handle);
   await accepted.output.catch(() => undefined);
   await finishExited(deps, build.key, builder.builderId, info, target, builder.handle);
+}
+
+/** The builder's exit (pool.ts reads it once), or a rejection as soon as `signal` aborts. */
+function exitOf(builder: PooledBuilder, signal: AbortSignal): Promise<ExitInfo> {
+  return Promise.race([builder.exit, abortable(signal).then(() => Promise.reject(new Error("stopped waiting: the build was stopped")))]);
 }
 
 /**
@@ -260,8 +269,12 @@ export function refusesUntrusted(config: Pick<Config, "untrusted">, executor: Pi
   return !executor.isolated && config.untrusted !== "allow";
 }
 
-/** After a build that succeeded: let the builder exit, collect its last output, remove it. */
+/**
+ * After a build that succeeded: let the builder exit (one that would serve on is stopped),
+ * collect its last output, remove it.
+ */
 async function cleanUp(deps: DispatchDeps, key: string, builder: PooledBuilder, exit: Promise<ExitInfo>, output: Promise<void>, masker: Masker): Promise<void> {
+  if (builder.reuse > 1) await builder.handle.stop(5_000).catch(() => undefined);
   await Promise.race([exit.catch(() => undefined), delay(30_000)]);
   await Promise.race([output.catch(() => undefined), delay(2_000)]);
   deps.logs.append(key, masker.flush());
@@ -272,19 +285,28 @@ async function cleanUp(deps: DispatchDeps, key: string, builder: PooledBuilder, 
 
 /**
  * After a build that succeeded on a builder that serves several builds: once the builder says
- * `ready` again (its last lines of this build written, its workspace removed), this build's log
- * ends and the builder waits for the target's next build (pool.keep, which removes it when it
- * has served its `reuse`). A builder that does not say `ready` within 30 s is removed.
+ * `ready` again (its workspace removed), and this build's last line has come through its
+ * output (which travels apart from the events), this build's log ends and the builder waits for
+ * the target's next build (pool.keep, which removes it when it has served its `reuse`). A
+ * builder that does not say `ready` within 30 s is removed.
  */
 async function keepForNext(deps: DispatchDeps, key: string, builder: PooledBuilder, final: BuilderEvent, masker: Masker): Promise<void> {
+  // The builder's own line after the build's end (builder-session.ts: "build succeeded", with the key).
+  let tail = "";
+  let lastLineSeen!: () => void;
+  const lastLine = new Promise<void>((resolve) => (lastLineSeen = resolve));
+  void builder.pipe((chunk) => {
+    deps.logs.append(key, masker.write(chunk));
+    tail = (tail + chunk).slice(-4096);
+    if (tail.split("\n").some((line) => line.includes("build succeeded") && line.includes(key))) lastLineSeen();
+  });
   const ready = (async () => {
     const said = await Promise.race([
       deps.callbacks.next(builder.builderId, "ready", final).then(() => true, () => false),
-      builder.handle.wait().then(() => false, () => false),
+      builder.exit.then(() => false, () => false),
       delay(30_000).then(() => false),
     ]);
-    // Output travels apart from the events: a moment for this build's last lines to arrive.
-    if (said) await delay(OUTPUT_GRACE_MS);
+    if (said) await Promise.race([lastLine, delay(OUTPUT_GRACE_MS)]);
     builder.pipe(() => undefined);
     deps.logs.append(key, masker.flush());
     return said;
@@ -294,8 +316,8 @@ async function keepForNext(deps: DispatchDeps, key: string, builder: PooledBuild
   await deps.logs.end(key);
 }
 
-/** How long a reused builder's output may lag behind its `ready`. */
-const OUTPUT_GRACE_MS = 50;
+/** How long a reused builder's output may lag behind its `ready`, at most. */
+const OUTPUT_GRACE_MS = 2_000;
 
 /**
  * Why publishing failed, in the operator's terms and without the server's paths (the reason is
@@ -339,7 +361,7 @@ async function handOver(deps: DispatchDeps, builder: PooledBuilder, request: Bui
     said = (said + text).slice(-8192);
     deps.logs.append(request.key, text);
   });
-  const exited = builder.handle.wait().then(() => undefined, () => undefined);
+  const exited = builder.exit.then(() => undefined, () => undefined);
   const ready = await Promise.race([
     deps.callbacks.next(builder.builderId, "ready"),
     exited,
@@ -367,7 +389,7 @@ async function handOver(deps: DispatchDeps, builder: PooledBuilder, request: Bui
  */
 async function fetchedBy(deps: DispatchDeps, builder: PooledBuilder, request: BuildRequest, signal: AbortSignal): Promise<{ status: "accepted"; key: string }> {
   const gone = new AbortController();
-  void builder.handle.wait().then(
+  void builder.exit.then(
     () => gone.abort(new Error("the builder exited before it fetched its build")),
     () => gone.abort(new Error("the builder is gone")),
   );
@@ -387,13 +409,14 @@ export async function resumeBuild(deps: DispatchDeps, build: Build, handle: Work
   const target = findTarget(deps.config, build.target);
   try {
     deps.logs.note(build.key, "manager restarted; re-attached to the running builder");
-    // A builder that serves several builds does not end with this one: its final word ends it.
+    // A builder that serves several builds (--max-builds) does not end with this one: it says
+    // `ready` again after it, and is stopped then (a restarted manager keeps no builder).
     const exit = handle.wait(control.signal);
-    const final = deps.callbacks.next(builderId, "final").then(async () => {
-      await delay(FINAL_EVENT_GRACE_MS); // a one-build builder ends by itself by then
-      await handle.stop(5_000);
-    }, () => undefined);
-    await Promise.race([exit.catch(() => undefined), final.catch(() => undefined)]);
+    void deps.callbacks
+      .next(builderId, "final")
+      .then((final) => deps.callbacks.next(builderId, "ready", final))
+      .then(() => handle.stop(5_000))
+      .catch(() => undefined);
     const info = await exit.catch(() => undefined);
     if (!info || control.signal.aborted) return finishStopped(deps, build.key, control, target, handle);
     await finishExited(deps, build.key, builderId, info, target, handle);

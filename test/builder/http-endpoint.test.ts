@@ -31,7 +31,7 @@ describe("the builder's HTTP endpoint and broadcasts", () => {
     await bench.cleanup();
   });
 
-  async function startBuilder(options: { once?: boolean; managerUrl?: string; giveUpAfterMs?: number; logDir?: string } = {}) {
+  async function startBuilder(options: { once?: boolean; maxBuilds?: number; managerUrl?: string; giveUpAfterMs?: number; logDir?: string } = {}) {
     const log = memoryLogger();
     const broadcaster = new Broadcaster({ url: options.managerUrl, token: MANAGER_TOKEN, log, initialDelayMs: 50, maxDelayMs: 200, giveUpAfterMs: options.giveUpAfterMs ?? 20_000 });
     const session = new BuilderSession({
@@ -42,7 +42,7 @@ describe("the builder's HTTP endpoint and broadcasts", () => {
       log,
       once: options.once,
     });
-    const handle: ServeHandle = await serveBuilds({ session, broadcaster, builderId: "builder-test", host: "127.0.0.1", port: 0, token: MANAGER_TOKEN, once: options.once ?? false, log });
+    const handle: ServeHandle = await serveBuilds({ session, broadcaster, builderId: "builder-test", host: "127.0.0.1", port: 0, token: MANAGER_TOKEN, once: options.once ?? false, maxBuilds: options.maxBuilds, log });
     open.push(handle);
     const base = `http://127.0.0.1:${handle.port}`;
     const call = (method: string, route: string, body?: unknown, token: string | null = MANAGER_TOKEN) =>
@@ -126,6 +126,38 @@ describe("the builder's HTTP endpoint and broadcasts", () => {
     expect(sink.events.map((e) => e.type)).toEqual(["ready", "started", "failure"]);
     expect(await bench.files()).toEqual(before);
     await expect(call("GET", "/status")).rejects.toThrow();
+  });
+
+  it("with --max-builds says ready after each build, and ends by itself after the last", async () => {
+    const sink = await startEventSink({ token: MANAGER_TOKEN });
+    open.push(sink);
+    const { handle, call } = await startBuilder({ maxBuilds: 2, managerUrl: sink.url });
+    await sink.waitFor(1);
+    expect((await call("POST", "/build", request("build-m1"))).status).toBe(202);
+    // Ready again only once the first build's end is told.
+    expect((await sink.waitFor(4)).map((e) => e.type)).toEqual(["ready", "started", "success", "ready"]);
+    expect((await call("POST", "/build", request("build-m2"))).status).toBe(202);
+    expect(await handle.finished).toBe(0);
+    expect(sink.events.map((e) => [e.type, "key" in e ? e.key : undefined])).toEqual([
+      ["ready", undefined],
+      ["started", "build-m1"],
+      ["success", "build-m1"],
+      ["ready", undefined],
+      ["started", "build-m2"],
+      ["success", "build-m2"],
+    ]);
+    await expect(call("GET", "/status")).rejects.toThrow();
+  });
+
+  it("with --max-builds ends, rather than say ready, when the manager did not hear of a build's end", async () => {
+    const sink = await startEventSink({ token: MANAGER_TOKEN });
+    const { handle, call } = await startBuilder({ maxBuilds: 5, managerUrl: sink.url, giveUpAfterMs: 300 });
+    await sink.waitFor(1);
+    await sink.close();
+    expect((await call("POST", "/build", request("build-lost"))).status).toBe(202);
+    // The build itself succeeded; its end never reached the manager, so a new manager must read it from the exit.
+    expect(await handle.finished).toBe(1);
+    expect(sink.events.map((e) => e.type)).toEqual(["ready"]);
   });
 
   it("reports a failure, not silence, when the builder itself cannot run the build", async () => {

@@ -71,10 +71,21 @@ describe("builder options", () => {
       [["--servicefs", "/x", "--manager-url", "ftp://m"], /--manager-url/],
       [["--servicefs", "/x", "--run-on-startup", "--url", "file:///r"], /--command/],
       [["--servicefs", "/x", "--run-on-startup=maybe"], /true or false/],
+      [["--servicefs", "/x", "--manager-url", "http://m/e", "--max-builds", "0"], /--max-builds.*1 to 1000/],
+      [["--servicefs", "/x", "--manager-url", "http://m/e", "--max-builds", "ten"], /--max-builds.*1 to 1000/],
+      [["--servicefs", "/x", "--max-builds", "3"], /--max-builds.*--manager-url/],
+      [["--servicefs", "/x", "--manager-url", "http://m/e", "--once", "--max-builds", "3"], /--max-builds.*without --once/],
     ];
     for (const [argv, message] of bad) {
       expect(() => parseBuilderOptions(argv, {}), argv.join(" ")).toThrow(message);
     }
+  });
+
+  it("serves a number of builds for the manager with --max-builds (or CICD_MAX_BUILDS)", () => {
+    const manager = ["--servicefs", "/x", "--manager-url", "http://10.0.0.1:3000/internal/builders/events"];
+    expect(parseBuilderOptions([...manager, "--max-builds", "10"], {}).maxBuilds).toBe(10);
+    expect(parseBuilderOptions(manager, { CICD_MAX_BUILDS: "4" }).maxBuilds).toBe(4);
+    expect(parseBuilderOptions(manager, {}).maxBuilds).toBeUndefined();
   });
 
   it("help needs no other flag", () => {
