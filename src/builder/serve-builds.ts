@@ -89,7 +89,10 @@ export async function serveBuilds(o: ServeOptions): Promise<ServeHandle> {
         if (closing) return;
         if (served >= o.maxBuilds! || !toldEnd) return end(outcome.ok && toldEnd ? 0 : 1);
         if (o.session.status().state === "building") return; // taken already: its own end says ready
+        const servedBefore = served;
         const toldReady = await o.broadcaster.send({ type: "ready", builderId: o.builderId, at: new Date().toISOString(), port, pid: process.pid });
+        // The manager may hand the next build over before this answer is read: that build decides.
+        if (closing || served !== servedBefore || o.session.status().state === "building") return;
         if (!toldReady) return end(1);
         idleTimer = setTimeout(() => void end(0), IDLE_EXIT_MS);
         idleTimer.unref();

@@ -85,9 +85,8 @@ export class BuilderPool {
   /** Keys whose build is being dispatched: they have their builder; never prestart them again. */
   private readonly taken = new Set<string>();
   private closed = false;
-  /** Resolves (false: "not back") when the pool closes, so no builder on its way back holds shutdown up. */
-  private readonly closing: Promise<false>;
-  private closeNow!: () => void;
+  /** Told when the pool closes, so no builder on its way back holds shutdown up (keepWhen). */
+  private readonly onClose = new Set<() => void>();
   /** Container creations in flight (their image is ready): close waits for these. */
   private readonly launching = new Set<Promise<void>>();
   /** Per target, reusable builders between two builds (trusted builds only), each with its idle timer. */
@@ -95,9 +94,7 @@ export class BuilderPool {
   /** Per target, reusable builders between their build's end and their `ready` again (keepWhen). */
   private readonly returning = new Map<string, Set<Promise<void>>>();
 
-  constructor(private readonly deps: PoolDeps) {
-    this.closing = new Promise<false>((resolve) => (this.closeNow = () => resolve(false)));
-  }
+  constructor(private readonly deps: PoolDeps) {}
 
   /** A key reserved for the next build of `target` (its builder is already warm), or undefined. */
   takeReservedKey(target: string): string | undefined {
@@ -250,7 +247,14 @@ export class BuilderPool {
    */
   async keepWhen(builder: PooledBuilder, ready: Promise<boolean>): Promise<void> {
     const settle = (ok: boolean) => (ok && !this.closed ? this.keep(builder) : this.destroy(builder));
-    const back = Promise.race([ready, this.closing]).then(settle, () => this.destroy(builder));
+    // Not a race with one promise pending until close: each call would leave a reaction on it
+    // (and the builder with it) for the server's whole life.
+    let closed!: () => void;
+    const whenClosed = new Promise<false>((resolve) => (closed = () => resolve(false)));
+    this.onClose.add(closed);
+    const back = Promise.race([ready, whenClosed])
+      .finally(() => this.onClose.delete(closed))
+      .then(settle, () => this.destroy(builder));
     // One that has served its last build is not waited for: the next build starts its own.
     if (builder.served >= builder.reuse) return back;
     const set = this.returning.get(builder.target) ?? new Set<Promise<void>>();
@@ -297,7 +301,7 @@ export class BuilderPool {
   /** Removes every builder still waiting for a build. */
   async close(): Promise<void> {
     this.closed = true;
-    this.closeNow();
+    for (const tell of this.onClose) tell();
     this.reserved.clear();
     const idle = [...this.idle.values()].flat();
     this.idle.clear();

@@ -196,7 +196,7 @@ async function followToTheEnd(deps: DispatchDeps, attempt: Attempt, control: Bui
     // (a full disk, say) the next build would most likely fail the same way, on a builder
     // that may be the reason.
     const keep = builder.reuse > 1 && result.status === "succeeded";
-    deps.afterBuild(keep ? keepForNext(deps, build.key, builder, first.event, attempt.masker) : cleanUp(deps, build.key, builder, exit, accepted.output, attempt.masker));
+    deps.afterBuild(keep ? keepForNext(deps, build.key, builder, first.event, accepted, attempt.masker) : cleanUp(deps, build.key, builder, exit, accepted.output, attempt.masker));
     return;
   }
   // A builder that serves several builds does not end after a failed one: it is stopped (and
@@ -290,28 +290,22 @@ async function cleanUp(deps: DispatchDeps, key: string, builder: PooledBuilder, 
  * the target's next build (pool.keep, which removes it when it has served its `reuse`). A
  * builder that does not say `ready` within 30 s is removed.
  */
-async function keepForNext(deps: DispatchDeps, key: string, builder: PooledBuilder, final: BuilderEvent, masker: Masker): Promise<void> {
-  // The builder's own line after the build's end (builder-session.ts: "build succeeded", with the key).
-  let tail = "";
-  let lastLineSeen!: () => void;
-  const lastLine = new Promise<void>((resolve) => (lastLineSeen = resolve));
-  void builder.pipe((chunk) => {
-    deps.logs.append(key, masker.write(chunk));
-    tail = (tail + chunk).slice(-4096);
-    if (tail.split("\n").some((line) => line.includes("build succeeded") && line.includes(key))) lastLineSeen();
-  });
+async function keepForNext(deps: DispatchDeps, key: string, builder: PooledBuilder, final: BuilderEvent, accepted: Accepted, masker: Masker): Promise<void> {
   const ready = (async () => {
     const said = await Promise.race([
       deps.callbacks.next(builder.builderId, "ready", final).then(() => true, () => false),
       builder.exit.then(() => false, () => false),
       delay(30_000).then(() => false),
     ]);
-    if (said) await Promise.race([lastLine, delay(OUTPUT_GRACE_MS)]);
+    // The last line, or the end of a builder that has served its last build and exits.
+    await Promise.race([accepted.lastLine, accepted.output.catch(() => undefined), delay(OUTPUT_GRACE_MS)]);
     builder.pipe(() => undefined);
     deps.logs.append(key, masker.flush());
     return said;
   })();
   await deps.pool.keepWhen(builder, ready);
+  // On a shutdown the pool does not wait for `ready`: the log ends only after its last append.
+  await ready;
   deps.pool.release(key);
   await deps.logs.end(key);
 }
@@ -356,10 +350,18 @@ async function successOf(deps: DispatchDeps, key: string, event: Extract<Builder
 async function handOver(deps: DispatchDeps, builder: PooledBuilder, request: BuildRequest, control: BuildControl, masker: Masker) {
   // The builder's last words are kept: if it never says `ready`, they tell why (silentBuilderReason).
   let said = "";
+  // A reused builder's own line after the build's end ("build succeeded", with the key:
+  // builder-session.ts): its log is whole once that has come (keepForNext).
+  let raw = "";
+  let lastLineSeen!: () => void;
+  const lastLine = new Promise<void>((resolve) => (lastLineSeen = resolve));
   const output = builder.pipe((chunk) => {
     const text = masker.write(chunk);
     said = (said + text).slice(-8192);
     deps.logs.append(request.key, text);
+    if (builder.reuse === 1) return;
+    raw = (raw + chunk).slice(-4096);
+    if (raw.includes("build succeeded") && raw.split("\n").some((line) => line.includes("build succeeded") && line.includes(request.key))) lastLineSeen();
   });
   const exited = builder.exit.then(() => undefined, () => undefined);
   const ready = await Promise.race([
@@ -375,7 +377,7 @@ async function handOver(deps: DispatchDeps, builder: PooledBuilder, request: Bui
     const answer = deps.executor.reachesWorkloads
       ? await sendBuildRequest(`http://${builder.handle.address}:${ready.port}`, builder.token, request)
       : await fetchedBy(deps, builder, request, control.signal);
-    return { ...answer, output };
+    return { ...answer, output, lastLine };
   } catch (error) {
     if (builder.warm && !control.signal.aborted) return "stale" as const;
     throw error;

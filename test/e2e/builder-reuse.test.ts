@@ -50,7 +50,10 @@ describe.skipIf(!hasDocker)("builder reuse in builder containers", () => {
 
   const build = async (more: Record<string, unknown> = {}, target = "app") => {
     const { build } = await server.manager.trigger({ target, trigger: "api", ...more });
+    // The log is read once it is complete: a reused builder's log ends after the build's status.
+    const logEnded = new Promise<void>((resolve) => server.manager.onLog(build.key, () => undefined, resolve));
     const done = await server.manager.waitFor(build.key, ended, 180_000);
+    await logEnded;
     return { done, log: readFileSync(server.manager.logPath(build.key), "utf8") };
   };
 
