@@ -125,9 +125,9 @@ export function parseBuilderOptions(argv: string[], env: NodeJS.ProcessEnv = pro
     fetchBuild: flagBool(values["fetch-build"], false, env.CICD_FETCH_BUILD, "CICD_FETCH_BUILD"),
     help: false,
   };
-  if (options.maxBuilds !== undefined && (options.once || !options.managerUrl || options.fetchBuild || options.runOnStartup)) {
-    // A builder that fetches its build, or runs one at start, serves that one only.
-    throw errors.invalidArgument("--max-builds", "used with --manager-url, and without --once, --fetch-build or --run-on-startup", String(options.maxBuilds));
+  if (options.maxBuilds !== undefined && (options.once || !options.managerUrl || options.runOnStartup)) {
+    // A builder that runs a build at start serves that one only.
+    throw errors.invalidArgument("--max-builds", "used with --manager-url, and without --once or --run-on-startup", String(options.maxBuilds));
   }
   if (options.runOnStartup) requireBuildFlags(options);
   if ((publishTo === "manager" || options.fetchBuild) && (!options.managerUrl || !options.managerToken)) {

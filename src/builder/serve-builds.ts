@@ -96,6 +96,8 @@ export async function serveBuilds(o: ServeOptions): Promise<ServeHandle> {
         if (!toldReady) return end(1);
         idleTimer = setTimeout(() => void end(0), IDLE_EXIT_MS);
         idleTimer.unref();
+        // A builder the manager cannot reach asks for its next build, as it did for its first.
+        if (o.fetchFrom) void takeFetchedBuild(o, fetching.signal, (next) => accepted(next));
       });
       return;
     }

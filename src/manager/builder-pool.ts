@@ -407,12 +407,11 @@ export class BuilderPool {
   }
 
   /**
-   * Whether builders of `target` serve several builds (`reuse` above 1): trusted builds only,
-   * on executors whose builders the manager reaches (it hands each build over at the builder's
-   * port; a builder that fetches its build fetches one).
+   * Whether builders of `target` serve several builds (`reuse` above 1): trusted builds only.
+   * On every executor: a builder the manager cannot reach fetches each of its builds in turn.
    */
   private reusable(target: Target, trusted: boolean): boolean {
-    return trusted && target.reuse > 1 && this.deps.executor.reachesWorkloads;
+    return trusted && target.reuse > 1;
   }
 
   /**

@@ -75,7 +75,7 @@ describe("builder options", () => {
       [["--servicefs", "/x", "--manager-url", "http://m/e", "--max-builds", "ten"], /--max-builds.*1 to 1000/],
       [["--servicefs", "/x", "--max-builds", "3"], /--max-builds.*--manager-url/],
       [["--servicefs", "/x", "--manager-url", "http://m/e", "--once", "--max-builds", "3"], /--max-builds.*without --once/],
-      [["--servicefs", "/x", "--manager-url", "http://m/e", "--manager-token", "t", "--fetch-build", "--max-builds", "3"], /--max-builds.*--fetch-build/],
+      [["--servicefs", "/x", "--manager-url", "http://m/e", "--run-on-startup", "--url", "file:///r", "--command", "make", "--artifact", "a", "--target", "t", "--max-builds", "3"], /--max-builds.*--run-on-startup/],
     ];
     for (const [argv, message] of bad) {
       expect(() => parseBuilderOptions(argv, {}), argv.join(" ")).toThrow(message);

@@ -4,6 +4,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createExecutor } from "../../src/executor/index.js";
+import type { WorkloadSpec } from "../../src/executor/types.js";
 import type { Build } from "../../src/manager/types.js";
 import { requireDocker } from "../helpers/docker.js";
 import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
@@ -36,6 +37,7 @@ describe.skipIf(!hasDocker)("executor swarm, end to end", () => {
   let root: Awaited<ReturnType<typeof tempDir>>;
   let server: TestServer;
   let nodeId = "";
+  const started: WorkloadSpec[] = [];
   /** The services of these builds (warm builders, started ahead for the next builds, are not theirs). */
   const services = async (...keys: string[]) => {
     const ids = await Promise.all(keys.map((key) => run("docker", ["service", "ls", "-q", "--filter", `label=cicd.instance=${instance}`, "--filter", `label=cicd.build=${key}`])));
@@ -48,7 +50,7 @@ describe.skipIf(!hasDocker)("executor swarm, end to end", () => {
 
   /** The node volumes this test's targets leave (kept between builds, as they should be). */
   const removeVolumes = async () => {
-    const names = (await run("docker", ["volume", "ls", "-q", "--filter", "name=cicd-"])).stdout.split("\n").filter((v) => /^cicd-(cache|git)-(hello|slow|drained)-/.test(v));
+    const names = (await run("docker", ["volume", "ls", "-q", "--filter", "name=cicd-"])).stdout.split("\n").filter((v) => /^cicd-(cache|git)-(hello|slow|drained|reused)-/.test(v));
     if (names.length) await run("docker", ["volume", "rm", "-f", ...names]).catch(() => undefined);
   };
 
@@ -69,7 +71,7 @@ describe.skipIf(!hasDocker)("executor swarm, end to end", () => {
     // On every address: a task reaches this machine at its bridge address.
     git = await startGitHttpServer({ root: root.dir, token: TOKEN, host: "0.0.0.0" });
     const port = new URL(git.origin).port;
-    const target = (name: string, commands: string[]) => ({
+    const target = (name: string, commands: string[], more: Record<string, unknown> = {}) => ({
       name,
       url: `http://host.docker.internal:${port}/hello.git`,
       token: TOKEN,
@@ -77,16 +79,25 @@ describe.skipIf(!hasDocker)("executor swarm, end to end", () => {
       artifacts: ["dist/*"],
       cache: ["/home/cache"],
       placement: [`node.labels.${label}==yes`],
+      ...more,
     });
+    const executor = createExecutor("swarm", { logger: memoryLogger(), instance });
+    const start = executor.start.bind(executor);
+    executor.start = (spec) => (started.push(spec), start(spec));
     server = await startTestServer(
       testConfig({
         host: "0.0.0.0",
         executor: "swarm",
         concurrency: 2,
         maxAttempts: 3,
-        targets: [target("hello", ["sh build.sh"]), target("slow", ["echo started; sleep 600"]), target("drained", ["sleep 4", "sh build.sh"])],
+        targets: [
+          target("hello", ["sh build.sh"]),
+          target("slow", ["echo started; sleep 600"]),
+          target("drained", ["sleep 4", "sh build.sh"]),
+          target("reused", ['echo "build $CICD_BUILD_KEY"', "test ! -e left-behind", "touch left-behind", "sh build.sh"], { reuse: 2 }),
+        ],
       }),
-      { executor: createExecutor("swarm", { logger: memoryLogger(), instance }) },
+      { executor },
     );
   }, 600_000);
 
@@ -121,6 +132,28 @@ describe.skipIf(!hasDocker)("executor swarm, end to end", () => {
     expect(existsSync(path.join(server.config.servicefs, "..", "cache", "targets", "hello", "home_cache", "seen"))).toBe(false);
     // Nothing of them is left running: the builders' services are gone.
     await expect.poll(() => services(first.build.key, second.build.key), { timeout: 30_000, interval: 250 }).toEqual([]);
+  }, 240_000);
+
+  it("with `reuse: 2` one builder service fetches two builds in turn, each in a fresh work tree with its own log", async () => {
+    const before = started.filter((s) => s.target === "reused").length;
+    const keys: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const { build } = await server.manager.trigger({ target: "reused", trigger: "api", ref: "main" });
+      const logEnded = new Promise<void>((resolve) => server.manager.onLog(build.key, () => undefined, resolve));
+      const done = await waitFor(build.key, ended);
+      await logEnded;
+      expect(done.status, readLog(build.key)).toBe("succeeded");
+      keys.push(build.key);
+    }
+    const builders = started.filter((s) => s.target === "reused").slice(before);
+    expect(builders).toHaveLength(1);
+    expect(builders[0]!.args.join(" ")).toMatch(/--max-builds 2\b.*--fetch-build|--fetch-build.*--max-builds 2\b/);
+    expect(readLog(keys[0]!)).toContain(`build ${keys[0]}`);
+    expect(readLog(keys[0]!)).not.toContain(keys[1]!);
+    expect(readLog(keys[1]!)).toContain(`build ${keys[1]}`);
+    expect(readLog(keys[1]!)).not.toContain(keys[0]!);
+    // Its last build served, the builder ends and its service goes (it carries the first key).
+    await expect.poll(() => services(keys[0]!), { timeout: 30_000, interval: 250 }).toEqual([]);
   }, 240_000);
 
   it("cancelling a running build removes its service", async () => {
