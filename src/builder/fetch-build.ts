@@ -24,7 +24,9 @@ export async function fetchBuild(o: FetchBuildOptions): Promise<BuildRequest | u
   let delay = 100;
   while (!o.signal.aborted) {
     try {
-      const answer = await getJson(url, { token: o.token, timeoutMs: 60_000 });
+      const answer = await getJson(url, { token: o.token, timeoutMs: 60_000, signal: o.signal });
+      // Stopped meanwhile (the builder is ending): a request that came anyway is not started.
+      if (o.signal.aborted) return undefined;
       if (answer.status === 200) {
         const parsed = buildRequestSchema.safeParse(JSON.parse(answer.text));
         if (parsed.success) return parsed.data;
@@ -41,6 +43,7 @@ export async function fetchBuild(o: FetchBuildOptions): Promise<BuildRequest | u
       }
       o.log.warn("fetching the build request failed; trying again", { status: answer.status });
     } catch (error) {
+      if (o.signal.aborted) return undefined;
       o.log.warn("cannot reach the manager to fetch the build request; trying again", { error: errorMessage(error) });
     }
     await new Promise((resolve) => setTimeout(resolve, delay));

@@ -97,7 +97,10 @@ export async function serveBuilds(o: ServeOptions): Promise<ServeHandle> {
         idleTimer = setTimeout(() => void end(0), IDLE_EXIT_MS);
         idleTimer.unref();
         // A builder the manager cannot reach asks for its next build, as it did for its first.
-        if (o.fetchFrom) void takeFetchedBuild(o, fetching.signal, (next) => accepted(next));
+        // Given none (the manager no longer knows it): it ends rather than wait out its idle time.
+        if (o.fetchFrom) void takeFetchedBuild(o, fetching.signal, (next) => accepted(next)).then((took) => {
+          if (!took && !closing) void end(1);
+        });
       });
       return;
     }
@@ -132,17 +135,22 @@ export async function serveBuilds(o: ServeOptions): Promise<ServeHandle> {
   };
 }
 
-/** Fetches the build from the manager and starts it, as `POST /build` would have. */
-async function takeFetchedBuild(o: ServeOptions, signal: AbortSignal, onBuild: (done: Promise<BuildOutcome>) => void): Promise<void> {
+/** Fetches the build from the manager and starts it, as `POST /build` would have; false when none was started. */
+async function takeFetchedBuild(o: ServeOptions, signal: AbortSignal, onBuild: (done: Promise<BuildOutcome>) => void): Promise<boolean> {
   const request = await fetchBuild({ ...o.fetchFrom!, builderId: o.builderId, log: o.log, signal });
-  if (!request) return;
+  if (!request) return false;
   try {
     const answer = o.session.start(o.session.specFor(request));
-    if (!answer.accepted) return void o.log.error("fetched a build while busy", { key: answer.key });
+    if (!answer.accepted) {
+      o.log.error("fetched a build while busy", { key: answer.key });
+      return false;
+    }
     o.log.info("build accepted", { key: answer.key });
     onBuild(answer.done);
+    return true;
   } catch (error) {
     o.log.error("the fetched build cannot be built", { error: errorMessage(error) });
+    return false;
   }
 }
 

@@ -6,6 +6,8 @@ export interface PostJsonOptions {
   token?: string;
   /** The whole exchange, connect to last byte; past it the request is destroyed. */
   timeoutMs: number;
+  /** Aborting it destroys the request (the promise rejects with an AbortError). */
+  signal?: AbortSignal;
 }
 
 export interface JsonAnswer {
@@ -40,7 +42,7 @@ function exchangeJson(method: "GET" | "POST", url: string, body: unknown, o: Pos
   if (o.token) headers.authorization = `Bearer ${o.token}`;
   const transport = target.protocol === "https:" ? https : http;
   return new Promise((resolve, reject) => {
-    const request = transport.request(target, { method, headers }, (response) => {
+    const request = transport.request(target, { method, headers, signal: o.signal }, (response) => {
       const chunks: Buffer[] = [];
       response.on("data", (chunk: Buffer) => chunks.push(chunk));
       response.on("end", () => {
