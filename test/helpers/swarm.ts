@@ -180,9 +180,7 @@ export async function runSwarmJob(options: {
         const status = JSON.parse(inspected.stdout) as SwarmTaskStatus;
         if (FINAL_STATES.has(status.State)) {
           const containerId = status.ContainerStatus?.ContainerID ?? "";
-          const oomKilled = containerId
-            ? (await run("docker", ["inspect", "--format", "{{.State.OOMKilled}}", containerId]).catch(() => ({ stdout: "false" }))).stdout.trim() === "true"
-            : false;
+          const oomKilled = containerId ? await containerOomKilled(containerId) : false;
           const logs = await run("docker", ["service", "logs", "--raw", "--no-task-ids", service]).then(
             (r) => r.stdout + r.stderr,
             () => "",
@@ -196,4 +194,19 @@ export async function runSwarmJob(options: {
   } finally {
     await run("docker", ["service", "rm", service]).catch(() => undefined);
   }
+}
+
+/**
+ * Whether the engine says the container was killed for its memory limit: its state, or (when
+ * containerd's OOM event came after the exit, and the state missed it) the engine's `oom` event
+ * for it, as src/executor/docker/oom-event.ts reads it.
+ */
+async function containerOomKilled(containerId: string): Promise<boolean> {
+  const state = await run("docker", ["inspect", "--format", "{{.State.OOMKilled}} {{.State.StartedAt}}", containerId]).catch(() => ({ stdout: "" }));
+  const [flag, startedAt] = state.stdout.trim().split(" ");
+  if (flag === "true") return true;
+  const since = startedAt ? String(Math.floor(Date.parse(startedAt) / 1000)) : "10m";
+  const until = String(Math.ceil((Date.now() + 1_000) / 1000));
+  const events = await run("docker", ["events", "--since", since, "--until", until, "--filter", `container=${containerId}`, "--filter", "event=oom", "--format", "{{.Action}}"]).catch(() => ({ stdout: "" }));
+  return events.stdout.includes("oom");
 }

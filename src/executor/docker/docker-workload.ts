@@ -3,11 +3,14 @@ import type Dockerode from "dockerode";
 import { errors } from "../../shared/errors.js";
 import type { ExitInfo, WorkloadHandle } from "../types.js";
 import { dockerMessage, dockerStatus, ignoring, isRemovalInProgress } from "./docker-errors.js";
+import { oomEventSeen } from "./oom-event.js";
 import { followOutput } from "./output-stream.js";
 
 /** A workload running as a Docker container (started by us, or re-attached after a restart). */
 export class DockerWorkload implements WorkloadHandle {
   private outputTaken = false;
+  /** Stopped or removed by us: a SIGKILL (137) is then ours, never the kernel's OOM killer. */
+  private stopping = false;
   private readonly container: Dockerode.Container;
 
   constructor(
@@ -53,7 +56,8 @@ export class DockerWorkload implements WorkloadHandle {
     }
     try {
       const { State } = await this.container.inspect();
-      return { exitCode: State.ExitCode, oomKilled: State.OOMKilled, signal: null };
+      const oomKilled = State.OOMKilled || (State.ExitCode === 137 && !this.stopping && (await oomEventSeen(this.docker, this.containerId, State.StartedAt)));
+      return { exitCode: State.ExitCode, oomKilled, signal: null };
     } catch {
       // Removed in between: the wait answer still has the exit code.
       return { exitCode: status?.StatusCode ?? null, oomKilled: false, signal: null };
@@ -61,6 +65,7 @@ export class DockerWorkload implements WorkloadHandle {
   }
 
   async stop(graceMs = 10_000): Promise<void> {
+    this.stopping = true;
     try {
       // 304: already stopped; 404: already removed.
       await ignoring([304, 404], () => this.container.stop({ t: Math.ceil(graceMs / 1000) }));
@@ -70,6 +75,7 @@ export class DockerWorkload implements WorkloadHandle {
   }
 
   async destroy(): Promise<void> {
+    this.stopping = true;
     try {
       await ignoring([404], () => this.container.remove({ force: true, v: true }));
     } catch (error) {
