@@ -20,12 +20,13 @@ import { waitUntil } from "./helpers.js";
  */
 const PROGRAM = `
 content=$(cat "$1")
+# Before the "ran" marker: a test that sees it may send SIGTERM at once.
+trap 'echo "$content" >> "$MARKERS/term"; exit 0' TERM
 echo "$content" >> "$MARKERS/ran"
 echo "program: $content token=\${CICD_API_TOKEN:-none}"
 mode=$(cat "$MARKERS/mode-$CICD_BUILD_KEY" 2>/dev/null)
 [ "$mode" = crash ] && exit 3
 [ "$mode" = exit0 ] && exit 0
-trap 'echo "$content" >> "$MARKERS/term"; exit 0' TERM
 while true; do
   [ -f "$MARKERS/crash-now" ] && rm -f "$MARKERS/crash-now" && exit 3
   sleep 0.05

@@ -12,10 +12,11 @@ afterEach(async () => {
 
 // Notes that it ran; exits with `code` at once.
 const note = (name: string, code = 0) => `echo "$CICD_BUILD_KEY" >> "$MARKERS/${name}"; exit ${code}`;
-// Runs until SIGTERM, noting the start and the signal.
+// Runs until SIGTERM, noting the start and the signal (the trap is set first: a test that sees
+// the start may send the signal at once).
 const service = (name: string) => `
-echo run >> "$MARKERS/${name}-runs"
 trap 'echo term >> "$MARKERS/${name}-term"; exit 0' TERM
+echo run >> "$MARKERS/${name}-runs"
 while true; do sleep 0.05; done`;
 
 describe("runner --pin", () => {

@@ -11,10 +11,11 @@ afterEach(async () => {
 });
 
 // A service that runs until SIGTERM, noting the run and the signal; from run N on it exits 0 at once.
+// The trap is set first: a test that sees the run may send the signal at once.
 const service = (name: string, cleanFromRun = 1_000) => `
+trap 'echo term >> "$MARKERS/${name}-term"; exit 0' TERM
 echo run >> "$MARKERS/${name}-runs"
 [ "$(wc -l < "$MARKERS/${name}-runs")" -ge ${cleanFromRun} ] && exit 0
-trap 'echo term >> "$MARKERS/${name}-term"; exit 0' TERM
 while true; do sleep 0.05; done`;
 
 describe("runner --watch", () => {
