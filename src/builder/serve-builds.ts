@@ -20,6 +20,8 @@ export interface ServeOptions {
   once: boolean;
   /** Serve up to this many builds for the manager that started it, `ready` again after each (see accepted()). */
   maxBuilds?: number;
+  /** With maxBuilds: how long to wait for the next build before ending (default IDLE_EXIT_MS). */
+  idleExitMs?: number;
   /**
    * Fetch the build from the manager (after `ready`) rather than wait for it to be sent: for
    * builders the manager cannot connect to. `managerUrl` is the events URL.
@@ -94,7 +96,7 @@ export async function serveBuilds(o: ServeOptions): Promise<ServeHandle> {
         // The manager may hand the next build over before this answer is read: that build decides.
         if (closing || served !== servedBefore || o.session.status().state === "building") return;
         if (!toldReady) return end(1);
-        idleTimer = setTimeout(() => void end(0), IDLE_EXIT_MS);
+        idleTimer = setTimeout(() => void end(0), o.idleExitMs ?? IDLE_EXIT_MS);
         idleTimer.unref();
         // A builder the manager cannot reach asks for its next build, as it did for its first.
         // Given none (the manager no longer knows it): it ends rather than wait out its idle time.

@@ -31,7 +31,7 @@ describe("the builder's HTTP endpoint and broadcasts", () => {
     await bench.cleanup();
   });
 
-  async function startBuilder(options: { once?: boolean; maxBuilds?: number; managerUrl?: string; giveUpAfterMs?: number; logDir?: string } = {}) {
+  async function startBuilder(options: { once?: boolean; maxBuilds?: number; idleExitMs?: number; managerUrl?: string; giveUpAfterMs?: number; logDir?: string } = {}) {
     const log = memoryLogger();
     const broadcaster = new Broadcaster({ url: options.managerUrl, token: MANAGER_TOKEN, log, initialDelayMs: 50, maxDelayMs: 200, giveUpAfterMs: options.giveUpAfterMs ?? 20_000 });
     const session = new BuilderSession({
@@ -42,7 +42,7 @@ describe("the builder's HTTP endpoint and broadcasts", () => {
       log,
       once: options.once,
     });
-    const handle: ServeHandle = await serveBuilds({ session, broadcaster, builderId: "builder-test", host: "127.0.0.1", port: 0, token: MANAGER_TOKEN, once: options.once ?? false, maxBuilds: options.maxBuilds, log });
+    const handle: ServeHandle = await serveBuilds({ session, broadcaster, builderId: "builder-test", host: "127.0.0.1", port: 0, token: MANAGER_TOKEN, once: options.once ?? false, maxBuilds: options.maxBuilds, idleExitMs: options.idleExitMs, log });
     open.push(handle);
     const base = `http://127.0.0.1:${handle.port}`;
     const call = (method: string, route: string, body?: unknown, token: string | null = MANAGER_TOKEN) =>
@@ -146,6 +146,17 @@ describe("the builder's HTTP endpoint and broadcasts", () => {
       ["started", "build-m2"],
       ["success", "build-m2"],
     ]);
+    await expect(call("GET", "/status")).rejects.toThrow();
+  });
+
+  it("with --max-builds ends by itself, with 0, when no next build comes in its idle time", async () => {
+    const sink = await startEventSink({ token: MANAGER_TOKEN });
+    open.push(sink);
+    const { handle, call } = await startBuilder({ maxBuilds: 5, idleExitMs: 300, managerUrl: sink.url });
+    expect((await call("POST", "/build", request("build-idle"))).status).toBe(202);
+    await sink.waitFor(4); // ready, started, success, ready again
+    expect(await handle.finished).toBe(0);
+    expect(sink.events.map((e) => e.type)).toEqual(["ready", "started", "success", "ready"]);
     await expect(call("GET", "/status")).rejects.toThrow();
   });
 
