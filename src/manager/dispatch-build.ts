@@ -353,15 +353,17 @@ async function handOver(deps: DispatchDeps, builder: PooledBuilder, request: Bui
   // A reused builder's own line after the build's end ("build succeeded", with the key:
   // builder-session.ts): its log is whole once that has come (keepForNext).
   let raw = "";
+  let seen = builder.reuse === 1; // a one-build builder's log ends with its exit
   let lastLineSeen!: () => void;
   const lastLine = new Promise<void>((resolve) => (lastLineSeen = resolve));
   const output = builder.pipe((chunk) => {
     const text = masker.write(chunk);
     said = (said + text).slice(-8192);
     deps.logs.append(request.key, text);
-    if (builder.reuse === 1) return;
+    if (seen) return;
     raw = (raw + chunk).slice(-4096);
-    if (raw.includes("build succeeded") && raw.split("\n").some((line) => line.includes("build succeeded") && line.includes(request.key))) lastLineSeen();
+    seen = raw.split("\n").some((line) => line.includes("build succeeded") && line.includes(request.key));
+    if (seen) lastLineSeen();
   });
   const exited = builder.exit.then(() => undefined, () => undefined);
   const ready = await Promise.race([

@@ -3,6 +3,8 @@ import { randomBytes } from "node:crypto";
 import { readFile, rename, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
+import Dockerode from "dockerode";
+import { oomEventSeen } from "../../src/executor/docker/oom-event.js";
 import { withFileLock } from "../../src/servicefs/file-lock.js";
 
 const run = promisify(execFile);
@@ -199,14 +201,10 @@ export async function runSwarmJob(options: {
 /**
  * Whether the engine says the container was killed for its memory limit: its state, or (when
  * containerd's OOM event came after the exit, and the state missed it) the engine's `oom` event
- * for it, as src/executor/docker/oom-event.ts reads it.
+ * for it, read as the executors read it.
  */
 async function containerOomKilled(containerId: string): Promise<boolean> {
-  const state = await run("docker", ["inspect", "--format", "{{.State.OOMKilled}} {{.State.StartedAt}}", containerId]).catch(() => ({ stdout: "" }));
-  const [flag, startedAt] = state.stdout.trim().split(" ");
-  if (flag === "true") return true;
-  const since = startedAt ? String(Math.floor(Date.parse(startedAt) / 1000)) : "10m";
-  const until = String(Math.ceil((Date.now() + 1_000) / 1000));
-  const events = await run("docker", ["events", "--since", since, "--until", until, "--filter", `container=${containerId}`, "--filter", "event=oom", "--format", "{{.Action}}"]).catch(() => ({ stdout: "" }));
-  return events.stdout.includes("oom");
+  const docker = new Dockerode();
+  const state = await docker.getContainer(containerId).inspect().then((c) => c.State, () => undefined);
+  return !!state?.OOMKilled || (await oomEventSeen(docker, containerId, state?.StartedAt));
 }

@@ -88,7 +88,7 @@ export class SwarmWorkload implements WorkloadHandle {
     if (task.Status?.ContainerStatus?.ExitCode !== 137 || this.stopped) return false;
     const id = task.Status.ContainerStatus.ContainerID;
     const state = id ? await this.docker.getContainer(id).inspect().then((c) => c.State, () => undefined) : undefined;
-    if (state) return state.OOMKilled || (await oomEventSeen(this.docker, id!, state.StartedAt));
+    if (id && state) return state.OOMKilled || (await oomEventSeen(this.docker, id, state.StartedAt));
     const service = (await this.service.inspect().catch(() => undefined)) as { Spec?: { TaskTemplate?: { Resources?: { Limits?: { MemoryBytes?: number } } } } } | undefined;
     return !!service?.Spec?.TaskTemplate?.Resources?.Limits?.MemoryBytes;
   }
