@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -50,14 +50,17 @@ export interface DatabaseLock {
  * servers starting at the same moment after a crash race for that one kernel lock: exactly one
  * gets it, the other gets SQLITE_BUSY at once.
  *
- * The holder's pid, host, start time and boot id are written into the file so that a refused
- * server can name the holder, and so that a lock the kernel cannot vouch for is respected: a
- * record from another kernel (another host sharing the folder over a network file system,
- * where POSIX locks may not reach) is only taken over when it names this host (the host has
- * rebooted since); otherwise the server refuses and says how to clear it. On the same kernel
- * and pid namespace the record is cross-checked: a holder that still runs (same pid, same
- * process start time from `/proc/<pid>/stat`, so a reused pid is not mistaken for it) while
- * the kernel lock was free means this file system ignores locks, and the server refuses.
+ * The holder's pid, host, start time and boot id are written beside it, to `<database>.lock.json`
+ * (replaced whole, by rename), so that a refused server can name the holder, and so that a lock
+ * the kernel cannot vouch for is respected: a record from another kernel (another host sharing
+ * the folder over a network file system, where POSIX locks may not reach) is only taken over
+ * when it names this host (the host has rebooted since); otherwise the server refuses and says
+ * how to clear it. On the same kernel and pid namespace the record is cross-checked: a holder
+ * that still runs (same pid, same process start time from `/proc/<pid>/stat`, so a reused pid is
+ * not mistaken for it) while the kernel lock was free means this file system ignores locks, and
+ * the server refuses. The record is a file of its own, not a row in the lock file, because
+ * publishing a row would mean committing, which ends the very transaction that is the lock: a
+ * contender slipping into that gap would find a live holder's record, and both would refuse.
  *
  * The lock file is never deleted: a process that opened it just before the unlink would lock
  * the removed file while the next one locks a new file, and both would run. Nothing else in
@@ -66,6 +69,7 @@ export interface DatabaseLock {
  */
 export function lockDatabase(database: string): DatabaseLock {
   const file = `${database}.lock`;
+  const record = `${database}.lock.json`;
   // Named as the user would type it: relative to the working folder when inside it.
   const relative = path.relative(process.cwd(), database);
   const shown = relative && !relative.startsWith("..") && !path.isAbsolute(relative) ? relative : database;
@@ -75,20 +79,11 @@ export function lockDatabase(database: string): DatabaseLock {
   try {
     // No waiting for the lock: a held lock means another server, and it will not let go.
     db.pragma("busy_timeout = 0");
-    const previous = begin(db) ? readHolder(db) : undefined;
-    if (!db.inTransaction) throw inUse(shown, file, readHolderRetrying(db));
-    db.exec("CREATE TABLE IF NOT EXISTS holder (pid INTEGER, host TEXT, since TEXT, boot TEXT, pidns TEXT, started TEXT)");
-    const refusal = previous && refuseTakeOver(previous, file);
+    if (!begin(db)) throw inUse(shown, file, readHolderRetrying(record));
+    const previous = readHolder(record);
+    const refusal = previous && refuseTakeOver(previous, record);
     if (refusal) throw errors.databaseInUse(shown, describe(previous), refusal);
-    const me = self();
-    db.exec("DELETE FROM holder");
-    db.prepare("INSERT INTO holder (pid, host, since, boot, pidns, started) VALUES (@pid, @host, @since, @boot, @pidns, @started)").run(me);
-    // Publishing the record ends the write transaction (commit waits briefly for readers), so
-    // the lock is taken again at once; whoever slips in between holds it, and this one refuses.
-    db.pragma("busy_timeout = 2000");
-    db.exec("COMMIT");
-    db.pragma("busy_timeout = 0");
-    if (!begin(db)) throw inUse(shown, file, readHolderRetrying(db, me.pid));
+    writeHolder(record, self());
     held = true;
   } finally {
     if (!held) {
@@ -121,17 +116,11 @@ export function lockDatabase(database: string): DatabaseLock {
     release() {
       clearInterval(timer);
       if (!db.open) return;
-      try {
-        // Clear the record inside the held transaction, so it can never erase a successor's.
-        db.pragma("busy_timeout = 2000");
-        db.exec("DELETE FROM holder");
-        db.exec("COMMIT");
-      } catch {
-        // A record left behind is harmless: the next server finds the kernel lock free.
-      } finally {
-        if (db.inTransaction) db.exec("ROLLBACK");
-        db.close();
-      }
+      // The record goes while the lock is still held, so it can never erase a successor's. A
+      // record left behind (a crash) is harmless: the next server finds the kernel lock free.
+      rmSync(record, { force: true });
+      if (db.inTransaction) db.exec("ROLLBACK");
+      db.close();
     },
   };
 }
@@ -147,29 +136,34 @@ function begin(db: Database.Database): boolean {
   }
 }
 
-function readHolder(db: Database.Database): LockHolder | undefined {
+/** The holder's record, or undefined when there is none (or it is unreadable). */
+function readHolder(record: string): LockHolder | undefined {
   try {
-    return db.prepare("SELECT pid, host, since, boot, pidns, started FROM holder LIMIT 1").get() as LockHolder | undefined;
-  } catch (error) {
-    // No table yet: a fresh lock file.
-    if (/no such table/.test(String(error))) return undefined;
-    throw error;
+    const holder = JSON.parse(readFileSync(record, "utf8")) as LockHolder;
+    return typeof holder.pid === "number" ? holder : undefined;
+  } catch {
+    return undefined;
   }
 }
 
+/** Publishes this holder's record whole: readers see the old record or the new one, never a part. */
+function writeHolder(record: string, holder: LockHolder): void {
+  const draft = `${record}.${process.pid}.tmp`;
+  writeFileSync(draft, JSON.stringify(holder) + "\n", { mode: 0o644 });
+  renameSync(draft, record);
+}
+
 /**
- * The holder's record as another server reads it. A holder that has just taken the lock may
- * not have published its record yet: the file then holds none, our own (`skip`), or that of a
- * crashed holder. Read again briefly (up to a second) until it names a live process.
+ * The holder's record as a refused server reads it. A holder that has just taken the lock may
+ * not have written its record yet: the file then holds none or that of a crashed holder. Read
+ * again briefly (up to a second) until it names a live process.
  */
-function readHolderRetrying(db: Database.Database, skip?: number): LockHolder | undefined {
-  db.pragma("busy_timeout = 2000");
-  const current = (holder: LockHolder | undefined) => holder && holder.pid !== skip && !knownGone(holder);
+function readHolderRetrying(record: string): LockHolder | undefined {
   let holder: LockHolder | undefined;
-  for (let i = 0; i < 50 && !current((holder = readHolder(db))); i++) {
+  for (let i = 0; i < 50 && !((holder = readHolder(record)) && !knownGone(holder)); i++) {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   }
-  return holder && holder.pid !== skip ? holder : undefined;
+  return holder;
 }
 
 /** A record of a process on this kernel and in this pid namespace that no longer runs. */

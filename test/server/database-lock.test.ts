@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import path from "node:path";
-import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { lockDatabase } from "../../src/store/database-lock.js";
 import { writeConfigFile, testTarget } from "../helpers/config-file.js";
@@ -131,10 +130,11 @@ describe("lockDatabase", () => {
     const database = path.join(mkdtempSync(path.join(tmpdir(), "cicd-lock-race-")), "cicd.sqlite");
     let contenders = Array.from({ length: 8 }, () => contender(database));
     for (const c of contenders) expect(await c.next()).toBe("ready");
-    // Each round every contender tries at once; the winner is then killed with SIGKILL, so the
-    // next round races to take over a crashed holder's lock.
+    // Each round every contender tries at once, or a little later (up to 3 ms, spread so that
+    // some try while the first is in the middle of taking the lock); the winner is then killed
+    // with SIGKILL, so the next round races to take over a crashed holder's lock.
     while (contenders.length > 1) {
-      for (const c of contenders) c.child.stdin!.write("go\n");
+      for (const [i, c] of contenders.entries()) c.child.stdin!.write(`go ${((i * 3) / contenders.length).toFixed(2)}\n`);
       const lines = await Promise.all(contenders.map((c) => c.next()));
       const winners = contenders.filter((_, i) => lines[i] === "locked");
       expect(winners).toHaveLength(1);
@@ -154,13 +154,10 @@ describe("lockDatabase", () => {
     lockDatabase(database).release();
   });
 
-  /** Writes a holder record into a fresh lock file as a server would have left it. */
+  /** Leaves a holder record beside a fresh database, as a server that ended without release would. */
   function leaveRecord(record: Record<string, unknown>) {
     const database = path.join(mkdtempSync(path.join(tmpdir(), "cicd-lock-")), "cicd.sqlite");
-    const db = new Database(`${database}.lock`);
-    db.exec("CREATE TABLE holder (pid INTEGER, host TEXT, since TEXT, boot TEXT, pidns TEXT, started TEXT)");
-    db.prepare("INSERT INTO holder VALUES (@pid, @host, @since, @boot, @pidns, @started)").run({ since: "2026-01-01T00:00:00.000Z", ...record });
-    db.close();
+    writeFileSync(`${database}.lock.json`, JSON.stringify({ since: "2026-01-01T00:00:00.000Z", ...record }));
     return database;
   }
 
@@ -169,7 +166,7 @@ describe("lockDatabase", () => {
     expect(() => lockDatabase(database)).toThrow(
       `${database} is in use by another cicd server (pid 4242 on host ci-elsewhere, since 2026-01-01T00:00:00.000Z); it was taken on another host`,
     );
-    expect(() => lockDatabase(database)).toThrow(`delete ${database}.lock`);
+    expect(() => lockDatabase(database)).toThrow(`delete ${database}.lock.json`);
   });
 
   it("takes over a record of this host whose pid now belongs to another process (pid reused)", async () => {
