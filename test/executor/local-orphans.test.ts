@@ -48,8 +48,9 @@ writeFileSync(
 import { spawn } from "node:child_process";
 const [role, action] = process.argv.slice(2);
 const child = spawn("sleep", ["300"], { detached: true, stdio: "ignore" });
-process.stdout.write(role + " " + process.pid + " started " + child.pid + "\n");
+// The trap before the line the test waits for: a SIGTERM sent right after it must meet the trap.
 if (action === "term-exits") process.on("SIGTERM", () => process.exit(0));
+process.stdout.write(role + " " + process.pid + " started " + child.pid + "\n");
 setInterval(() => {}, 1000);
 `,
 );
