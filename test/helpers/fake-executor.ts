@@ -12,9 +12,26 @@ import { uploadArtifacts } from "../../src/builder/upload-artifacts.js";
  * backend). Each workload is an in-process builder that speaks the real protocol over HTTP:
  * it announces `ready`, answers `POST /build`, and runs the request's commands as a script:
  *   `sleep MS`, `echo TEXT`, `exit N`, `oom` (exits as if OOM-killed), `busy` (answers 409 once),
+ *   `gate NAME` (while the test has closed it with `closeGate`, waits until `openGate`: a build
+ *   that runs until the test says, where a fixed sleep would guess how slow the machine is),
  *   `forge` (reports success naming a file it never sent, as a build that stole the token would).
  * On success it sends `artifact.txt` to the manager like the real builder (the real upload code).
  */
+/** Closed gates of `gate NAME` commands, by name (a gate is open until the test closes it). */
+const closedGates = new Map<string, { opened: Promise<void>; open: () => void }>();
+/** Builds that reach `gate NAME` from now on wait there until `openGate(NAME)`. */
+export function closeGate(name: string): void {
+  if (closedGates.has(name)) return;
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  closedGates.set(name, { opened, open });
+}
+/** Lets the builds waiting at `gate NAME` go on, and those that reach it later pass. */
+export function openGate(name: string): void {
+  closedGates.get(name)?.open();
+  closedGates.delete(name);
+}
+
 export class FakeExecutor implements Executor {
   readonly name = "fake";
   readonly sharesDisk = true;
@@ -133,6 +150,7 @@ class FakeWorkload implements WorkloadHandle {
       const arg = rest.join(" ");
       if (this.stopController.signal.aborted) return;
       if (verb === "sleep") await new Promise((r) => setTimeout(r, Number(arg)));
+      else if (verb === "gate") await Promise.race([closedGates.get(arg)?.opened, new Promise((r) => this.stopController.signal.addEventListener("abort", r, { once: true }))]);
       else if (verb === "echo") this.say(`${arg.replace("$SECRET", request.env?.SECRET ?? "")}\n`);
       else if (verb === "oom") return void (await this.exit({ exitCode: 137, oomKilled: true }));
       else if (verb === "forge") {

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { FakeExecutor } from "../helpers/fake-executor.js";
+import { closeGate, FakeExecutor, openGate } from "../helpers/fake-executor.js";
 import { startTestServer, testConfig, type TestServer } from "../helpers/server.js";
 import type { Build } from "../../src/manager/types.js";
 import { waitForValue } from "../helpers/wait-for.js";
@@ -189,7 +189,10 @@ describe("warm builders", () => {
   });
 
   it("keeps `concurrency` builders for a target's next triggers, and gives one up for a queued build", async () => {
-    const { server, executor } = await start([target("a", ["sleep 1500"]), target("b", ["sleep 50"])], { concurrency: 2 });
+    // The builds of "a" run until the gate opens, however long the checks below take.
+    const gate = `scenarios-${process.pid}-reserved`;
+    closeGate(gate);
+    const { server, executor } = await start([target("a", [`gate ${gate}`]), target("b", ["sleep 50"])], { concurrency: 2 });
     const alive = () => [...executor.handles.values()].filter((h) => !h.exited && !h.destroyed);
     const first = await trigger(server, { target: "a" });
     await server.manager.waitFor(first.key, (b) => b.status === "running", 10_000);
@@ -209,17 +212,21 @@ describe("warm builders", () => {
     expect(server.manager.get(first.key)!.status).toBe("running");
     expect(server.manager.get(queued.key)!.status).toBe("queued");
     expect(alive().length).toBeLessThanOrEqual(2 + 4 + 1);
+    openGate(gate);
     const done = await Promise.all([first, second, third, queued].map((b) => server.manager.waitFor(b.key, finished, 10_000)));
     expect(done.map((b) => b.status)).toEqual(["succeeded", "succeeded", "succeeded", "succeeded"]);
   });
 
   it("prestarts builders for queued builds while earlier ones run", async () => {
-    // Long enough that the first build is surely still running when the second is looked at.
-    const { server, executor } = await start([target("hello", ["sleep 1500"])], { concurrency: 1 });
+    // The first build runs until the gate opens: surely still running when the second is looked at.
+    const gate = `scenarios-${process.pid}-prestart`;
+    closeGate(gate);
+    const { server, executor } = await start([target("hello", [`gate ${gate}`])], { concurrency: 1 });
     const builds = await Promise.all([1, 2, 3].map(() => trigger(server, { target: "hello" })));
     await server.manager.waitFor(builds[0]!.key, (b) => b.status === "running", 10_000);
     await waitForValue(() => executor.started.some((s) => s.buildKey === builds[1]!.key) || undefined, (v) => !!v, { what: "the builders to get there", timeout: 5_000, interval: 10 });
     expect(server.manager.get(builds[1]!.key)!.status).toBe("queued");
+    openGate(gate);
     const done = await Promise.all(builds.map((b) => server.manager.waitFor(b.key, finished, 10_000)));
     expect(done.map((b) => b.status)).toEqual(["succeeded", "succeeded", "succeeded"]);
   });

@@ -9,7 +9,7 @@ import { keepOf, Retention } from "../../src/manager/retention.js";
 import { openDatabase, type Db } from "../../src/store/open-database.js";
 import { RunnerStore } from "../../src/store/runner-store.js";
 import { targetListSchema } from "../../src/shared/api/targets.js";
-import { FakeExecutor } from "../helpers/fake-executor.js";
+import { closeGate, FakeExecutor, openGate } from "../helpers/fake-executor.js";
 import { memoryLogger } from "../helpers/memory-logger.js";
 import { startTestServer, testConfig, type TestServer } from "../helpers/server.js";
 
@@ -118,8 +118,11 @@ describe("keep.builds and keep.good", () => {
 describe("what retention never touches, and keep.days", () => {
   it("never removes a queued or running build, however old", async () => {
     const tenYears = () => new Date(Date.now() + 3650 * 24 * 3600_000);
-    const { server, retention, build, trigger, done } = await start({ builds: 1, days: 1, good: 0 }, { commands: ["sleep 1500"], now: tenYears });
+    const gate = `retention-${process.pid}-running`;
+    const { server, retention, build, trigger, done } = await start({ builds: 1, days: 1, good: 0 }, { commands: [`gate ${gate}`], now: tenYears });
     const old = await build(2);
+    // The next build runs until the gate opens, however long the checks below take.
+    closeGate(gate);
     const running = await trigger();
     await server.manager.waitFor(running.key, (b) => b.status === "running", 10_000);
     const queued = await trigger();
@@ -129,6 +132,8 @@ describe("what retention never touches, and keep.days", () => {
     expect(removed.every((r) => r.why === "older than keep.days (1)")).toBe(true);
     expect(server.manager.get(running.key)?.status).toBe("running");
     expect(server.manager.get(queued.key)?.status).toBe("queued");
+    openGate(gate);
+    expect((await done(running)).status).toBe("succeeded");
     expect((await done(queued)).status).toBe("succeeded");
   });
 

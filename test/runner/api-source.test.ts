@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { CicdClient } from "../../src/client/index.js";
 import { runCicd, startCicd, type CicdProcess } from "../helpers/cicd-bin.js";
-import { FakeExecutor } from "../helpers/fake-executor.js";
+import { closeGate, FakeExecutor, openGate } from "../helpers/fake-executor.js";
 import { freePort } from "../helpers/free-port.js";
 import { startTestServer, testConfig, type TestServer } from "../helpers/server.js";
 import { waitUntil } from "./helpers.js";
@@ -40,8 +40,9 @@ let markers: string;
 let program: string;
 const running: CicdProcess[] = [];
 
-/** A target whose builds take at least 200 ms: time to write a build's mode file before a runner can see it. */
-const target = (name: string) => ({ name, url: "files:///nowhere", commands: ["sleep 200", "echo built"], artifacts: ["artifact.txt"] });
+/** Builds wait at this gate while `goodBuild` writes their mode file, so no runner sees them before. */
+const gate = `api-source-${process.pid}`;
+const target = (name: string) => ({ name, url: "files:///nowhere", commands: [`gate ${gate}`, "echo built"], artifacts: ["artifact.txt"] });
 
 beforeAll(async () => {
   server = await startTestServer(testConfig({ targets: [target("app"), target("other"), target("gone")] }), { executor: new FakeExecutor() });
@@ -65,8 +66,14 @@ afterEach(async () => {
 
 /** A good build of `name`, published (its key); `mode` is written before the build can finish. */
 async function goodBuild(name = "app", mode?: "crash" | "exit0"): Promise<string> {
-  const { key } = await client.triggerBuild(name);
-  if (mode) await writeFile(path.join(markers, `mode-${key}`), mode);
+  closeGate(gate);
+  let key: string;
+  try {
+    ({ key } = await client.triggerBuild(name));
+    if (mode) await writeFile(path.join(markers, `mode-${key}`), mode);
+  } finally {
+    openGate(gate);
+  }
   const done = await client.waitForBuild(key, { intervalMs: 25, timeoutMs: 20_000 });
   expect(done.status).toBe("succeeded");
   return key;
