@@ -57,9 +57,13 @@ describe.skipIf(!hasDocker)("DockerExecutor", () => {
   });
 
   it("runs a workload: stdout and stderr both arrive, then the exit code", async () => {
+    // A running workload has its container's address (one that has already exited has none left).
+    const running = await start(spec(["sleep", "60"]));
+    expect(running.address).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(running.address).not.toBe("127.0.0.1");
+    await running.destroy();
+
     const handle = await start(spec(["echo", "hello", "world"]));
-    expect(handle.address).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
-    expect(handle.address).not.toBe("127.0.0.1");
     const text = await collect(handle);
     expect(text).toContain("out:builder:hello world\n");
     expect(text).toContain("err:hello world\n");
@@ -124,13 +128,16 @@ describe.skipIf(!hasDocker)("DockerExecutor", () => {
     expect((await polite.wait()).exitCode).toBe(143);
 
     const stubborn = await start(spec(["ignore-term"]));
-    const output = collect(stubborn);
-    await new Promise((r) => setTimeout(r, 1500));
+    let text = "";
+    const output = stubborn.output((chunk) => (text += chunk));
+    // "ready" comes after its SIGTERM handler is in place: a stop before it would simply kill it.
+    await expect.poll(() => text.includes("ready"), { timeout: 30_000, interval: 50 }).toBe(true);
     started = Date.now();
     await stubborn.stop(2_000);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_500);
     expect((await stubborn.wait()).exitCode).toBe(137);
-    expect(await output).toContain("got SIGTERM, ignoring it");
+    await output;
+    expect(text).toContain("got SIGTERM, ignoring it");
     await stubborn.stop(1_000); // already stopped: fine
   });
 
