@@ -24,7 +24,9 @@ const sent = (r: RecordedRequest) => `${r.method} ${String(r.body?.status ?? "")
 
 
 function setup(options: { maxMs?: number } = {}) {
-  const t = newReporter({ baseUrl: `http://${api.host}/api/v3`, requestTimeoutMs: 300, retry: { baseMs: 5, maxMs: options.maxMs ?? 20 } });
+  // Long enough that no ordinary request times out on a loaded machine (the counts of retries
+  // below are exact), short enough that the injected hangs end soon.
+  const t = newReporter({ baseUrl: `http://${api.host}/api/v3`, requestTimeoutMs: 2_000, retry: { baseMs: 5, maxMs: options.maxMs ?? 20 } });
   t.service.onChange(({ build }) => t.reporter.report(build));
   const queue = () => t.service.trigger({ target: "hello", ref: "refs/heads/master", sha, trigger: "push", repository, installationId: 1 });
   return { ...t, queue };

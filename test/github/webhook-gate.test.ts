@@ -134,9 +134,10 @@ describe("the webhook gate", () => {
 
   it("refuses deliveries over the cap at once with 503 and Retry-After, and still takes a valid webhook during a flood of 100 slow connections", async () => {
     const maxBodies = 8;
-    // Long enough that opening the flood never makes its own bodies look stalled; the body
-    // timeout is far away, so every answer below comes from the limits, not from a timer.
-    const stalledAfterMs = 2_000;
+    // Long enough that opening the flood never makes its own bodies look stalled (that took up
+    // to 1.8 s on a loaded 2-core machine); the body timeout is far away, so every answer below
+    // comes from the limits, not from a timer.
+    const stalledAfterMs = 5_000;
     const s = await startGate({ maxBodies, stalledAfterMs, bodyTimeoutMs: 600_000 });
     const flood: RawDelivery[] = [];
     try {
@@ -166,7 +167,8 @@ describe("the webhook gate", () => {
   });
 
   it("keeps memory bounded under a flood of 100 slow connections that each send 1 MB of a 25 MB body", async () => {
-    const s = await startGate({ bodyTimeoutMs: 600_000 });
+    // Nothing is cut off as stalled however long the flood takes to send: every answer is 503.
+    const s = await startGate({ bodyTimeoutMs: 600_000, stalledAfterMs: 600_000 });
     const flood: RawDelivery[] = [];
     const used = () => {
       const m = process.memoryUsage();

@@ -50,7 +50,7 @@ describe("withFileLock", () => {
   it("stops waiting when its signal aborts, and leaves the holder's lock alone", async () => {
     let release!: () => void;
     const held = withFileLock(lock, () => new Promise<void>((r) => (release = r)));
-    await new Promise((r) => setTimeout(r, 20));
+    await vi.waitFor(() => expect(release).toBeTypeOf("function")); // the holder is inside
     const abort = new AbortController();
     let ran = false;
     const waiting = withFileLock(lock, async () => void (ran = true), { signal: abort.signal });
@@ -195,6 +195,7 @@ describe("withFileLock", () => {
     );
     await expect(first).rejects.toMatchObject({ code: "LOCK_LOST" });
     expect(lostSeen).toBe(true);
+    await vi.waitFor(() => expect(release).toBeTypeOf("function")); // the second has written
     expect(await readFile(data, "utf8")).toBe("second");
     // The first holder's release left the second's lock in place.
     expect(await readFile(lock, "utf8")).toContain(` ${process.pid} `);
