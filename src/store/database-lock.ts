@@ -156,11 +156,12 @@ function writeHolder(record: string, holder: LockHolder): void {
 /**
  * The holder's record as a refused server reads it. A holder that has just taken the lock may
  * not have written its record yet: the file then holds none or that of a crashed holder. Read
- * again briefly (up to a second) until it names a live process.
+ * again briefly (up to 3 s, for a holder paused on a loaded machine) until it names a live
+ * process.
  */
 function readHolderRetrying(record: string): LockHolder | undefined {
   let holder: LockHolder | undefined;
-  for (let i = 0; i < 50 && !((holder = readHolder(record)) && !knownGone(holder)); i++) {
+  for (let i = 0; i < 150 && !((holder = readHolder(record)) && !knownGone(holder)); i++) {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   }
   return holder;
