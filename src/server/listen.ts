@@ -7,6 +7,7 @@ import type { GitHubIntegration } from "../webhooks/mount-github.js";
 import { errors } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import { callbackWarning, listeningWhere } from "./callback-reach.js";
+import { answerClientErrors } from "./client-error.js";
 
 export interface Listening {
   server: Server;
@@ -45,6 +46,7 @@ export async function listen(
   });
   // The webhook gate sees a request once its headers are in; slow header senders end here.
   server.headersTimeout = 15_000;
+  answerClientErrors(server);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, config.host, () => {

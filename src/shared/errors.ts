@@ -28,6 +28,8 @@ export type ErrorCode =
   | "UNSUPPORTED_MEDIA_TYPE"
   | "RANGE_NOT_SATISFIABLE"
   | "PRECONDITION_FAILED"
+  | "HEADERS_TOO_LARGE"
+  | "REQUEST_TIMEOUT"
   | "LOCK_LOST";
 
 const statusOf: Record<ErrorCode, number> = {
@@ -55,6 +57,8 @@ const statusOf: Record<ErrorCode, number> = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   RANGE_NOT_SATISFIABLE: 416,
   PRECONDITION_FAILED: 412,
+  HEADERS_TOO_LARGE: 431,
+  REQUEST_TIMEOUT: 408,
   LOCK_LOST: 409,
 };
 
@@ -143,6 +147,9 @@ export const errors = {
   badPercentEncoding: (value: string) =>
     new CicdError("INVALID_ARGUMENT", `Expected the URL path to be percent-encoded UTF-8 (every % followed by two hex digits), got ${describe(value)}.`),
   badRequest: (why: string) => new CicdError("INVALID_ARGUMENT", `Bad request: ${why}.`),
+  headersTooLarge: (limit: string) =>
+    new CicdError("HEADERS_TOO_LARGE", `The request's URL and headers together are larger than ${limit}; send a shorter URL or fewer headers.`),
+  requestTimeout: () => new CicdError("REQUEST_TIMEOUT", "The request did not arrive in time; send it again."),
   /** At start: another server holds the database's lock (one server per database). */
   databaseInUse: (database: string, holder: string, advice: string) =>
     new CicdError("CONFLICT", `${database} is in use by another cicd server (${holder}); ${advice}`, { database }),
