@@ -35,7 +35,8 @@ export interface RemoteEngine {
   /** The engine's own unix socket (no TLS), for set-up such as loading images. */
   readonly socket: string;
   /**
-   * The bridge of the engine's default network and its subnet (172.31.N.0/24). Networks
+   * The bridge of the engine's default network and its subnet (172.31.N.0/24, or 10.231.N.0/24
+   * when 172.31 is taken). Networks
    * created on the engine get subnets from Docker's default pools that no host route uses.
    */
   readonly bridge: string;
@@ -335,25 +336,35 @@ class Engine implements RemoteEngine {
   }
 
   /**
-   * A bridge with a /24 from 172.31.0.0/16 that no host interface or route uses. Another
+   * A bridge with a /24 from 172.31.0.0/16 (or 10.231.0.0/16) that no host interface or route uses. Another
    * instance may pick the same /24 at the same moment: after adding the address, it checks no
    * other interface has one in that /24, and if one does, both back off and pick again.
    */
   private async createBridge(): Promise<void> {
     await run("ip", ["link", "add", this.bridge, "type", "bridge"]);
     this.bridgeCreated = true;
-    for (let attempt = 0; attempt < 40; attempt++) {
+    const seen = new Map<string, number>(); // why a /24 was passed over, and how often
+    const passOver = (why: string) => seen.set(why, (seen.get(why) ?? 0) + 1);
+    for (let attempt = 0; attempt < 80; attempt++) {
+      // 172.31.0.0/16 first; should a network of the moment cover all of it (a /16 from Docker's
+      // default pools), 10.231.0.0/16, which neither those pools nor swarm's overlays reach.
       const third = 1 + Math.floor(Math.random() * 254);
-      const prefix = `172.31.${third}.`;
-      if (await prefixInUse(prefix, this.bridge)) continue;
+      const prefix = `${attempt < 40 ? "172.31" : "10.231"}.${third}.`;
+      const taken = await prefixInUse(prefix, this.bridge);
+      if (taken) {
+        passOver(`in use: ${taken}`);
+        continue;
+      }
       const address = `${prefix}1/24`;
       try {
         await run("ip", ["addr", "add", address, "dev", this.bridge]);
-      } catch {
+      } catch (error) {
+        passOver(`ip addr add: ${(error as Error).message.split("\n")[0]}`);
         continue;
       }
       await sleep(20 + Math.random() * 30);
       if (await prefixInUse(prefix, this.bridge)) {
+        passOver("taken by another engine at the same moment");
         await run("ip", ["addr", "del", address, "dev", this.bridge]).catch(() => undefined);
         await sleep(Math.random() * 100);
         continue;
@@ -363,7 +374,8 @@ class Engine implements RemoteEngine {
       this.gatewayIp = `${prefix}1`;
       return;
     }
-    throw new Error("remote engine: found no free /24 in 172.31.0.0/16 for its bridge");
+    const reasons = [...seen].map(([why, n]) => `${n}× ${why}`).join("; ");
+    throw new Error(`remote engine: found no free /24 in 172.31.0.0/16 or 10.231.0.0/16 for its bridge (${reasons})`);
   }
 
   /**
@@ -421,26 +433,25 @@ async function makeCertificates(root: string, serverDir: string, clientDir: stri
   ]);
 }
 
-/** Whether an interface other than `except` has an address, or the host a route, in prefix.0/24. */
-async function prefixInUse(prefix: string, except: string): Promise<boolean> {
+/** The host address or route that overlaps `prefix`.0/24 (not counting `except`'s), if any. */
+async function prefixInUse(prefix: string, except: string): Promise<string | undefined> {
   const [addrs, routes] = await Promise.all([run("ip", ["-4", "-o", "addr", "show"]), run("ip", ["-4", "route", "show", "table", "all"])]);
   for (const line of addrs.stdout.split("\n")) {
     const fields = line.trim().split(/\s+/);
     if (fields[1] === except) continue;
     const address = fields[3];
-    if (address && overlaps(address, prefix)) return true;
+    if (address && overlaps(address, prefix)) return `${address} on ${fields[1]}`;
   }
   const routeTypes = new Set(["unicast", "local", "broadcast", "multicast", "anycast", "unreachable", "blackhole", "prohibit", "throw"]);
   for (const line of routes.stdout.split("\n")) {
     if (!line.trim() || new RegExp(`\\bdev ${except}\\b`).test(line)) continue;
     const tokens = line.trim().split(/\s+/);
     const destination = (routeTypes.has(tokens[0] ?? "") ? tokens[1] : tokens[0]) ?? "";
-    if (overlaps(destination, prefix)) return true;
+    if (overlaps(destination, prefix)) return `route ${line.trim()}`;
   }
-  return false;
+  return undefined;
 }
 
-/** Whether the network `cidr` (a.b.c.d/n, or an address) overlaps prefix.0/24. */
 function overlaps(cidr: string, prefix: string): boolean {
   const [address, bitsText] = cidr.split("/");
   const bits = bitsText === undefined ? 32 : Number(bitsText);
