@@ -27,7 +27,7 @@ export function internalRoutes(manager: Manager): Router {
   // 204 when none came within the wait (the builder asks again).
   router.get("/internal/builders/:builderId/request", async (req, res) => {
     const token = bearerToken(req.get("authorization")) ?? "";
-    if (!manager.callbacks.knows(req.params.builderId, token)) throw errors.unauthorized();
+    manager.assertBuilder(req.params.builderId, token);
     const request = await manager.callbacks.take(req.params.builderId, token, FETCH_WAIT_MS);
     if (request) res.status(200).json(request);
     else res.status(204).end();

@@ -86,6 +86,8 @@ export class Manager implements BuildService {
   private readonly inserts: GroupCommit<NewBuild, { build: Build; duplicate: boolean }>;
   private readonly outbox: CheckOutbox;
   private stopping = false;
+  /** False until the builds of the last run are recovered (see unknownBuilder). */
+  private recovered = false;
 
   constructor(private readonly options: ManagerOptions) {
     this.events.setMaxListeners(0);
@@ -131,8 +133,23 @@ export class Manager implements BuildService {
       // Never started (shut down first): it holds no slot, and the next start re-attaches it.
       this.slots.first(work, () => this.running.delete(r.build.key));
     }
+    this.recovered = true;
     this.slots.start();
     this.warmUp();
+  }
+
+  /**
+   * A builder unknown to the callbacks is refused for good (401), except while the builds of
+   * the last run are being recovered: the server listens before that ends, and a builder that
+   * outlived the restart may call before it is re-attached. It gets 503 then, and tries again.
+   */
+  private unknownBuilder(): Error {
+    return this.recovered ? errors.unauthorized() : errors.unavailable("The server has just restarted and is recovering its builds; try again shortly.");
+  }
+
+  /** Throws (401, or 503 while recovering) unless `token` is that builder's. */
+  assertBuilder(builderId: string, token: string): void {
+    if (!this.callbacks.knows(builderId, token)) throw this.unknownBuilder();
   }
 
   async trigger(request: TriggerRequest): Promise<{ build: Build; duplicate: boolean }> {
@@ -221,7 +238,9 @@ export class Manager implements BuildService {
   /** A builder broadcast arrived over HTTP. False when the token does not match the builder. */
   receiveBuilderEvent(token: string, event: BuilderEvent): boolean {
     // Status changes come from dispatch (dispatch-build.ts), which waits for these events.
-    return this.callbacks.receive(token, event);
+    if (this.callbacks.receive(token, event)) return true;
+    if (!this.recovered) throw this.unknownBuilder();
+    return false;
   }
 
   /**
@@ -231,7 +250,7 @@ export class Manager implements BuildService {
    */
   async receiveArtifact(token: string, builderId: string, upload: { index: number; name: string; sha256: string; size?: number }, body: Readable): Promise<ReceivedFile> {
     const key = this.callbacks.keyOf(builderId, token);
-    if (!key) throw errors.unauthorized();
+    if (!key) throw this.unknownBuilder();
     return this.inbox.receive(key, upload.index, upload.name, upload.sha256, body, upload.size);
   }
 
