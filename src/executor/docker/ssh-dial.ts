@@ -37,7 +37,12 @@ export function sshDialAgent(target: SshTarget): http.Agent {
     // than an output that merely stopped ("socket hang up").
     const output = new PassThrough();
     child.stdout.pipe(output, { end: false });
-    const socket = Duplex.from({ readable: output, writable: child.stdin });
+    // Likewise the input: writing to an ssh that has just failed would end the socket first with
+    // EPIPE or "Premature close", and ssh's reason (at its exit, just after) would be lost.
+    const input = new PassThrough();
+    input.pipe(child.stdin);
+    child.stdin.on("error", () => undefined);
+    const socket = Duplex.from({ readable: output, writable: input });
     child.once("error", (error) => socket.destroy(error));
     child.once("close", (code) => {
       if (code) socket.destroy(new Error(`ssh to ${destination} failed: ${said.trim().split("\n").at(-1) || `exit code ${code}`}`));
