@@ -1,6 +1,5 @@
 import { Router, json } from "express";
 import type { Manager } from "../manager/manager.js";
-import { errors } from "../shared/errors.js";
 import { builderEventSchema } from "../shared/protocol.js";
 import { bearerToken } from "./bearer-auth.js";
 import { validate } from "./validate.js";
@@ -20,7 +19,7 @@ export function internalRoutes(manager: Manager): Router {
   router.post("/internal/builders/events", json({ limit: "256kb" }), (req, res) => {
     const token = bearerToken(req.get("authorization")) ?? "";
     const event = validate(builderEventSchema, req.body);
-    if (!manager.receiveBuilderEvent(token, event)) throw errors.unauthorized();
+    manager.receiveBuilderEvent(token, event);
     res.status(204).end();
   });
   // A builder the manager cannot connect to (swarm) fetches its build request: a long poll,

@@ -235,18 +235,19 @@ export class Manager implements BuildService {
     return this.logs.onLog(key, listener, onEnd);
   }
 
-  /** A builder broadcast arrived over HTTP. False when the token does not match the builder. */
-  receiveBuilderEvent(token: string, event: BuilderEvent): boolean {
+  /**
+   * A builder broadcast arrived over HTTP. Throws UNAUTHORIZED when the token is not that
+   * builder's (UNAVAILABLE while recovering, see unknownBuilder).
+   */
+  receiveBuilderEvent(token: string, event: BuilderEvent): void {
     // Status changes come from dispatch (dispatch-build.ts), which waits for these events.
-    if (this.callbacks.receive(token, event)) return true;
-    if (!this.recovered) throw this.unknownBuilder();
-    return false;
+    if (!this.callbacks.receive(token, event)) throw this.unknownBuilder();
   }
 
   /**
    * A builder sends one artifact of its build (`PUT /internal/builders/:id/artifacts/:index`).
-   * Throws UNAUTHORIZED when the token is not that builder's; UNPROCESSABLE when the body does
-   * not match its checksum.
+   * Throws UNAUTHORIZED when the token is not that builder's (UNAVAILABLE while recovering);
+   * UNPROCESSABLE when the body does not match its checksum.
    */
   async receiveArtifact(token: string, builderId: string, upload: { index: number; name: string; sha256: string; size?: number }, body: Readable): Promise<ReceivedFile> {
     const key = this.callbacks.keyOf(builderId, token);
